@@ -1,0 +1,388 @@
+//! The command line: clap types for `run`, `poll`, `check` and `status`, where settings come
+//! from (flag, then environment, then `feeds.toml`, then the default), and exit codes
+//! (0 done, 1 bad config, 2 store or usage error).
+//!
+//! The only module besides `main` that uses `anyhow`; no other module uses this one.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::config::{self, Config, DEFAULT_LISTEN};
+use crate::daemon;
+use crate::pipeline::PollReportOutcome;
+use crate::store::{FeedRow, Store};
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tidings",
+    version,
+    about = "A feed aggregator daemon: polls RSS, Atom and JSON Feed sources, keeps each item once, republishes one feed per topic"
+)]
+pub struct Arguments {
+    /// Log format on stderr (levels come from RUST_LOG).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgument {
+    /// The config file.
+    #[arg(long, env = "TIDINGS_CONFIG", default_value = "feeds.toml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DataArgument {
+    /// The state directory (database, published files) [default: settings.data_dir, else ./data]
+    #[arg(long, env = "TIDINGS_DATA")]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll, store, match, publish, serve.
+    Run {
+        #[command(flatten)]
+        config: ConfigArgument,
+        #[command(flatten)]
+        data: DataArgument,
+        /// The address to serve on [default: settings.listen, else 127.0.0.1:8080]
+        #[arg(long, env = "TIDINGS_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Poll every feed (or the named ones) once, store, and exit.
+    Poll {
+        #[command(flatten)]
+        config: ConfigArgument,
+        #[command(flatten)]
+        data: DataArgument,
+        /// Poll only this feed (its name, title or URL); may be repeated.
+        #[arg(long = "feed", value_name = "NAME")]
+        feeds: Vec<String>,
+    },
+    /// Check feeds.toml and print a one-line summary.
+    Check {
+        #[command(flatten)]
+        config: ConfigArgument,
+    },
+    /// Show each feed's polling health.
+    Status {
+        #[command(flatten)]
+        config: ConfigArgument,
+        #[command(flatten)]
+        data: DataArgument,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Exit code for a config that is not valid.
+const EXIT_CONFIG: u8 = 1;
+/// Exit code for a store or usage error.
+const EXIT_STORE: u8 = 2;
+
+/// A failure with the exit code it should end the process with.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn config_failure(error: config::ConfigError) -> Failure {
+    Failure {
+        code: EXIT_CONFIG,
+        error: error.into(),
+    }
+}
+
+fn store_failure(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: EXIT_STORE,
+        error: error.into(),
+    }
+}
+
+pub fn run(arguments: Arguments) -> ExitCode {
+    let result = match arguments.command {
+        Command::Check { config } => check(&config.config),
+        Command::Run {
+            config,
+            data,
+            listen,
+        } => with_runtime(run_daemon(&config.config, data.data, listen)),
+        Command::Poll {
+            config,
+            data,
+            feeds,
+        } => with_runtime(poll(&config.config, data.data, &feeds)),
+        Command::Status { config, data, json } => status(&config.config, data.data, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("tidings: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn with_runtime(
+    body: impl std::future::Future<Output = Result<(), Failure>>,
+) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(store_failure)?;
+    runtime.block_on(body)
+}
+
+fn check(path: &Path) -> Result<(), Failure> {
+    let config = config::load(path).map_err(config_failure)?;
+    println!(
+        "{}: ok: {} feeds, {} topics",
+        path.display(),
+        config.feeds.len(),
+        config.topics.len()
+    );
+    Ok(())
+}
+
+/// The data directory: flag or environment, else `settings.data_dir` (relative to the config
+/// file), else `./data`.
+fn data_dir(flag: Option<PathBuf>, config: Option<&Config>) -> PathBuf {
+    if let Some(directory) = flag {
+        return directory;
+    }
+    if let Some(config) = config
+        && let Some(directory) = &config.settings.data_dir
+    {
+        if directory.is_absolute() {
+            return directory.clone();
+        }
+        let base = config.path.parent().unwrap_or(Path::new("."));
+        return base.join(directory);
+    }
+    PathBuf::from("data")
+}
+
+fn open_store(directory: &Path) -> Result<Store, Failure> {
+    Store::open(directory)
+        .with_context(|| format!("cannot open the store in {}", directory.display()))
+        .map_err(store_failure)
+}
+
+async fn run_daemon(
+    config_path: &Path,
+    data_flag: Option<PathBuf>,
+    listen_flag: Option<SocketAddr>,
+) -> Result<(), Failure> {
+    let config = config::load(config_path).map_err(config_failure)?;
+    let store = open_store(&data_dir(data_flag, Some(&config)))?;
+    let listen = listen_flag.or(config.settings.listen).unwrap_or_else(|| {
+        DEFAULT_LISTEN
+            .parse()
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))
+        .map_err(store_failure)?;
+    let address = listener.local_addr().map_err(store_failure)?;
+    let public_url = config
+        .settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    daemon::run(config, store, listener, public_url, shutdown)
+        .await
+        .map_err(store_failure)
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM. A second signal exits at once; the database
+/// stays consistent because every write is one transaction.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    wait_for_signal().await;
+    info!("signal received: finishing what is in flight");
+    shutdown.cancel();
+    wait_for_signal().await;
+    error!("second signal: exiting now");
+    std::process::exit(130);
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn poll(
+    config_path: &Path,
+    data_flag: Option<PathBuf>,
+    only: &[String],
+) -> Result<(), Failure> {
+    let config = config::load(config_path).map_err(config_failure)?;
+    let store = open_store(&data_dir(data_flag, Some(&config)))?;
+    let reports = daemon::poll_once(&config, &store, only)
+        .await
+        .map_err(store_failure)?;
+    for name in only {
+        if !reports.iter().any(|(polled, _)| polled == name)
+            && !config.feeds.iter().any(|feed| feed.url.as_str() == name)
+        {
+            // Titles are matched too, so check the store's view before complaining.
+            let known = store.feed_rows().map_err(store_failure)?.iter().any(|row| {
+                row.active && (row.title.as_deref() == Some(name) || row.display_name() == name)
+            });
+            if !known {
+                return Err(store_failure(anyhow::anyhow!(
+                    "no feed named \"{name}\" in {}",
+                    config_path.display()
+                )));
+            }
+        }
+    }
+    for (name, report) in &reports {
+        let line = match report.as_ref().map(|report| &report.outcome) {
+            None => "skipped (in error backoff)".to_string(),
+            Some(PollReportOutcome::NotModified) => "not modified".to_string(),
+            Some(PollReportOutcome::Fetched(summary)) => format!(
+                "{} new, {} updated, {} unchanged",
+                summary.new, summary.updated, summary.unchanged
+            ),
+            Some(PollReportOutcome::Failed(error)) => format!("failed: {error}"),
+            Some(PollReportOutcome::StoreFailed(error)) => format!("not recorded: {error}"),
+        };
+        println!("{name}: {line}");
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct StatusRow {
+    name: String,
+    url: String,
+    active: bool,
+    last_attempt: Option<DateTime<Utc>>,
+    last_success: Option<DateTime<Utc>>,
+    last_status: Option<u16>,
+    last_error: Option<String>,
+    items: u64,
+    error_streak: u32,
+    next_poll: Option<DateTime<Utc>>,
+    next_poll_reason: Option<String>,
+}
+
+impl From<&FeedRow> for StatusRow {
+    fn from(row: &FeedRow) -> StatusRow {
+        StatusRow {
+            name: row.display_name().to_string(),
+            url: row.url.clone(),
+            active: row.active,
+            last_attempt: row.last_attempt,
+            last_success: row.last_success,
+            last_status: row.last_status,
+            last_error: row.last_error.clone(),
+            items: row.item_count,
+            error_streak: row.error_streak,
+            next_poll: row.next_poll,
+            next_poll_reason: row.next_poll_reason.clone(),
+        }
+    }
+}
+
+fn status(config_path: &Path, data_flag: Option<PathBuf>, json: bool) -> Result<(), Failure> {
+    // The config only tells where the data is; a broken or missing one is not an error here.
+    let config = config::load(config_path).ok();
+    let directory = data_dir(data_flag, config.as_ref());
+    if !directory.join("tidings.db").exists() {
+        return Err(store_failure(anyhow::anyhow!(
+            "no database in {}; run `tidings poll` or `tidings run` first",
+            directory.display()
+        )));
+    }
+    let store = open_store(&directory)?;
+    let rows: Vec<StatusRow> = store
+        .feed_rows()
+        .map_err(store_failure)?
+        .iter()
+        .map(StatusRow::from)
+        .collect();
+    if json {
+        let text = serde_json::to_string_pretty(&rows).map_err(store_failure)?;
+        println!("{text}");
+        return Ok(());
+    }
+    let time = |value: Option<DateTime<Utc>>| {
+        value.map_or("-".to_string(), |time| {
+            time.format("%Y-%m-%d %H:%M:%S").to_string()
+        })
+    };
+    let header = format!(
+        "{:<28} {:<19} {:<19} {:<28} {:>6} {:>6}  {:<19} {:<24} URL",
+        "FEED", "LAST ATTEMPT", "LAST SUCCESS", "RESULT", "ITEMS", "ERRORS", "NEXT POLL", "WHY"
+    );
+    println!("{header}");
+    for row in &rows {
+        let result = match (&row.last_error, row.last_status) {
+            (Some(error), _) => error.clone(),
+            (None, Some(status)) => format!("HTTP {status}"),
+            (None, None) => "-".to_string(),
+        };
+        let (next, why) = if row.active {
+            (
+                time(row.next_poll),
+                row.next_poll_reason.as_deref().unwrap_or("first poll"),
+            )
+        } else {
+            ("-".to_string(), "not in feeds.toml")
+        };
+        println!(
+            "{:<28} {:<19} {:<19} {:<28} {:>6} {:>6}  {:<19} {:<24} {}",
+            truncate(&row.name, 28),
+            time(row.last_attempt),
+            time(row.last_success),
+            truncate(&result, 28),
+            row.items,
+            row.error_streak,
+            next,
+            truncate(why, 24),
+            row.url
+        );
+    }
+    Ok(())
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut short: String = text.chars().take(width - 1).collect();
+    short.push('…');
+    short
+}

@@ -1,0 +1,512 @@
+//! `feeds.toml` → a validated, typed `Config`, or a `ConfigError` naming `file:line:column`.
+//!
+//! Owns the meaning of every key of `feeds.toml`. It reads the file and nothing else: no network,
+//! no database. Downstream code receives typed values (URLs, durations, term syntax) and never
+//! re-checks strings. It never panics on bad input.
+
+mod duration;
+mod raw;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use toml::Spanned;
+use url::Url;
+
+pub use duration::{format_duration, parse_duration};
+
+use crate::model::TopicSlug;
+use raw::{RawConfig, RawFeed, RawTopic};
+
+/// Where the daemon listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default poll interval of a feed.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(15 * 60);
+/// How long items are kept, counted from when tidings first saw them.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 86_400);
+/// How many feeds are fetched at once.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+/// The total time one fetch may take.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The name reserved for the merged feed of every source.
+pub const ALL_TOPIC: &str = "all";
+
+/// A checked `feeds.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from, for messages.
+    pub path: PathBuf,
+    pub settings: Settings,
+    pub feeds: Vec<FeedConfig>,
+    pub topics: Vec<TopicConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    /// Base of the self links in output feeds, without a trailing slash; when absent the
+    /// daemon uses `http://` + its listen address.
+    pub public_url: Option<String>,
+    pub interval: Duration,
+    pub retention: Duration,
+    pub concurrency: usize,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedConfig {
+    pub url: Url,
+    /// The name given in `feeds.toml`; when absent the feed's own title names it.
+    pub name: Option<String>,
+    /// This feed's interval, the default already applied.
+    pub interval: Duration,
+    pub tags: Vec<String>,
+}
+
+impl FeedConfig {
+    /// What to call the feed in messages before its own title is known.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.url.to_string())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TopicConfig {
+    pub slug: TopicSlug,
+    pub title: String,
+    pub any: Vec<TermConfig>,
+    pub all: Vec<TermConfig>,
+    pub none: Vec<TermConfig>,
+}
+
+/// One term of a topic, its syntax checked.
+#[derive(Debug, Clone)]
+pub struct TermConfig {
+    /// The term as written, for explanations.
+    pub source: String,
+    pub syntax: TermSyntax,
+    /// Longer terms that cancel a hit of this term where they cover it.
+    pub except: Vec<TermSyntax>,
+    pub location: Location,
+}
+
+/// The syntax of a term, before `topics` folds and compiles it.
+#[derive(Debug, Clone)]
+pub enum TermSyntax {
+    /// A word or a phrase; with `prefix`, its last word matches any word starting so (`word*`).
+    Literal { text: String, prefix: bool },
+    /// `/regex/`, run on the folded text.
+    Regex(Regex),
+}
+
+/// A line and column, both counted from 1; columns count characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Location {
+    fn of_offset(text: &str, offset: usize) -> Location {
+        let offset = offset.min(text.len());
+        let before = text.get(..offset).unwrap_or(text);
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+        let column = before
+            .get(line_start..)
+            .map_or(0, |rest| rest.chars().count())
+            + 1;
+        Location { line, column }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the config: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+/// Reads and checks the config at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Checks config text; `path` only names the file in messages.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let builder = Builder { path, text };
+    builder.build()
+}
+
+struct Builder<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Builder<'_> {
+    fn error(&self, span: Option<Range<usize>>, message: impl Into<String>) -> ConfigError {
+        let location = span
+            .map(|span| Location::of_offset(self.text, span.start))
+            .unwrap_or(Location { line: 1, column: 1 });
+        ConfigError::Invalid {
+            path: self.path.display().to_string(),
+            line: location.line,
+            column: location.column,
+            message: message.into(),
+        }
+    }
+
+    fn build(&self) -> Result<Config, ConfigError> {
+        // An empty file is what an editor's half-written save looks like: refuse it.
+        if self.text.trim().is_empty() {
+            return Err(self.error(None, "the config is empty; it needs at least one [[feeds]]"));
+        }
+        let raw: RawConfig = toml::from_str(self.text).map_err(|error| {
+            self.error(
+                error.span(),
+                error.message().trim_end_matches('\n').to_string(),
+            )
+        })?;
+        let settings = self.settings(&raw)?;
+        if raw.feeds.is_empty() {
+            return Err(self.error(None, "no [[feeds]] in the config; add at least one source"));
+        }
+        let mut feeds = Vec::with_capacity(raw.feeds.len());
+        let mut seen_urls: HashMap<String, usize> = HashMap::new();
+        let mut seen_names: HashMap<String, usize> = HashMap::new();
+        for raw_feed in &raw.feeds {
+            let feed = self.feed(raw_feed, settings.interval)?;
+            let url_key = duplicate_key(&feed.url);
+            if let Some(first) = seen_urls.insert(url_key, raw_feed.url.span().start) {
+                let first = Location::of_offset(self.text, first);
+                return Err(self.error(
+                    Some(raw_feed.url.span()),
+                    format!(
+                        "duplicate feed url {} (first listed at line {})",
+                        feed.url, first.line
+                    ),
+                ));
+            }
+            if let Some(name) = &raw_feed.name {
+                let key = name.get_ref().trim().to_lowercase();
+                if let Some(first) = seen_names.insert(key, name.span().start) {
+                    let first = Location::of_offset(self.text, first);
+                    return Err(self.error(
+                        Some(name.span()),
+                        format!(
+                            "duplicate feed name \"{}\" (first used at line {})",
+                            name.get_ref(),
+                            first.line
+                        ),
+                    ));
+                }
+            }
+            feeds.push(feed);
+        }
+        let mut topics = Vec::with_capacity(raw.topics.len());
+        let mut seen_topics: HashMap<String, usize> = HashMap::new();
+        for raw_topic in &raw.topics {
+            let topic = self.topic(raw_topic)?;
+            if let Some(first) =
+                seen_topics.insert(topic.slug.0.clone(), raw_topic.name.span().start)
+            {
+                let first = Location::of_offset(self.text, first);
+                return Err(self.error(
+                    Some(raw_topic.name.span()),
+                    format!(
+                        "duplicate topic name \"{}\" (first used at line {})",
+                        topic.slug, first.line
+                    ),
+                ));
+            }
+            topics.push(topic);
+        }
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            settings,
+            feeds,
+            topics,
+        })
+    }
+
+    fn duration(&self, value: &Spanned<String>) -> Result<Duration, ConfigError> {
+        parse_duration(value.get_ref()).map_err(|message| self.error(Some(value.span()), message))
+    }
+
+    fn settings(&self, raw: &RawConfig) -> Result<Settings, ConfigError> {
+        let raw = &raw.settings;
+        let listen = match &raw.listen {
+            Some(listen) => Some(listen.get_ref().parse::<SocketAddr>().map_err(|_| {
+                self.error(
+                    Some(listen.span()),
+                    format!(
+                        "bad listen address \"{}\"; write it like \"127.0.0.1:8080\"",
+                        listen.get_ref()
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        let public_url = match &raw.public_url {
+            Some(public_url) => {
+                let url = Url::parse(public_url.get_ref()).map_err(|error| {
+                    self.error(
+                        Some(public_url.span()),
+                        format!("bad public_url \"{}\": {error}", public_url.get_ref()),
+                    )
+                })?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(self.error(
+                        Some(public_url.span()),
+                        "public_url must be an http or https URL",
+                    ));
+                }
+                Some(url.as_str().trim_end_matches('/').to_string())
+            }
+            None => None,
+        };
+        let interval = match &raw.interval {
+            Some(value) => self.duration(value)?,
+            None => DEFAULT_INTERVAL,
+        };
+        let retention = match &raw.retention {
+            Some(value) => self.duration(value)?,
+            None => DEFAULT_RETENTION,
+        };
+        let timeout = match &raw.timeout {
+            Some(value) => self.duration(value)?,
+            None => DEFAULT_TIMEOUT,
+        };
+        let concurrency = match &raw.concurrency {
+            Some(value) => {
+                let count = *value.get_ref();
+                if !(1..=1024).contains(&count) {
+                    return Err(self.error(
+                        Some(value.span()),
+                        format!("concurrency must be between 1 and 1024, not {count}"),
+                    ));
+                }
+                usize::try_from(count).unwrap_or(DEFAULT_CONCURRENCY)
+            }
+            None => DEFAULT_CONCURRENCY,
+        };
+        Ok(Settings {
+            listen,
+            data_dir: raw.data_dir.as_ref().map(PathBuf::from),
+            public_url,
+            interval,
+            retention,
+            concurrency,
+            timeout,
+        })
+    }
+
+    fn feed(&self, raw: &RawFeed, default_interval: Duration) -> Result<FeedConfig, ConfigError> {
+        let url = Url::parse(raw.url.get_ref().trim()).map_err(|error| {
+            self.error(
+                Some(raw.url.span()),
+                format!("bad feed url \"{}\": {error}", raw.url.get_ref()),
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(self.error(
+                Some(raw.url.span()),
+                format!(
+                    "feed url \"{}\" must be an http or https URL with a host",
+                    raw.url.get_ref()
+                ),
+            ));
+        }
+        let name = match &raw.name {
+            Some(name) if name.get_ref().trim().is_empty() => {
+                return Err(self.error(
+                    Some(name.span()),
+                    "feed name is empty; leave it out to use the feed's own title",
+                ));
+            }
+            Some(name) => Some(name.get_ref().trim().to_string()),
+            None => None,
+        };
+        let interval = match &raw.interval {
+            Some(value) => self.duration(value)?,
+            None => default_interval,
+        };
+        Ok(FeedConfig {
+            url,
+            name,
+            interval,
+            tags: raw.tags.clone(),
+        })
+    }
+
+    fn topic(&self, raw: &RawTopic) -> Result<TopicConfig, ConfigError> {
+        let name = raw.name.get_ref();
+        let valid_slug = !name.is_empty()
+            && name
+                .chars()
+                .all(|character| matches!(character, 'a'..='z' | '0'..='9' | '-'));
+        if !valid_slug {
+            return Err(self.error(
+                Some(raw.name.span()),
+                format!(
+                    "topic name \"{name}\" must be a URL slug: lower-case letters a-z, digits and '-'"
+                ),
+            ));
+        }
+        if name == ALL_TOPIC {
+            return Err(self.error(
+                Some(raw.name.span()),
+                "topic name \"all\" is reserved for the feed of every source",
+            ));
+        }
+        if raw.any.is_empty() {
+            return Err(self.error(
+                Some(raw.name.span()),
+                format!("topic \"{name}\" has no `any` terms, so nothing could match it"),
+            ));
+        }
+        let terms = |list: &[Spanned<toml::Value>]| -> Result<Vec<TermConfig>, ConfigError> {
+            list.iter().map(|value| self.term(value)).collect()
+        };
+        Ok(TopicConfig {
+            slug: TopicSlug(name.clone()),
+            title: raw.title.clone().unwrap_or_else(|| name.clone()),
+            any: terms(&raw.any)?,
+            all: terms(&raw.all)?,
+            none: terms(&raw.none)?,
+        })
+    }
+
+    fn term(&self, value: &Spanned<toml::Value>) -> Result<TermConfig, ConfigError> {
+        let span = value.span();
+        let location = Location::of_offset(self.text, span.start);
+        let (source, except) = match value.get_ref() {
+            toml::Value::String(text) => (text.clone(), Vec::new()),
+            toml::Value::Table(table) => {
+                if let Some(key) = table.keys().find(|key| *key != "term" && *key != "except") {
+                    return Err(self.error(
+                        Some(span),
+                        format!("unknown key `{key}` in a term; expected `term` and `except`"),
+                    ));
+                }
+                let Some(toml::Value::String(term)) = table.get("term") else {
+                    return Err(
+                        self.error(Some(span), "a term table needs `term = \"...\"`, a string")
+                    );
+                };
+                let except = match table.get("except") {
+                    None => Vec::new(),
+                    Some(toml::Value::Array(items)) => {
+                        let mut except = Vec::with_capacity(items.len());
+                        for item in items {
+                            let toml::Value::String(text) = item else {
+                                return Err(
+                                    self.error(Some(span), "`except` must be a list of strings")
+                                );
+                            };
+                            except.push(text.clone());
+                        }
+                        except
+                    }
+                    Some(_) => {
+                        return Err(self.error(Some(span), "`except` must be a list of strings"));
+                    }
+                };
+                (term.clone(), except)
+            }
+            other => {
+                return Err(self.error(
+                    Some(span),
+                    format!(
+                        "a term must be a string or a table {{ term = \"...\", except = [...] }}, not a {}",
+                        other.type_str()
+                    ),
+                ));
+            }
+        };
+        let syntax =
+            term_syntax(&source).map_err(|message| self.error(Some(span.clone()), message))?;
+        let except = except
+            .iter()
+            .map(|text| {
+                term_syntax(text).map_err(|message| self.error(Some(span.clone()), message))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TermConfig {
+            source,
+            syntax,
+            except,
+            location,
+        })
+    }
+}
+
+/// Reads the syntax of one term: `/regex/`, `word*`, or a word or phrase (quotes optional).
+fn term_syntax(source: &str) -> Result<TermSyntax, String> {
+    let text = source.trim();
+    if text.len() >= 2 && text.starts_with('/') && text.ends_with('/') {
+        let pattern = &text[1..text.len() - 1];
+        if pattern.is_empty() {
+            return Err("empty regex term \"//\"".to_string());
+        }
+        return regex::RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .unicode(true)
+            .build()
+            .map(TermSyntax::Regex)
+            .map_err(|error| format!("bad regex term {text}: {error}"));
+    }
+    let unquoted = text
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or(text);
+    let (body, prefix) = match unquoted.strip_suffix('*') {
+        Some(body) => (body.trim_end(), true),
+        None => (unquoted, false),
+    };
+    if body.contains('*') {
+        return Err(format!(
+            "term \"{source}\": `*` may only end a term (word* matches words starting with word)"
+        ));
+    }
+    if !body.chars().any(char::is_alphanumeric) {
+        return Err(if prefix {
+            format!("term \"{source}\": a `*` needs letters before it")
+        } else {
+            format!("term \"{source}\" has no letters or digits, so it cannot match anything")
+        });
+    }
+    Ok(TermSyntax::Literal {
+        text: body.to_string(),
+        prefix,
+    })
+}
+
+/// Two feed URLs that differ only in what `Url` already normalizes (case of scheme and host,
+/// default port) or in a trailing slash are the same feed.
+fn duplicate_key(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_string()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+use super::*;
+
+#[track_caller]
+fn check_error(text: &str, expected: &str) {
+    let error = parse(Path::new("feeds.toml"), text).expect_err("config should be refused");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(expected),
+        "expected an error starting with {expected:?}, got {message:?}"
+    );
+}
+
+const GOOD: &str = r#"
+[settings]
+interval = "10m"
+retention = "30d"
+
+[[feeds]]
+url = "https://example.org/rss.xml"
+name = "Example"
+
+[[feeds]]
+url = "https://example.net/atom.xml"
+interval = "1h"
+tags = ["en"]
+
+[[topics]]
+name = "north-korea"
+title = "North Korea"
+any = ["north korea", "nordkorea*", { term = "북한", except = ["북한산"] }, "/kim jong[ -]?un/"]
+none = ["korean bbq"]
+"#;
+
+#[test]
+fn good_config_is_typed() {
+    let config = parse(Path::new("feeds.toml"), GOOD).unwrap();
+    assert_eq!(config.feeds.len(), 2);
+    assert_eq!(config.feeds[0].interval, Duration::from_secs(600));
+    assert_eq!(config.feeds[1].interval, Duration::from_secs(3600));
+    assert_eq!(config.settings.retention, Duration::from_secs(30 * 86_400));
+    let topic = &config.topics[0];
+    assert_eq!(topic.slug.as_str(), "north-korea");
+    assert_eq!(topic.any.len(), 4);
+    assert!(matches!(
+        &topic.any[1].syntax,
+        TermSyntax::Literal { text, prefix: true } if text == "nordkorea"
+    ));
+    assert_eq!(topic.any[2].except.len(), 1);
+    assert!(matches!(topic.any[3].syntax, TermSyntax::Regex(_)));
+    assert_eq!(topic.any[0].location.line, 18);
+}
+
+#[test]
+fn unknown_key_names_its_place() {
+    check_error(
+        "[[feeds]]\nurl = \"https://a.example/\"\nintervall = \"5m\"\n",
+        "feeds.toml:3:1: unknown field `intervall`",
+    );
+}
+
+#[test]
+fn wrong_type_names_its_place() {
+    check_error(
+        "[[feeds]]\nurl = 42\n",
+        "feeds.toml:2:7: invalid type: integer `42`, expected a string",
+    );
+}
+
+#[test]
+fn bad_url_names_its_place() {
+    check_error(
+        "[[feeds]]\nurl = \"not a url\"\n",
+        "feeds.toml:2:7: bad feed url \"not a url\"",
+    );
+    check_error(
+        "[[feeds]]\nurl = \"ftp://example.org/feed\"\n",
+        "feeds.toml:2:7: feed url \"ftp://example.org/feed\" must be an http or https URL",
+    );
+}
+
+#[test]
+fn duplicates_are_refused() {
+    check_error(
+        "[[feeds]]\nurl = \"https://a.example/feed\"\n[[feeds]]\nurl = \"https://A.example/feed\"\n",
+        "feeds.toml:4:7: duplicate feed url https://a.example/feed (first listed at line 2)",
+    );
+    check_error(
+        "[[feeds]]\nurl = \"https://a.example/1\"\nname = \"A\"\n[[feeds]]\nurl = \"https://a.example/2\"\nname = \"a\"\n",
+        "feeds.toml:6:8: duplicate feed name \"a\"",
+    );
+    check_error(
+        "[[feeds]]\nurl = \"https://a.example/1\"\n[[topics]]\nname = \"x\"\nany = [\"a\"]\n[[topics]]\nname = \"x\"\nany = [\"b\"]\n",
+        "feeds.toml:7:8: duplicate topic name \"x\"",
+    );
+}
+
+#[test]
+fn bad_durations_are_refused() {
+    check_error(
+        "[settings]\ninterval = \"15\"\n[[feeds]]\nurl = \"https://a.example/\"\n",
+        "feeds.toml:2:12: duration \"15\" has no unit",
+    );
+    check_error(
+        "[[feeds]]\nurl = \"https://a.example/\"\ninterval = \"often\"\n",
+        "feeds.toml:3:12: bad duration \"often\"",
+    );
+}
+
+#[test]
+fn empty_or_feedless_configs_are_refused() {
+    check_error("", "feeds.toml:1:1: the config is empty");
+    check_error("  \n# only a comment\n", "feeds.toml:1:1: no [[feeds]]");
+}
+
+#[test]
+fn bad_terms_are_refused() {
+    let base = "[[feeds]]\nurl = \"https://a.example/\"\n[[topics]]\nname = \"t\"\n";
+    check_error(
+        &format!("{base}any = [\"/([a-z/\"]\n"),
+        "feeds.toml:5:8: bad regex term /([a-z/",
+    );
+    check_error(
+        &format!("{base}any = [\"*\"]\n"),
+        "feeds.toml:5:8: term \"*\"",
+    );
+    check_error(
+        &format!("{base}any = [\"\"]\n"),
+        "feeds.toml:5:8: term \"\" has no letters",
+    );
+    check_error(
+        &format!("{base}any = [\"a*b\"]\n"),
+        "feeds.toml:5:8: term \"a*b\"",
+    );
+    check_error(
+        &format!("{base}any = []\n"),
+        "feeds.toml:4:8: topic \"t\" has no `any` terms",
+    );
+}
+
+#[test]
+fn topic_names_are_slugs() {
+    let base = "[[feeds]]\nurl = \"https://a.example/\"\n[[topics]]\n";
+    check_error(
+        &format!("{base}name = \"North Korea\"\nany = [\"a\"]\n"),
+        "feeds.toml:4:8: topic name \"North Korea\" must be a URL slug",
+    );
+    check_error(
+        &format!("{base}name = \"all\"\nany = [\"a\"]\n"),
+        "feeds.toml:4:8: topic name \"all\" is reserved",
+    );
+}
+
+#[test]
+fn location_counts_characters_not_bytes() {
+    let text = "a = \"åäö\" x";
+    let offset = text.find('x').unwrap();
+    assert_eq!(
+        Location::of_offset(text, offset),
+        Location {
+            line: 1,
+            column: 11
+        }
+    );
+}

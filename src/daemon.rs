@@ -1,0 +1,249 @@
+//! `tidings run` and `tidings poll`: wiring. Opens nothing itself: it takes a `Config`, a
+//! `Store`, a listener and a shutdown token, starts the scheduler, the poll workers and the
+//! server, and stops them in order.
+//!
+//! Owns task lifetimes and shutdown. It contains no stage logic: polling is
+//! `pipeline::poll_feed`, timing is `schedule`, HTTP is `serve`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::{Config, FeedConfig};
+use crate::fetch::{FetchError, build_client};
+use crate::model::FeedId;
+use crate::pipeline::{PollContext, PollReport, poll_feed, run_blocking};
+use crate::schedule::DueQueue;
+use crate::serve::{self, AppState};
+use crate::store::{FeedRow, Store, StoreError};
+use crate::topics::TopicSet;
+
+/// How long in-flight polls may run on after a shutdown signal before they are abandoned.
+/// Their database writes are atomic, so an abandoned poll leaves nothing half-written.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// Everything `poll` and `run` share: the feeds as stored, the topics, the HTTP client.
+struct Prepared {
+    context: PollContext,
+    feeds: HashMap<FeedId, FeedConfig>,
+    rows: Vec<FeedRow>,
+}
+
+/// Brings the store in line with the config (feeds added or removed, topics re-matched) and
+/// builds the poll context.
+async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError> {
+    let topics = Arc::new(TopicSet::compile(&config.topics));
+    let feed_list: Vec<(String, Option<String>)> = config
+        .feeds
+        .iter()
+        .map(|feed| (feed.url.to_string(), feed.name.clone()))
+        .collect();
+    let rows = run_blocking(store, move |store| {
+        let borrowed: Vec<(&str, Option<&str>)> = feed_list
+            .iter()
+            .map(|(url, name)| (url.as_str(), name.as_deref()))
+            .collect();
+        store.sync_feeds(&borrowed)
+    })
+    .await?;
+    let matcher = Arc::clone(&topics);
+    let rematched = run_blocking(store, move |store| {
+        store.rematch(|text| matcher.match_text(text))
+    })
+    .await?;
+    if rematched > 0 {
+        info!(
+            items = rematched,
+            "topic matches brought up to date with the config"
+        );
+    }
+    let feeds = rows
+        .iter()
+        .zip(&config.feeds)
+        .map(|(row, feed)| (row.id, feed.clone()))
+        .collect();
+    Ok(Prepared {
+        context: PollContext {
+            client: build_client(config.settings.timeout)?,
+            store: store.clone(),
+            topics,
+        },
+        feeds,
+        rows,
+    })
+}
+
+/// The daemon: polls every feed at its interval and serves the outputs on `listener` until
+/// `shutdown` is cancelled, then lets in-flight polls finish (within `SHUTDOWN_GRACE`).
+pub async fn run(
+    config: Config,
+    store: Store,
+    listener: TcpListener,
+    public_url: String,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    let prepared = prepare(&config, &store).await?;
+    let address = listener.local_addr()?;
+    let server = tokio::spawn(serve::serve(
+        listener,
+        AppState {
+            store: store.clone(),
+            topics: Arc::clone(&prepared.context.topics),
+            public_url,
+        },
+        shutdown.clone(),
+    ));
+    info!(
+        address = %address,
+        feeds = config.feeds.len(),
+        topics = config.topics.len(),
+        "tidings is running"
+    );
+    schedule_loop(&config, prepared, &shutdown).await;
+    match server.await {
+        Ok(result) => result?,
+        Err(error) => warn!(error = %error, "the HTTP server task ended abnormally"),
+    }
+    info!("stopped");
+    Ok(())
+}
+
+async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &CancellationToken) {
+    let Prepared {
+        context,
+        feeds,
+        rows,
+    } = prepared;
+    let feeds = Arc::new(feeds);
+    let now_wall = chrono::Utc::now();
+    let now = Instant::now();
+    let mut queue = DueQueue::default();
+    for row in &rows {
+        // A feed never fetched is due at once; a known one when its stored time says.
+        let delay = row
+            .next_poll
+            .and_then(|at| (at - now_wall).to_std().ok())
+            .unwrap_or(Duration::ZERO);
+        queue.push(row.id, now + delay);
+    }
+    let permits = Arc::new(Semaphore::new(config.settings.concurrency));
+    let tracker = TaskTracker::new();
+    let (done_sender, mut done_receiver) = mpsc::unbounded_channel::<PollReport>();
+    loop {
+        for feed_id in queue.pop_due(Instant::now()) {
+            let Some(feed) = feeds.get(&feed_id).cloned() else {
+                continue;
+            };
+            let context = context.clone();
+            let permits = Arc::clone(&permits);
+            let done = done_sender.clone();
+            let cancelled = shutdown.clone();
+            tracker.spawn(async move {
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return;
+                };
+                if cancelled.is_cancelled() {
+                    return;
+                }
+                let report = poll_feed(&context, &feed, feed_id).await;
+                let _ = done.send(report);
+            });
+        }
+        let wake = queue
+            .next_due()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep_until(wake) => {}
+            Some(report) = done_receiver.recv() => {
+                queue.push(report.feed_id, Instant::now() + report.next_poll.delay);
+            }
+        }
+    }
+    info!(in_flight = tracker.len(), "shutting down: no new polls");
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            grace = ?SHUTDOWN_GRACE,
+            "polls still running after the grace period were abandoned; their writes are atomic"
+        );
+    }
+}
+
+/// `tidings poll`: polls the selected feeds once (all when `only` is empty), concurrently
+/// within the configured bound, and returns their reports. A feed in error backoff is
+/// skipped: politeness wins over the command.
+pub async fn poll_once(
+    config: &Config,
+    store: &Store,
+    only: &[String],
+) -> Result<Vec<(String, Option<PollReport>)>, DaemonError> {
+    let prepared = prepare(config, store).await?;
+    let permits = Arc::new(Semaphore::new(config.settings.concurrency));
+    let now = chrono::Utc::now();
+    let mut tasks = Vec::new();
+    for row in &prepared.rows {
+        let Some(feed) = prepared.feeds.get(&row.id).cloned() else {
+            continue;
+        };
+        let wanted = only.is_empty()
+            || only.iter().any(|name| {
+                name == row.display_name()
+                    || Some(name.as_str()) == row.title.as_deref()
+                    || name == &row.url
+            });
+        if !wanted {
+            continue;
+        }
+        let name = row.display_name().to_string();
+        let in_backoff =
+            row.error_streak > 0 && row.next_poll.is_some_and(|next_poll| next_poll > now);
+        if in_backoff {
+            info!(
+                feed = %name,
+                url = %row.url,
+                next_poll = ?row.next_poll,
+                "skipped: in error backoff"
+            );
+            tasks.push((name, None));
+            continue;
+        }
+        let context = prepared.context.clone();
+        let permits = Arc::clone(&permits);
+        let feed_id = row.id;
+        let task = tokio::spawn(async move {
+            let _permit = permits.acquire_owned().await.ok()?;
+            Some(poll_feed(&context, &feed, feed_id).await)
+        });
+        tasks.push((name, Some(task)));
+    }
+    let mut reports = Vec::with_capacity(tasks.len());
+    for (name, task) in tasks {
+        let report = match task {
+            Some(task) => task.await.ok().flatten(),
+            None => None,
+        };
+        reports.push((name, report));
+    }
+    Ok(reports)
+}

@@ -1,0 +1,121 @@
+//! The plain nouns every stage shares: feed and topic names, a normalized `Item`, its `ItemKey`.
+//!
+//! Owns data only. It does no I/O and depends on no other tidings module, so any stage may use
+//! it without pulling in another stage.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+/// The row id of a feed in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FeedId(pub i64);
+
+impl fmt::Display for FeedId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}", self.0)
+    }
+}
+
+/// A topic's URL slug: `[a-z0-9-]+`, never `all` (checked by `config`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicSlug(pub String);
+
+impl TopicSlug {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TopicSlug {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// How an item is known within its feed, in the order of preference of PRODUCT.md.
+///
+/// The key is stable across polls and restarts: it never depends on a value that feed-rs or we
+/// invent at parse time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ItemKey {
+    /// The guid (RSS) or id (Atom, JSON Feed) that the source gave.
+    Guid(String),
+    /// The item's link as given, when it has no guid and the link is unique in the document.
+    Link(String),
+    /// The link plus the title, when several entries of one document share a link.
+    LinkAndTitle { link: String, title: String },
+    /// A hash of the normalized content, when there is neither guid nor link.
+    ContentHash(String),
+}
+
+impl ItemKey {
+    /// The key as one string, as the store keeps it. The prefix keeps the kinds apart, so a
+    /// guid that happens to equal another item's link is still a different key.
+    pub fn to_storage_string(&self) -> String {
+        match self {
+            ItemKey::Guid(guid) => format!("guid:{guid}"),
+            ItemKey::Link(link) => format!("link:{link}"),
+            ItemKey::LinkAndTitle { link, title } => format!("link+title:{link}\n{title}"),
+            ItemKey::ContentHash(hash) => format!("hash:{hash}"),
+        }
+    }
+}
+
+/// One item of a source, normalized: plain-text title, HTML kept for summary and content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub key: ItemKey,
+    /// The guid/id as the source gave it, republished so readers can deduplicate again.
+    pub guid: Option<String>,
+    pub link: Option<String>,
+    /// Plain text: HTML stripped, entities decoded, whitespace folded.
+    pub title: String,
+    /// HTML as the source wrote it (sanitized when it is published).
+    pub summary: Option<String>,
+    /// HTML as the source wrote it (sanitized when it is published).
+    pub content: Option<String>,
+    pub author: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    /// Title, summary and content as plain text, for topic matching.
+    pub match_text: String,
+    /// A hash of what a subscriber sees (title, link, summary, content); a change means the
+    /// item was edited at its source and is updated in place.
+    pub content_hash: String,
+}
+
+/// A feed-level view of what a poll found.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FeedMeta {
+    pub title: Option<String>,
+    pub site_link: Option<String>,
+}
+
+/// One topic that an item matched, with the terms that made it match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMatch {
+    pub topic: TopicSlug,
+    /// The terms, as written in `feeds.toml`, that hit (`any` terms, then `all` terms).
+    pub terms: Vec<String>,
+}
+
+/// An item as an output feed shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputEntry {
+    /// Stable across restarts and re-renders: derived from the feed URL and item key when the
+    /// item was first stored, and never changed.
+    pub entry_id: String,
+    pub guid: Option<String>,
+    pub link: Option<String>,
+    pub title: String,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    pub author: Option<String>,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: DateTime<Utc>,
+    pub source_url: String,
+    pub source_title: String,
+    pub source_link: Option<String>,
+    pub topics: Vec<String>,
+}

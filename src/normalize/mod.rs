@@ -1,0 +1,181 @@
+//! `ParsedFeed` → `FeedMeta` + `Item`s: links resolved against the feed URL, text cleaned for
+//! titles and matching, dates chosen, and each item given its `ItemKey`.
+//!
+//! Owns what an item *is* once it leaves the parser. It does no I/O and reads no clock.
+
+mod identity;
+pub mod text;
+
+use std::collections::HashMap;
+
+use feed_rs::model::{Entry, Link, Text};
+use url::Url;
+
+use crate::model::{FeedMeta, Item};
+use crate::parse::ParsedFeed;
+
+pub use identity::hash_hex;
+use text::{fold_whitespace, html_to_text};
+
+/// How long a title made up from an item's text may be, in characters.
+const SYNTHETIC_TITLE_CHARS: usize = 100;
+
+/// Normalizes a parsed feed fetched from `feed_url`.
+pub fn normalize(parsed: &ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<Item>) {
+    let feed = &parsed.0;
+    let meta = FeedMeta {
+        title: feed
+            .title
+            .as_ref()
+            .map(text_of)
+            .filter(|title| !title.is_empty()),
+        site_link: pick_link(&feed.links).and_then(|link| resolve(feed_url, &link.href)),
+    };
+    let links: Vec<Option<String>> = feed
+        .entries
+        .iter()
+        .map(|entry| pick_link(&entry.links).and_then(|link| resolve(feed_url, &link.href)))
+        .collect();
+    // A link that several entries of one document share (a live blog, or links that differ
+    // only by #fragment) cannot tell those entries apart on its own.
+    let mut link_counts: HashMap<&str, usize> = HashMap::new();
+    for link in links.iter().flatten() {
+        *link_counts.entry(without_fragment(link)).or_default() += 1;
+    }
+    let items = feed
+        .entries
+        .iter()
+        .zip(&links)
+        .map(|(entry, link)| {
+            let shared_link = link
+                .as_deref()
+                .is_some_and(|link| link_counts.get(without_fragment(link)).copied() > Some(1));
+            normalize_entry(entry, link.clone(), shared_link)
+        })
+        .collect();
+    (meta, items)
+}
+
+fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> Item {
+    let summary = entry
+        .summary
+        .as_ref()
+        .map(html_of)
+        .filter(|html| !html.is_empty());
+    let content = entry
+        .content
+        .as_ref()
+        .and_then(|content| content.body.clone())
+        .map(|body| body.trim().to_string())
+        .filter(|body| !body.is_empty());
+    let summary_text = summary.as_deref().map(html_to_text).unwrap_or_default();
+    let content_text = content.as_deref().map(html_to_text).unwrap_or_default();
+    let given_title = entry.title.as_ref().map(text_of).unwrap_or_default();
+    let title = if given_title.is_empty() {
+        synthetic_title(&summary_text, &content_text, link.as_deref())
+    } else {
+        given_title
+    };
+    let guid = Some(entry.id.trim().to_string()).filter(|id| !id.is_empty());
+    let key = identity::item_key(
+        guid.as_deref(),
+        link.as_deref(),
+        shared_link,
+        &title,
+        &summary_text,
+        &content_text,
+    );
+    let content_hash = identity::content_hash(
+        &title,
+        link.as_deref(),
+        summary.as_deref(),
+        content.as_deref(),
+    );
+    let match_text = [title.as_str(), &summary_text, &content_text]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
+    Item {
+        key,
+        guid,
+        link,
+        title,
+        summary,
+        content,
+        author: entry
+            .authors
+            .first()
+            .and_then(|person| person.name.as_deref().map(fold_whitespace))
+            .filter(|name| !name.is_empty()),
+        published: entry.published,
+        updated: entry.updated,
+        match_text,
+        content_hash,
+    }
+}
+
+/// Plain text of a feed-rs `Text`: HTML stripped when it is HTML, whitespace folded always.
+fn text_of(text: &Text) -> String {
+    if is_html(text) {
+        html_to_text(&text.content)
+    } else {
+        fold_whitespace(&text.content)
+    }
+}
+
+/// HTML of a feed-rs `Text`: as given when it is HTML, escaped when it is plain text.
+fn html_of(text: &Text) -> String {
+    let content = text.content.trim();
+    if is_html(text) {
+        content.to_string()
+    } else {
+        html_escape::encode_text(content).into_owned()
+    }
+}
+
+fn is_html(text: &Text) -> bool {
+    let subtype = text.content_type.subty().as_str();
+    subtype == "html" || subtype == "xhtml+xml" || subtype == "xhtml"
+}
+
+/// An item with no title still needs one in a feed reader: the start of its text, else its
+/// link.
+fn synthetic_title(summary_text: &str, content_text: &str, link: Option<&str>) -> String {
+    let source = if summary_text.is_empty() {
+        content_text
+    } else {
+        summary_text
+    };
+    if source.is_empty() {
+        return link.unwrap_or("(untitled)").to_string();
+    }
+    let mut title: String = source.chars().take(SYNTHETIC_TITLE_CHARS).collect();
+    if source.chars().count() > SYNTHETIC_TITLE_CHARS {
+        title.push('…');
+    }
+    title
+}
+
+/// The entry's main link: the first `alternate` (or unlabelled) link, else the first link.
+fn pick_link(links: &[Link]) -> Option<&Link> {
+    links
+        .iter()
+        .find(|link| link.rel.as_deref().is_none_or(|rel| rel == "alternate"))
+        .or_else(|| links.first())
+        .filter(|link| !link.href.trim().is_empty())
+}
+
+/// Resolves a possibly relative link against the feed URL; only http(s) links are kept.
+fn resolve(base: &Url, href: &str) -> Option<String> {
+    let url = base.join(href.trim()).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+}
+
+fn without_fragment(link: &str) -> &str {
+    link.split_once('#').map_or(link, |(before, _)| before)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,69 @@
+use super::*;
+use crate::model::ItemKey;
+use crate::parse::parse;
+
+fn items_of(document: &str) -> Vec<Item> {
+    let url = Url::parse("https://news.example/feeds/world.xml").unwrap();
+    let parsed = parse(document.as_bytes(), None, url.as_str()).unwrap();
+    normalize(&parsed, &url).1
+}
+
+#[test]
+fn keys_follow_the_identity_rule() {
+    let items = items_of(
+        r#"<rss version="2.0"><channel><title>t</title>
+        <item><guid isPermaLink="false">g-1</guid><title>with guid</title><link>/a</link></item>
+        <item><title>link only</title><link>/b</link></item>
+        <item><title>shared one</title><link>/live#1</link></item>
+        <item><title>shared two</title><link>/live#2</link></item>
+        <item><title>nothing</title><description>just text</description></item>
+        </channel></rss>"#,
+    );
+    assert_eq!(items[0].key, ItemKey::Guid("g-1".into()));
+    assert_eq!(items[1].key, ItemKey::Link("https://news.example/b".into()));
+    assert_eq!(
+        items[2].key,
+        ItemKey::LinkAndTitle {
+            link: "https://news.example/live#1".into(),
+            title: "shared one".into()
+        }
+    );
+    assert!(matches!(&items[3].key, ItemKey::LinkAndTitle { title, .. } if title == "shared two"));
+    assert!(matches!(items[4].key, ItemKey::ContentHash(_)));
+}
+
+#[test]
+fn keys_without_guid_or_link_are_stable_across_parses() {
+    let document = r#"<rss version="2.0"><channel><title>t</title>
+        <item><title>no id</title><description>same text</description></item>
+        </channel></rss>"#;
+    assert_eq!(items_of(document)[0].key, items_of(document)[0].key);
+}
+
+#[test]
+fn titles_are_plain_text_and_summaries_stay_html() {
+    let items = items_of(
+        r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id>
+        <entry><id>urn:1</id><title type="html">&lt;b&gt;Kyiv&lt;/b&gt;   under   fire</title>
+        <summary type="html">&lt;p&gt;Air raid &amp;amp; sirens&lt;/p&gt;</summary>
+        <link href="https://news.example/kyiv"/><updated>2026-11-20T10:00:00Z</updated></entry>
+        </feed>"#,
+    );
+    assert_eq!(items[0].title, "Kyiv under fire");
+    assert_eq!(
+        items[0].summary.as_deref(),
+        Some("<p>Air raid &amp; sirens</p>")
+    );
+    assert!(items[0].match_text.contains("Air raid & sirens"));
+    assert!(items[0].updated.is_some());
+}
+
+#[test]
+fn an_untitled_item_gets_the_start_of_its_text() {
+    let items = items_of(
+        r#"<rss version="2.0"><channel><title>t</title>
+        <item><description>A short note with no title</description></item>
+        </channel></rss>"#,
+    );
+    assert_eq!(items[0].title, "A short note with no title");
+}

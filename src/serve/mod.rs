@@ -1,0 +1,102 @@
+//! HTTP: the routes of PRODUCT.md as an axum `Router`, and `serve` to run it until shutdown.
+//!
+//! Owns routing, conditional responses and compression. It reads the store and renders with
+//! `publish`; it never fetches sources or writes items. Internal errors are logged here and
+//! answered with a bare 500, never with their detail.
+
+mod feeds;
+mod index;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::compression::CompressionLayer;
+use tracing::error;
+
+use crate::store::Store;
+use crate::topics::TopicSet;
+
+/// What every handler may read.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub topics: Arc<TopicSet>,
+    /// Base of self links, without a trailing slash.
+    pub public_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl IntoResponse for ServeError {
+    fn into_response(self) -> Response {
+        match self {
+            ServeError::NotFound => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+            ServeError::BadRequest(message) => {
+                (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response()
+            }
+            ServeError::Internal(detail) => {
+                error!(error = %detail, "request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+            }
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(index::index))
+        .route("/feeds/{file}", get(feeds::feed))
+        .route("/healthz", get(healthz))
+        .layer(CompressionLayer::new())
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` is cancelled; requests in flight
+/// are allowed to finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
+        Ok(Err(error)) => {
+            error!(error = %error, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+        }
+        Err(error) => ServeError::Internal(error.to_string()).into_response(),
+    }
+}
+
+/// Runs blocking store and rendering work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ServeError> + Send + 'static,
+) -> Result<T, ServeError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ServeError::Internal(error.to_string()))?
+}
+
+#[cfg(test)]
+mod tests;

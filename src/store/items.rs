@@ -1,0 +1,257 @@
+//! Items and their topic matches: insert new ones, update edited ones in place, and read them
+//! back newest first for the output feeds.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError, from_unix, to_unix};
+use crate::model::{FeedId, Item, OutputEntry, TopicMatch};
+
+/// What one poll did to the items of its feed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollSummary {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// The published id of an item: a hash of where it came from and its key.
+fn entry_id(feed_url: &str, item_key: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(feed_url.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(item_key.as_bytes());
+    let digest = hex::encode(hasher.finalize());
+    format!("urn:tidings:item:{}", &digest[..32])
+}
+
+/// The time an item sorts by: its own date, but never later than now (a date in the future is
+/// a clock or time-zone error at the source, and would pin the item to the top).
+fn sort_time(item: &Item, first_seen: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    item.published
+        .or(item.updated)
+        .unwrap_or(first_seen)
+        .min(now)
+}
+
+fn terms_json(topic_match: &TopicMatch) -> String {
+    serde_json::to_string(&topic_match.terms).unwrap_or_else(|_| "[]".to_string())
+}
+
+/// Inserts new items, updates edited ones, and brings topic matches up to date, inside the
+/// caller's transaction.
+pub(super) fn upsert_items_in(
+    transaction: &Transaction<'_>,
+    feed_id: FeedId,
+    feed_url: &str,
+    items: &[(Item, Vec<TopicMatch>)],
+    now: DateTime<Utc>,
+) -> Result<PollSummary, StoreError> {
+    let mut summary = PollSummary::default();
+    let mut find = transaction.prepare_cached(
+        "SELECT id, content_hash, first_seen FROM items WHERE feed_id = ?1 AND item_key = ?2",
+    )?;
+    let mut insert = transaction.prepare_cached(
+        "INSERT INTO items (feed_id, item_key, entry_id, guid, link, title, summary, content,
+             author, published, updated, first_seen, changed_at, sort_time, match_text,
+             content_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15)",
+    )?;
+    let mut update = transaction.prepare_cached(
+        "UPDATE items SET guid = ?2, link = ?3, title = ?4, summary = ?5, content = ?6,
+             author = ?7, published = ?8, updated = ?9, changed_at = ?10, sort_time = ?11,
+             match_text = ?12, content_hash = ?13
+         WHERE id = ?1",
+    )?;
+    for (item, matches) in items {
+        let key = item.key.to_storage_string();
+        let existing: Option<(i64, String, i64)> = find
+            .query_row(params![feed_id.0, key], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?;
+        let item_id = match existing {
+            None => {
+                insert.execute(params![
+                    feed_id.0,
+                    key,
+                    entry_id(feed_url, &key),
+                    item.guid,
+                    item.link,
+                    item.title,
+                    item.summary,
+                    item.content,
+                    item.author,
+                    item.published.map(to_unix),
+                    item.updated.map(to_unix),
+                    to_unix(now),
+                    to_unix(sort_time(item, now, now)),
+                    item.match_text,
+                    item.content_hash,
+                ])?;
+                summary.new += 1;
+                transaction.last_insert_rowid()
+            }
+            Some((item_id, stored_hash, first_seen)) if stored_hash != item.content_hash => {
+                update.execute(params![
+                    item_id,
+                    item.guid,
+                    item.link,
+                    item.title,
+                    item.summary,
+                    item.content,
+                    item.author,
+                    item.published.map(to_unix),
+                    item.updated.map(to_unix),
+                    to_unix(now),
+                    to_unix(sort_time(item, from_unix(first_seen), now)),
+                    item.match_text,
+                    item.content_hash,
+                ])?;
+                summary.updated += 1;
+                item_id
+            }
+            Some((item_id, _, _)) => {
+                summary.unchanged += 1;
+                item_id
+            }
+        };
+        replace_matches_in(transaction, item_id, matches)?;
+    }
+    Ok(summary)
+}
+
+/// Makes the stored matches of one item equal `matches`, writing only when they differ, so an
+/// unchanged poll costs reads only.
+fn replace_matches_in(
+    transaction: &Transaction<'_>,
+    item_id: i64,
+    matches: &[TopicMatch],
+) -> Result<bool, StoreError> {
+    let mut select =
+        transaction.prepare_cached("SELECT topic, terms FROM item_topics WHERE item_id = ?1")?;
+    let stored: BTreeMap<String, String> = select
+        .query_map([item_id], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let wanted: BTreeMap<String, String> = matches
+        .iter()
+        .map(|topic_match| (topic_match.topic.0.clone(), terms_json(topic_match)))
+        .collect();
+    if stored == wanted {
+        return Ok(false);
+    }
+    transaction.execute("DELETE FROM item_topics WHERE item_id = ?1", [item_id])?;
+    let mut insert = transaction
+        .prepare_cached("INSERT INTO item_topics (item_id, topic, terms) VALUES (?1, ?2, ?3)")?;
+    for (topic, terms) in &wanted {
+        insert.execute(params![item_id, topic, terms])?;
+    }
+    Ok(true)
+}
+
+impl Store {
+    /// The newest `limit` entries of active feeds, of one topic or (`None`) of all.
+    pub fn entries(
+        &self,
+        topic: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutputEntry>, StoreError> {
+        let connection = self.reader()?;
+        let topic_filter = if topic.is_some() {
+            "AND i.id IN (SELECT item_id FROM item_topics WHERE topic = ?2)"
+        } else {
+            "AND ?2 IS NULL"
+        };
+        let sql = format!(
+            "SELECT i.entry_id, i.guid, i.link, i.title, i.summary, i.content, i.author,
+                    i.published, i.updated, i.first_seen, i.changed_at, i.sort_time,
+                    f.url, COALESCE(f.name, f.title, f.url), f.site_link,
+                    (SELECT group_concat(t.topic, ' ') FROM item_topics t WHERE t.item_id = i.id)
+             FROM items i JOIN feeds f ON f.id = i.feed_id
+             WHERE f.active = 1 {topic_filter}
+             ORDER BY i.sort_time DESC, i.id DESC
+             LIMIT ?1"
+        );
+        let mut statement = connection.prepare_cached(&sql)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(params![limit, topic], |row| {
+            let published: Option<i64> = row.get(7)?;
+            let source_updated: Option<i64> = row.get(8)?;
+            let first_seen: i64 = row.get(9)?;
+            let changed_at: i64 = row.get(10)?;
+            let sort_time: i64 = row.get(11)?;
+            // An item edited at its source was updated when we saw the edit, unless the source
+            // says a later time; otherwise its own date stands.
+            let own = source_updated.unwrap_or(sort_time);
+            let updated = if changed_at > first_seen {
+                own.max(changed_at)
+            } else {
+                own
+            };
+            let topics: Option<String> = row.get(15)?;
+            Ok(OutputEntry {
+                entry_id: row.get(0)?,
+                guid: row.get(1)?,
+                link: row.get(2)?,
+                title: row.get(3)?,
+                summary: row.get(4)?,
+                content: row.get(5)?,
+                author: row.get(6)?,
+                published: published.map(from_unix),
+                updated: from_unix(updated),
+                source_url: row.get(12)?,
+                source_title: row.get(13)?,
+                source_link: row.get(14)?,
+                topics: topics
+                    .map(|topics| topics.split(' ').map(str::to_string).collect())
+                    .unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Re-matches every stored item with `match_text`, and writes the matches that changed.
+    /// Used when the topics change, so a new or edited topic has its history at once and a
+    /// removed one is gone from the outputs. Returns how many items changed.
+    pub fn rematch(
+        &self,
+        match_text: impl Fn(&str) -> Vec<TopicMatch>,
+    ) -> Result<usize, StoreError> {
+        let mut connection = self.writer()?;
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut changed = 0;
+        {
+            let mut select = transaction.prepare("SELECT id, match_text FROM items")?;
+            let mut rows = select.query([])?;
+            while let Some(row) = rows.next()? {
+                let item_id: i64 = row.get(0)?;
+                let text: String = row.get(1)?;
+                if replace_matches_in(&transaction, item_id, &match_text(&text))? {
+                    changed += 1;
+                }
+            }
+        }
+        transaction.commit()?;
+        Ok(changed)
+    }
+
+    /// How many items of active feeds each topic holds.
+    pub fn topic_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        let connection = self.reader()?;
+        let mut statement = connection.prepare_cached(
+            "SELECT t.topic, count(*) FROM item_topics t
+             JOIN items i ON i.id = t.item_id JOIN feeds f ON f.id = i.feed_id
+             WHERE f.active = 1 GROUP BY t.topic",
+        )?;
+        let counts = statement
+            .query_map([], |row| {
+                let count: i64 = row.get(1)?;
+                Ok((row.get(0)?, u64::try_from(count).unwrap_or(0)))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(counts)
+    }
+}

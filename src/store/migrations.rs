@@ -1,0 +1,85 @@
+//! The schema, as an append-only list of migrations applied in order under
+//! `PRAGMA user_version`.
+//!
+//! Never edit a migration that has shipped: a later release must open today's database, so a
+//! change is a new entry at the end. All pending migrations run in one exclusive transaction,
+//! so a crash mid-way leaves the old version intact.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// Each entry moves the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: feeds with their fetch state, items, item–topic matches.
+    r#"
+    CREATE TABLE feeds (
+        id               INTEGER PRIMARY KEY,
+        url              TEXT NOT NULL UNIQUE,  -- as written in feeds.toml
+        name             TEXT,                  -- from feeds.toml, if given
+        title            TEXT,                  -- the feed's own title, from the last poll
+        site_link        TEXT,
+        active           INTEGER NOT NULL DEFAULT 1, -- 0 once the feed left feeds.toml
+        etag             TEXT,
+        last_modified    TEXT,
+        last_attempt     INTEGER,               -- unix seconds, UTC
+        last_success     INTEGER,
+        last_status      INTEGER,               -- HTTP status of the last response
+        last_error       TEXT,
+        error_streak     INTEGER NOT NULL DEFAULT 0,
+        next_poll        INTEGER,
+        next_poll_reason TEXT
+    );
+
+    CREATE TABLE items (
+        id           INTEGER PRIMARY KEY,
+        feed_id      INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        item_key     TEXT NOT NULL,             -- identity within the feed (model::ItemKey)
+        entry_id     TEXT NOT NULL UNIQUE,      -- the id published in output feeds
+        guid         TEXT,
+        link         TEXT,
+        title        TEXT NOT NULL,
+        summary      TEXT,
+        content      TEXT,
+        author       TEXT,
+        published    INTEGER,
+        updated      INTEGER,
+        first_seen   INTEGER NOT NULL,
+        changed_at   INTEGER NOT NULL,          -- last time the source edited it (or first_seen)
+        sort_time    INTEGER NOT NULL,          -- newest-first order of the outputs
+        match_text   TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        UNIQUE (feed_id, item_key)
+    );
+    CREATE INDEX items_by_sort_time ON items (sort_time DESC, id DESC);
+
+    CREATE TABLE item_topics (
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        topic   TEXT NOT NULL,
+        terms   TEXT NOT NULL,                  -- JSON array of the terms that hit
+        PRIMARY KEY (item_id, topic)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_topics_by_topic ON item_topics (topic, item_id);
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let current: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let start = usize::try_from(current).unwrap_or(0);
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(start) {
+        transaction.execute_batch(migration)?;
+        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+    }
+    transaction.commit()?;
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! Text folding shared by terms and item text, so that both sides of a match are compared in one
+//! form: NFKC, lower case, accents dropped from Latin, Greek and Cyrillic letters, invisible
+//! characters removed, and every run of other characters turned into one space.
+//!
+//! Owns the folded form only; it knows nothing of topics or terms.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Folds `text` into lower-case words separated by single spaces. A change between CJK script
+/// (Han, Kana, Hangul) and any other script also separates words, because CJK text is often
+/// written with no space before a Latin word ("朝鲜DPRK").
+pub fn fold(text: &str) -> String {
+    let mut folded = String::with_capacity(text.len());
+    let mut previous_class = CharClass::Separator;
+    for character in text.nfkc() {
+        if is_invisible(character) {
+            // Soft hyphens and zero-width characters sit inside words ("Ukrai\u{ad}ne"):
+            // dropping them keeps the word whole.
+            continue;
+        }
+        let class = CharClass::of(character);
+        match class {
+            CharClass::Separator => {
+                previous_class = CharClass::Separator;
+                continue;
+            }
+            CharClass::Mark => {
+                // A combining mark that NFKC left (one with no precomposed form) belongs to the
+                // letter before it: a Latin, Greek or Cyrillic accent is dropped, other marks
+                // are kept with their letter.
+                let is_accent = matches!(character as u32, 0x0300..=0x036F);
+                let keep = match previous_class {
+                    CharClass::Cjk => true,
+                    CharClass::Other => !is_accent,
+                    CharClass::Separator | CharClass::Mark => false,
+                };
+                if keep {
+                    folded.push(character);
+                }
+                continue;
+            }
+            CharClass::Cjk | CharClass::Other => {}
+        }
+        if !folded.is_empty() && previous_class != class {
+            folded.push(' ');
+        }
+        push_folded(&mut folded, character);
+        previous_class = class;
+    }
+    if folded.chars().any(is_cyrillic) {
+        unmix_scripts(&folded)
+    } else {
+        folded
+    }
+}
+
+/// Latin and Cyrillic letters that look the same (lower case, as folded text is).
+const LOOK_ALIKES: [(char, char); 9] = [
+    ('a', 'а'),
+    ('c', 'с'),
+    ('e', 'е'),
+    ('i', 'і'),
+    ('k', 'к'),
+    ('o', 'о'),
+    ('p', 'р'),
+    ('x', 'х'),
+    ('y', 'у'),
+];
+
+fn is_cyrillic(character: char) -> bool {
+    matches!(character as u32, 0x0400..=0x052F)
+}
+
+/// A word that mixes Latin and Cyrillic letters ("Зелeнський" with a Latin e, by typo or to
+/// dodge filters) is written in the script most of its letters use: look-alike letters of the
+/// other script are swapped for their twins.
+fn unmix_scripts(folded: &str) -> String {
+    let mut output = String::with_capacity(folded.len());
+    for (index, word) in folded.split(' ').enumerate() {
+        if index > 0 {
+            output.push(' ');
+        }
+        let cyrillic = word
+            .chars()
+            .filter(|character| is_cyrillic(*character))
+            .count();
+        let latin = word.chars().filter(char::is_ascii_lowercase).count();
+        if cyrillic == 0 || latin == 0 {
+            output.push_str(word);
+            continue;
+        }
+        let to_cyrillic = cyrillic >= latin;
+        output.extend(word.chars().map(|character| {
+            LOOK_ALIKES
+                .iter()
+                .find(|(latin, cyrillic)| {
+                    if to_cyrillic {
+                        *latin == character
+                    } else {
+                        *cyrillic == character
+                    }
+                })
+                .map_or(
+                    character,
+                    |(latin, cyrillic)| {
+                        if to_cyrillic { *cyrillic } else { *latin }
+                    },
+                )
+        }));
+    }
+    output
+}
+
+fn push_folded(folded: &mut String, character: char) {
+    if folds_accents(character) {
+        for part in std::iter::once(character).nfd() {
+            if !is_combining_mark(part) {
+                folded.extend(part.to_lowercase());
+            }
+        }
+    } else {
+        folded.extend(character.to_lowercase());
+    }
+}
+
+/// Latin, Greek and Cyrillic letters lose their accents (Pjöngjang → pjongjang, Київ → киів);
+/// other scripts keep their marks, because there they change the letter (ガ is not カ).
+fn folds_accents(character: char) -> bool {
+    matches!(character as u32, 0x00C0..=0x052F | 0x1E00..=0x1FFF)
+}
+
+fn is_invisible(character: char) -> bool {
+    matches!(
+        character,
+        '\u{00AD}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CharClass {
+    Separator,
+    Mark,
+    Cjk,
+    Other,
+}
+
+impl CharClass {
+    fn of(character: char) -> CharClass {
+        if is_combining_mark(character) {
+            CharClass::Mark
+        } else if is_cjk(character) {
+            CharClass::Cjk
+        } else if character.is_alphanumeric() {
+            CharClass::Other
+        } else {
+            CharClass::Separator
+        }
+    }
+}
+
+/// Han, Hiragana, Katakana and Hangul: scripts written without spaces between words, where a
+/// term matches inside a longer run of text.
+pub fn is_cjk(character: char) -> bool {
+    matches!(character as u32,
+        0x1100..=0x11FF      // Hangul Jamo
+        | 0x3040..=0x30FF    // Hiragana, Katakana
+        | 0x3130..=0x318F    // Hangul compatibility Jamo
+        | 0x31F0..=0x31FF    // Katakana phonetic extensions
+        | 0x3400..=0x4DBF    // CJK extension A
+        | 0x4E00..=0x9FFF    // CJK unified ideographs
+        | 0xA960..=0xA97F    // Hangul Jamo extended A
+        | 0xAC00..=0xD7AF    // Hangul syllables
+        | 0xD7B0..=0xD7FF    // Hangul Jamo extended B
+        | 0xF900..=0xFAFF    // CJK compatibility ideographs
+        | 0xFF66..=0xFF9F    // halfwidth Katakana
+        | 0x20000..=0x3134F // CJK extensions B to G
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(input: &str, expected: &str) {
+        assert_eq!(fold(input), expected, "folding {input:?}");
+    }
+
+    #[test]
+    fn lower_cases_and_separates_words() {
+        check("North Korea's  missile—test!", "north korea s missile test");
+        check("  Kim Jong-Un ", "kim jong un");
+    }
+
+    #[test]
+    fn drops_accents_of_latin_and_cyrillic() {
+        check("Pjöngjang", "pjongjang");
+        check("Selenskyj Zełenski", "selenskyj zełenski");
+        check("Київ", "киів");
+    }
+
+    #[test]
+    fn keeps_cjk_and_splits_it_from_latin() {
+        check("北朝鮮のミサイル", "北朝鮮のミサイル");
+        check("朝鲜DPRK发射", "朝鲜 dprk 发射");
+        check("북한은 13일", "북한은 13 일");
+    }
+
+    #[test]
+    fn removes_invisible_characters_inside_words() {
+        check("Ukrai\u{ad}nekrieg", "ukrainekrieg");
+        check("Nord\u{200b}korea", "nordkorea");
+    }
+
+    #[test]
+    fn look_alike_letters_follow_the_word_s_script() {
+        // A Latin "e" inside a Cyrillic word, and a Cyrillic "а" inside a Latin one.
+        check("Зелeнський", "зеленськии");
+        check("Ukr\u{430}ine", "ukraine");
+        check("Kyiv Київ", "kyiv киів");
+    }
+
+    #[test]
+    fn folds_fullwidth_and_compatibility_forms() {
+        check("ＫＣＮＡ", "kcna");
+        check("non\u{a0}breaking", "non breaking");
+    }
+}

@@ -1,0 +1,72 @@
+//! Item identity: an RSS item with neither guid nor link is stored once however often it is
+//! polled (feed-rs would give it a new random id each time).
+
+use crate::support::{Fixture, FixtureServer, Workspace, rss};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_without_guid_or_link_is_stored_once_across_polls() {
+    let server = FixtureServer::start().await;
+    let mut fixture = Fixture::rss(rss(
+        "Bare",
+        &[
+            "<title>An item with no guid and no link</title><description>Only text.</description>"
+                .to_string(),
+        ],
+    ));
+    // No ETag, so every poll downloads and parses the document again.
+    fixture.etag = false;
+    server.set("/bare.xml", fixture);
+    let config = format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"Bare\"\n",
+        server.url("/bare.xml")
+    );
+    let workspace = Workspace::new(&config);
+    for poll in 1..=3 {
+        let output = workspace.command(&["poll"]).await;
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "poll {poll}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let expected = if poll == 1 {
+            "Bare: 1 new, 0 updated, 0 unchanged"
+        } else {
+            "Bare: 0 new, 0 updated, 1 unchanged"
+        };
+        assert!(stdout.contains(expected), "poll {poll}: {stdout}");
+    }
+    assert_eq!(server.counts("/bare.xml").0, 3);
+    let output = workspace.command(&["status", "--json"]).await;
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["items"], 1);
+    assert_eq!(rows[0]["last_status"], 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_names_a_feed_and_refuses_unknown_ones() {
+    let server = FixtureServer::start().await;
+    server.set(
+        "/a.xml",
+        Fixture::rss(rss("A", &["<guid>a</guid><title>a</title>".to_string()])),
+    );
+    server.set(
+        "/b.xml",
+        Fixture::rss(rss("B", &["<guid>b</guid><title>b</title>".to_string()])),
+    );
+    let config = format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"A\"\n[[feeds]]\nurl = \"{}\"\nname = \"B\"\n",
+        server.url("/a.xml"),
+        server.url("/b.xml")
+    );
+    let workspace = Workspace::new(&config);
+    let output = workspace.command(&["poll", "--feed", "B"]).await;
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(server.counts("/a.xml").0, 0);
+    assert_eq!(server.counts("/b.xml").0, 1);
+    let output = workspace.command(&["poll", "--feed", "C"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no feed named \"C\""));
+}

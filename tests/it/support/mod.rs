@@ -1,0 +1,51 @@
+//! Test support: a fixture HTTP server, the real binary in a temporary workspace, and the
+//! way to `../shared`.
+
+pub mod fixture_server;
+pub mod shared;
+pub mod tidings;
+
+pub use fixture_server::{Fixture, FixtureServer};
+pub use shared::shared_file;
+pub use tidings::{Workspace, wait_for};
+
+/// The repository's shipped `feeds.toml`.
+pub fn shipped_config() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/feeds.toml")).unwrap()
+}
+
+/// A config with the shipped topics and settings, but with `feeds` (TOML `[[feeds]]` blocks)
+/// instead of the shipped sources, polled every `interval`.
+pub fn config_with_shipped_topics(feeds: &str, interval: &str) -> String {
+    let mut shipped: toml::Table = toml::from_str(&shipped_config()).unwrap();
+    shipped.remove("feeds");
+    let settings = shipped
+        .get_mut("settings")
+        .and_then(|settings| settings.as_table_mut())
+        .unwrap();
+    settings.insert("interval".into(), toml::Value::String(interval.into()));
+    settings.insert("timeout".into(), toml::Value::String("5s".into()));
+    format!("{feeds}\n{}", toml::to_string(&shipped).unwrap())
+}
+
+/// Escapes text for an XML fixture.
+pub fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// An RSS 2.0 document with the given `<item>` bodies.
+pub fn rss(title: &str, items: &[String]) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>{}</title><link>https://example.test/</link><description>test</description>\n{}\n\
+         </channel></rss>\n",
+        xml_escape(title),
+        items
+            .iter()
+            .map(|item| format!("<item>{item}</item>"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
