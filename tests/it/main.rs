@@ -10,4 +10,5 @@ mod check;
 mod end_to_end;
 mod failures;
 mod identity;
+mod tidy;
 mod topics;
