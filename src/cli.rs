@@ -269,14 +269,16 @@ async fn poll(
     }
     for (name, report) in &reports {
         let line = match report.as_ref().map(|report| &report.outcome) {
-            None => "skipped (in error backoff)".to_string(),
-            Some(PollReportOutcome::NotModified) => "not modified".to_string(),
-            Some(PollReportOutcome::Fetched(summary)) => format!(
+            Err(reason) => format!("skipped: {reason}"),
+            Ok(PollReportOutcome::NotModified) => "not modified".to_string(),
+            Ok(PollReportOutcome::Unchanged) => "unchanged (same document)".to_string(),
+            Ok(PollReportOutcome::Fetched(summary)) => format!(
                 "{} new, {} updated, {} unchanged",
                 summary.new, summary.updated, summary.unchanged
             ),
-            Some(PollReportOutcome::Failed(error)) => format!("failed: {error}"),
-            Some(PollReportOutcome::StoreFailed(error)) => format!("not recorded: {error}"),
+            Ok(PollReportOutcome::Failed(error)) => format!("failed: {error}"),
+            Ok(PollReportOutcome::Gone) => "gone (HTTP 410): no longer polled".to_string(),
+            Ok(PollReportOutcome::StoreFailed(error)) => format!("not recorded: {error}"),
         };
         println!("{name}: {line}");
     }
@@ -287,7 +289,10 @@ async fn poll(
 struct StatusRow {
     name: String,
     url: String,
+    /// Where tidings fetches the feed now, when permanent redirects moved it.
+    moved_to: Option<String>,
     active: bool,
+    gone: bool,
     last_attempt: Option<DateTime<Utc>>,
     last_success: Option<DateTime<Utc>>,
     last_status: Option<u16>,
@@ -300,18 +305,21 @@ struct StatusRow {
 
 impl From<&FeedRow> for StatusRow {
     fn from(row: &FeedRow) -> StatusRow {
+        let state = &row.state;
         StatusRow {
             name: row.display_name().to_string(),
             url: row.url.clone(),
+            moved_to: state.fetch_url.clone(),
             active: row.active,
-            last_attempt: row.last_attempt,
-            last_success: row.last_success,
-            last_status: row.last_status,
-            last_error: row.last_error.clone(),
+            gone: state.gone_since.is_some(),
+            last_attempt: state.last_attempt,
+            last_success: state.last_success,
+            last_status: state.last_status,
+            last_error: state.last_error.clone(),
             items: row.item_count,
-            error_streak: row.error_streak,
-            next_poll: row.next_poll,
-            next_poll_reason: row.next_poll_reason.clone(),
+            error_streak: state.error_streak,
+            next_poll: state.next_poll,
+            next_poll_reason: state.next_poll_reason.clone(),
         }
     }
 }
@@ -362,6 +370,12 @@ fn status(config_path: &Path, data_flag: Option<PathBuf>, json: bool) -> Result<
         } else {
             ("-".to_string(), "not in feeds.toml")
         };
+        if let Some(moved_to) = &row.moved_to {
+            println!(
+                "  {} moved permanently to {moved_to}: update its url in feeds.toml",
+                row.name
+            );
+        }
         println!(
             "{:<28} {:<19} {:<19} {:<28} {:>6} {:>6}  {:<19} {:<24} {}",
             truncate(&row.name, 28),

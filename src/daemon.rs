@@ -19,8 +19,8 @@ use tracing::{info, warn};
 use crate::config::{Config, FeedConfig};
 use crate::fetch::{FetchError, build_client};
 use crate::model::FeedId;
-use crate::pipeline::{PollContext, PollReport, poll_feed, run_blocking};
-use crate::schedule::DueQueue;
+use crate::pipeline::{PollContext, PollReport, PollReportOutcome, poll_feed, run_blocking};
+use crate::schedule::{DueQueue, HostTable, host_key};
 use crate::serve::{self, AppState};
 use crate::store::{FeedRow, Store, StoreError};
 use crate::topics::TopicSet;
@@ -80,14 +80,38 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
         .map(|(row, feed)| (row.id, feed.clone()))
         .collect();
     Ok(Prepared {
-        context: PollContext {
-            client: build_client(config.settings.timeout)?,
-            store: store.clone(),
+        context: PollContext::new(
+            build_client(config.settings.timeout)?,
+            store.clone(),
             topics,
-        },
+            &config.settings,
+        ),
         feeds,
         rows,
     })
+}
+
+/// The host table for the feeds of a run: per-host permits, and host backoff that starts at
+/// `min_interval` and is capped at `max_interval`.
+fn host_table(config: &Config, rows: &[FeedRow]) -> HostTable {
+    let mut hosts = HostTable::new(
+        config.settings.per_host,
+        config.settings.min_interval,
+        config.settings.max_interval,
+    );
+    for row in rows {
+        if let Ok(url) = url::Url::parse(row.fetch_url()) {
+            hosts.add_feed(&host_key(&url), row.id);
+        }
+    }
+    hosts
+}
+
+/// The host a feed is fetched from.
+fn feed_host(row: &FeedRow) -> String {
+    url::Url::parse(row.fetch_url())
+        .map(|url| host_key(&url))
+        .unwrap_or_default()
 }
 
 /// The daemon: polls every feed at its interval and serves the outputs on `listener` until
@@ -132,30 +156,50 @@ async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &Cancellat
         rows,
     } = prepared;
     let feeds = Arc::new(feeds);
+    let mut hosts = host_table(config, &rows);
+    let mut feed_hosts: HashMap<FeedId, String> = HashMap::new();
     let now_wall = chrono::Utc::now();
     let now = Instant::now();
     let mut queue = DueQueue::default();
     for row in &rows {
-        // A feed never fetched is due at once; a known one when its stored time says.
-        let delay = row
-            .next_poll
-            .and_then(|at| (at - now_wall).to_std().ok())
-            .unwrap_or(Duration::ZERO);
-        queue.push(row.id, now + delay);
+        feed_hosts.insert(row.id, feed_host(row));
+        if row.state.gone_since.is_some() {
+            info!(feed = %row.display_name(), url = %row.url, "gone (HTTP 410): not polled");
+            continue;
+        }
+        queue.push(
+            row.id,
+            now + startup_delay(row, feeds.get(&row.id), now_wall),
+        );
     }
     let permits = Arc::new(Semaphore::new(config.settings.concurrency));
     let tracker = TaskTracker::new();
     let (done_sender, mut done_receiver) = mpsc::unbounded_channel::<PollReport>();
     loop {
-        for feed_id in queue.pop_due(Instant::now()) {
+        let now = Instant::now();
+        for feed_id in queue.pop_due(now) {
             let Some(feed) = feeds.get(&feed_id).cloned() else {
                 continue;
             };
+            let host = feed_hosts.get(&feed_id).cloned().unwrap_or_default();
+            if let Some(until) = hosts.blocked_until(&host, now) {
+                // The whole host is backing off: try again when its block ends, spread a
+                // little so its feeds do not return all at once.
+                let spread = Duration::from_millis(fastrand::u64(0..1000));
+                queue.push(feed_id, until + spread);
+                continue;
+            }
+            let host_permits = hosts.permits(&host);
             let context = context.clone();
             let permits = Arc::clone(&permits);
             let done = done_sender.clone();
             let cancelled = shutdown.clone();
             tracker.spawn(async move {
+                // The host's permit first: waiting for a busy host must not hold one of the
+                // global permits that other hosts could use.
+                let Ok(_host_permit) = host_permits.acquire_owned().await else {
+                    return;
+                };
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
@@ -173,7 +217,20 @@ async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &Cancellat
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep_until(wake) => {}
             Some(report) = done_receiver.recv() => {
-                queue.push(report.feed_id, Instant::now() + report.next_poll.delay);
+                let now = Instant::now();
+                if let Some(host) = feed_hosts.get(&report.feed_id)
+                    && let Some(until) = hosts.record(host, report.feed_id, report.host, now)
+                {
+                    warn!(
+                        host = %host,
+                        until = ?until.duration_since(now),
+                        "every feed of this host failed: the host backs off"
+                    );
+                }
+                match (&report.outcome, report.next_poll.delay) {
+                    (PollReportOutcome::Gone, _) | (_, None) => {}
+                    (_, Some(delay)) => queue.push(report.feed_id, now + delay),
+                }
             }
         }
     }
@@ -190,6 +247,27 @@ async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &Cancellat
     }
 }
 
+/// When a feed is first polled after start-up. A feed never fetched is due at once. A known
+/// feed keeps its stored time when that is still ahead; one that is overdue (the daemon was
+/// down) is placed at a random point of its interval, so 10,000 overdue feeds do not all fire
+/// at once.
+fn startup_delay(
+    row: &FeedRow,
+    feed: Option<&FeedConfig>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Duration {
+    if row.state.last_attempt.is_none() {
+        return Duration::ZERO;
+    }
+    match row.state.next_poll.and_then(|at| (at - now).to_std().ok()) {
+        Some(ahead) if !ahead.is_zero() => ahead,
+        _ => {
+            let interval = feed.map_or(Duration::from_secs(60), |feed| feed.interval);
+            interval.mul_f64(fastrand::f64())
+        }
+    }
+}
+
 /// `tidings poll`: polls the selected feeds once (all when `only` is empty), concurrently
 /// within the configured bound, and returns their reports. A feed in error backoff is
 /// skipped: politeness wins over the command.
@@ -197,9 +275,10 @@ pub async fn poll_once(
     config: &Config,
     store: &Store,
     only: &[String],
-) -> Result<Vec<(String, Option<PollReport>)>, DaemonError> {
+) -> Result<Vec<(String, Result<PollReport, &'static str>)>, DaemonError> {
     let prepared = prepare(config, store).await?;
     let permits = Arc::new(Semaphore::new(config.settings.concurrency));
+    let mut hosts = host_table(config, &prepared.rows);
     let now = chrono::Utc::now();
     let mut tasks = Vec::new();
     for row in &prepared.rows {
@@ -216,34 +295,49 @@ pub async fn poll_once(
             continue;
         }
         let name = row.display_name().to_string();
-        let in_backoff =
-            row.error_streak > 0 && row.next_poll.is_some_and(|next_poll| next_poll > now);
-        if in_backoff {
-            info!(
-                feed = %name,
-                url = %row.url,
-                next_poll = ?row.next_poll,
-                "skipped: in error backoff"
-            );
-            tasks.push((name, None));
+        if let Some(reason) = poll_once_skip(row, now) {
+            info!(feed = %name, url = %row.url, next_poll = ?row.state.next_poll, "skipped: {reason}");
+            tasks.push((name, Err(reason)));
             continue;
         }
         let context = prepared.context.clone();
         let permits = Arc::clone(&permits);
+        let host_permits = hosts.permits(&feed_host(row));
         let feed_id = row.id;
         let task = tokio::spawn(async move {
+            let _host_permit = host_permits.acquire_owned().await.ok()?;
             let _permit = permits.acquire_owned().await.ok()?;
             Some(poll_feed(&context, &feed, feed_id).await)
         });
-        tasks.push((name, Some(task)));
+        tasks.push((name, Ok(task)));
     }
     let mut reports = Vec::with_capacity(tasks.len());
     for (name, task) in tasks {
         let report = match task {
-            Some(task) => task.await.ok().flatten(),
-            None => None,
+            Ok(task) => task
+                .await
+                .ok()
+                .flatten()
+                .ok_or("the poll task ended abnormally"),
+            Err(reason) => Err(reason),
         };
         reports.push((name, report));
     }
     Ok(reports)
+}
+
+/// Why `tidings poll` leaves a feed alone: politeness wins over the command.
+fn poll_once_skip(row: &FeedRow, now: chrono::DateTime<chrono::Utc>) -> Option<&'static str> {
+    if row.state.gone_since.is_some() {
+        return Some("gone (HTTP 410)");
+    }
+    let waiting =
+        row.state.error_streak > 0 && row.state.next_poll.is_some_and(|next_poll| next_poll > now);
+    waiting.then_some(
+        if row.state.last_status == Some(429) || row.state.last_status == Some(503) {
+            "under the server's Retry-After or in error backoff"
+        } else {
+            "in error backoff"
+        },
+    )
 }

@@ -32,6 +32,15 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 86_400);
 pub const DEFAULT_CONCURRENCY: usize = 8;
 /// The total time one fetch may take.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// No feed is polled more often than this, whatever its interval or hints say.
+pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(60);
+/// No feed waits longer than this between polls (backoff included), except under a server's
+/// `Retry-After`.
+pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Connections to one host at the same time.
+pub const DEFAULT_PER_HOST: usize = 2;
+/// The decompressed body of a feed is cut off past this size.
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// The name reserved for the merged feed of every source.
 pub const ALL_TOPIC: &str = "all";
@@ -57,6 +66,10 @@ pub struct Settings {
     pub retention: Duration,
     pub concurrency: usize,
     pub timeout: Duration,
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    pub per_host: usize,
+    pub max_body: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -195,7 +208,7 @@ impl Builder<'_> {
         let mut seen_urls: HashMap<String, usize> = HashMap::new();
         let mut seen_names: HashMap<String, usize> = HashMap::new();
         for raw_feed in &raw.feeds {
-            let feed = self.feed(raw_feed, settings.interval)?;
+            let feed = self.feed(raw_feed, &settings)?;
             let url_key = duplicate_key(&feed.url);
             if let Some(first) = seen_urls.insert(url_key, raw_feed.url.span().start) {
                 let first = Location::of_offset(self.text, first);
@@ -297,18 +310,49 @@ impl Builder<'_> {
             Some(value) => self.duration(value)?,
             None => DEFAULT_TIMEOUT,
         };
-        let concurrency = match &raw.concurrency {
-            Some(value) => {
-                let count = *value.get_ref();
-                if !(1..=1024).contains(&count) {
-                    return Err(self.error(
-                        Some(value.span()),
-                        format!("concurrency must be between 1 and 1024, not {count}"),
-                    ));
-                }
-                usize::try_from(count).unwrap_or(DEFAULT_CONCURRENCY)
-            }
-            None => DEFAULT_CONCURRENCY,
+        let concurrency =
+            self.count(raw.concurrency.as_ref(), "concurrency", DEFAULT_CONCURRENCY)?;
+        let per_host = self.count(raw.per_host.as_ref(), "per_host", DEFAULT_PER_HOST)?;
+        let min_interval = match &raw.min_interval {
+            Some(value) => self.duration(value)?,
+            None => DEFAULT_MIN_INTERVAL,
+        };
+        let max_interval = match &raw.max_interval {
+            Some(value) => self.duration(value)?,
+            None => DEFAULT_MAX_INTERVAL,
+        };
+        if max_interval < min_interval {
+            let span = raw
+                .max_interval
+                .as_ref()
+                .or(raw.min_interval.as_ref())
+                .map(Spanned::span);
+            return Err(self.error(
+                span,
+                format!(
+                    "max_interval ({}) is shorter than min_interval ({})",
+                    format_duration(max_interval),
+                    format_duration(min_interval)
+                ),
+            ));
+        }
+        if let Some(value) = &raw.interval
+            && !(min_interval..=max_interval).contains(&interval)
+        {
+            return Err(self.error(
+                Some(value.span()),
+                format!(
+                    "interval {} is outside [min_interval, max_interval] = [{}, {}]",
+                    format_duration(interval),
+                    format_duration(min_interval),
+                    format_duration(max_interval)
+                ),
+            ));
+        }
+        let max_body = match &raw.max_body {
+            Some(value) => parse_size(value.get_ref())
+                .map_err(|message| self.error(Some(value.span()), message))?,
+            None => DEFAULT_MAX_BODY,
         };
         Ok(Settings {
             listen,
@@ -318,10 +362,33 @@ impl Builder<'_> {
             retention,
             concurrency,
             timeout,
+            min_interval,
+            max_interval,
+            per_host,
+            max_body,
         })
     }
 
-    fn feed(&self, raw: &RawFeed, default_interval: Duration) -> Result<FeedConfig, ConfigError> {
+    fn count(
+        &self,
+        value: Option<&Spanned<i64>>,
+        key: &str,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        let count = *value.get_ref();
+        if !(1..=1024).contains(&count) {
+            return Err(self.error(
+                Some(value.span()),
+                format!("{key} must be between 1 and 1024, not {count}"),
+            ));
+        }
+        Ok(usize::try_from(count).unwrap_or(default))
+    }
+
+    fn feed(&self, raw: &RawFeed, settings: &Settings) -> Result<FeedConfig, ConfigError> {
         let url = Url::parse(raw.url.get_ref().trim()).map_err(|error| {
             self.error(
                 Some(raw.url.span()),
@@ -348,8 +415,22 @@ impl Builder<'_> {
             None => None,
         };
         let interval = match &raw.interval {
-            Some(value) => self.duration(value)?,
-            None => default_interval,
+            Some(value) => {
+                let interval = self.duration(value)?;
+                if !(settings.min_interval..=settings.max_interval).contains(&interval) {
+                    return Err(self.error(
+                        Some(value.span()),
+                        format!(
+                            "interval {} is outside [min_interval, max_interval] = [{}, {}]",
+                            format_duration(interval),
+                            format_duration(settings.min_interval),
+                            format_duration(settings.max_interval)
+                        ),
+                    ));
+                }
+                interval
+            }
+            None => settings.interval,
         };
         Ok(FeedConfig {
             url,
@@ -500,6 +581,36 @@ fn term_syntax(source: &str) -> Result<TermSyntax, String> {
         text: body.to_string(),
         prefix,
     })
+}
+
+/// Parses a size: `16MiB`, `512KiB`, `1MB`, `1000000` (bytes).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|character: char| !character.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, unit) = trimmed.split_at(split);
+    let number: usize = digits
+        .parse()
+        .map_err(|_| format!("bad size \"{trimmed}\"; write it like \"16MiB\" or \"512KiB\""))?;
+    let factor: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit \"{other}\" in \"{trimmed}\"; use KiB, MiB or GiB"
+            ));
+        }
+    };
+    match number.checked_mul(factor) {
+        Some(size) if size >= 1024 => Ok(size),
+        _ => Err(format!("size \"{trimmed}\" must be at least 1KiB")),
+    }
 }
 
 /// Two feed URLs that differ only in what `Url` already normalizes (case of scheme and host,

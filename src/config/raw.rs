@@ -28,6 +28,10 @@ pub struct RawSettings {
     pub retention: Option<Spanned<String>>,
     pub concurrency: Option<Spanned<i64>>,
     pub timeout: Option<Spanned<String>>,
+    pub min_interval: Option<Spanned<String>>,
+    pub max_interval: Option<Spanned<String>>,
+    pub per_host: Option<Spanned<i64>>,
+    pub max_body: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -162,3 +162,27 @@ fn location_counts_characters_not_bytes() {
         }
     );
 }
+
+#[test]
+fn polling_bounds_are_checked() {
+    check_error(
+        "[settings]\nmin_interval = \"10m\"\nmax_interval = \"5m\"\n[[feeds]]\nurl = \"https://a.example/\"\n",
+        "feeds.toml:3:16: max_interval (5m) is shorter than min_interval (10m)",
+    );
+    check_error(
+        "[[feeds]]\nurl = \"https://a.example/\"\ninterval = \"10s\"\n",
+        "feeds.toml:3:12: interval 10s is outside [min_interval, max_interval] = [1m, 1day]",
+    );
+    check_error(
+        "[settings]\nmax_body = \"16 parsecs\"\n[[feeds]]\nurl = \"https://a.example/\"\n",
+        "feeds.toml:2:12: unknown size unit",
+    );
+    let config = parse(
+        Path::new("feeds.toml"),
+        "[settings]\nmax_body = \"2MiB\"\nper_host = 4\nmin_interval = \"100ms\"\n[[feeds]]\nurl = \"https://a.example/\"\ninterval = \"200ms\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.settings.max_body, 2 << 20);
+    assert_eq!(config.settings.per_host, 4);
+    assert_eq!(config.feeds[0].interval, Duration::from_millis(200));
+}

@@ -1,5 +1,6 @@
-//! The one place a `reqwest::Client` is built: rustls, gzip/br/deflate, timeouts, a
-//! `User-Agent` that names tidings, redirects bounded.
+//! The one place a `reqwest::Client` is built: rustls, gzip/br/deflate, connect and total
+//! timeouts, a `User-Agent` that names tidings, and no automatic redirects (`fetch` follows
+//! them, at most `MAX_REDIRECTS`).
 
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ const ACCEPT_FEEDS: &str = "application/atom+xml, application/rss+xml, applicati
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// More hops than this is a redirect loop or a misconfigured site.
-const MAX_REDIRECTS: usize = 5;
+pub const MAX_REDIRECTS: usize = 5;
 
 /// Builds the HTTP client shared by every fetch. `timeout` bounds a whole request.
 #[allow(clippy::disallowed_methods)] // this is the one place allowed to build a client
@@ -38,7 +39,8 @@ pub fn build_client(timeout: Duration) -> Result<reqwest::Client, FetchError> {
         .default_headers(headers)
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+        // `fetch` follows redirects itself, to tell permanent ones from temporary ones.
+        .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(2)
         .build()

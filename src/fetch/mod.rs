@@ -1,21 +1,27 @@
 //! One polite HTTP GET of one feed → `FetchOutcome`: conditional on the stored validators,
-//! the decompressed body capped, every failure turned into a `FetchError` that says what
-//! happened.
+//! redirects followed here (so permanent ones can be told from temporary ones), what the server
+//! says about when to come back read into `ServerHints`, the decompressed body capped, and every
+//! failure turned into a `FetchError` that says what happened.
 //!
 //! Owns the wire. It does not parse feed formats and does not touch the store.
 
 mod client;
+mod hints;
 
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{
-    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
 };
 use url::Url;
 
-pub use client::{USER_AGENT, build_client};
+pub use client::{MAX_REDIRECTS, USER_AGENT, build_client};
+pub use hints::{MAX_RETRY_AFTER, ServerHints, parse_http_date, server_hints};
 
-/// The decompressed body is cut off at this size: a feed is never this big, and a gzip bomb
-/// must not fill the memory.
+/// The decompressed body is cut off at this size by default: a feed is never this big, and a
+/// gzip bomb must not fill the memory.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// The validators from the last successful fetch, sent back to make the GET conditional.
@@ -25,10 +31,24 @@ pub struct Validators {
     pub last_modified: Option<String>,
 }
 
+/// How the request reached its answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Redirects {
+    /// Set when the request was redirected and every hop was permanent (301/308): where the
+    /// feed now lives.
+    pub permanent_target: Option<Url>,
+    /// How many hops were followed.
+    pub hops: usize,
+}
+
 #[derive(Debug)]
 pub enum FetchOutcome {
     /// `304 Not Modified`: the stored copy is current.
-    NotModified { status: u16 },
+    NotModified {
+        status: u16,
+        hints: ServerHints,
+        redirects: Redirects,
+    },
     /// A `2xx` with its body.
     Body(FetchedBody),
 }
@@ -41,6 +61,8 @@ pub struct FetchedBody {
     pub validators: Validators,
     /// Where the body came from after redirects.
     pub final_url: Url,
+    pub hints: ServerHints,
+    pub redirects: Redirects,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,10 +73,20 @@ pub enum FetchError {
     Timeout,
     #[error("cannot connect: {0}")]
     Connect(String),
-    #[error("too many redirects or a redirect loop")]
-    Redirects,
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooManyRedirects,
+    #[error("redirect loop back to {0}")]
+    RedirectLoop(Url),
+    #[error("redirect with a bad Location: {0}")]
+    BadRedirect(String),
     #[error("HTTP {status}")]
-    Status { status: u16 },
+    Status {
+        status: u16,
+        /// From `Retry-After`, on a 429 or 503.
+        retry_after: Option<std::time::Duration>,
+    },
+    #[error("HTTP 410 Gone: the feed was removed for good")]
+    Gone,
     #[error("the body is larger than {limit} bytes")]
     TooLarge { limit: usize },
     #[error("HTTP error: {0}")]
@@ -65,16 +97,33 @@ impl FetchError {
     /// The HTTP status, when the server answered with one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            FetchError::Status { status } => Some(*status),
+            FetchError::Status { status, .. } => Some(*status),
+            FetchError::Gone => Some(410),
             _ => None,
+        }
+    }
+
+    /// How long the server asked us to wait before the next request, if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether the error says the host as a whole is unwell (unreachable, timing out, or
+    /// failing with 5xx), as opposed to one feed being broken.
+    pub fn is_host_failure(&self) -> bool {
+        match self {
+            FetchError::Timeout | FetchError::Connect(_) => true,
+            FetchError::Status { status, .. } => *status >= 500,
+            _ => false,
         }
     }
 
     fn from_reqwest(error: reqwest::Error) -> FetchError {
         if error.is_timeout() {
             FetchError::Timeout
-        } else if error.is_redirect() {
-            FetchError::Redirects
         } else if error.is_connect() {
             FetchError::Connect(error_chain(&error))
         } else {
@@ -99,39 +148,91 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     message
 }
 
-/// Fetches `url`, conditional on `validators`.
+/// Fetches `url`, conditional on `validators`, reading no more than `max_body` bytes of
+/// (decompressed) body. `now` dates the server's hints.
 pub async fn fetch(
     client: &reqwest::Client,
     url: &Url,
     validators: &Validators,
+    max_body: usize,
+    now: DateTime<Utc>,
 ) -> Result<FetchOutcome, FetchError> {
-    let mut request = client.get(url.clone());
-    if let Some(etag) = &validators.etag {
-        request = request.header(IF_NONE_MATCH, etag);
+    let mut current = url.clone();
+    let mut visited = HashSet::from([url.clone()]);
+    let mut redirects = Redirects::default();
+    let mut all_permanent = true;
+    let mut response = loop {
+        let mut request = client.get(current.clone());
+        if let Some(etag) = &validators.etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        if let Some(last_modified) = &validators.last_modified {
+            request = request.header(IF_MODIFIED_SINCE, last_modified);
+        }
+        let response = request.send().await.map_err(FetchError::from_reqwest)?;
+        let status = response.status();
+        if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+            break response;
+        }
+        // The client follows no redirect itself: here each hop is seen, so a chain of only
+        // permanent redirects can move the feed, and anything else cannot.
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .ok_or_else(|| FetchError::BadRedirect(format!("HTTP {status} without Location")))?;
+        let next = current
+            .join(location.trim())
+            .map_err(|error| FetchError::BadRedirect(format!("{location}: {error}")))?;
+        if !matches!(next.scheme(), "http" | "https") {
+            return Err(FetchError::BadRedirect(next.to_string()));
+        }
+        redirects.hops += 1;
+        if redirects.hops > MAX_REDIRECTS {
+            return Err(FetchError::TooManyRedirects);
+        }
+        if !visited.insert(next.clone()) {
+            return Err(FetchError::RedirectLoop(next));
+        }
+        all_permanent &= matches!(
+            status,
+            StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+        );
+        current = next;
+    };
+    if redirects.hops > 0 && all_permanent {
+        redirects.permanent_target = Some(current.clone());
     }
-    if let Some(last_modified) = &validators.last_modified {
-        request = request.header(IF_MODIFIED_SINCE, last_modified);
-    }
-    let mut response = request.send().await.map_err(FetchError::from_reqwest)?;
     let status = response.status();
+    let hints = server_hints(response.headers(), now);
     if status == StatusCode::NOT_MODIFIED {
         return Ok(FetchOutcome::NotModified {
             status: status.as_u16(),
+            hints,
+            redirects,
         });
+    }
+    if status == StatusCode::GONE {
+        return Err(FetchError::Gone);
     }
     if !status.is_success() {
         return Err(FetchError::Status {
             status: status.as_u16(),
+            retry_after: matches!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            )
+            .then_some(hints.retry_after)
+            .flatten(),
         });
     }
     let headers = response.headers().clone();
-    let final_url = response.url().clone();
     let mut body = Vec::new();
+    // The body is decompressed as it streams in, so a gzip bomb is cut off at the cap, having
+    // cost no more than the cap in memory.
     while let Some(chunk) = response.chunk().await.map_err(FetchError::from_reqwest)? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(FetchError::TooLarge {
-                limit: MAX_BODY_BYTES,
-            });
+        if body.len() + chunk.len() > max_body {
+            return Err(FetchError::TooLarge { limit: max_body });
         }
         body.extend_from_slice(&chunk);
     }
@@ -143,7 +244,9 @@ pub async fn fetch(
             etag: header_text(&headers, ETAG),
             last_modified: header_text(&headers, LAST_MODIFIED),
         },
-        final_url,
+        final_url: current,
+        hints,
+        redirects,
     }))
 }
 

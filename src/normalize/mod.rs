@@ -22,7 +22,7 @@ const SYNTHETIC_TITLE_CHARS: usize = 100;
 
 /// Normalizes a parsed feed fetched from `feed_url`.
 pub fn normalize(parsed: &ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<Item>) {
-    let feed = &parsed.0;
+    let feed = &parsed.feed;
     let meta = FeedMeta {
         title: feed
             .title

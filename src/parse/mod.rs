@@ -3,12 +3,19 @@
 //!
 //! Owns the call into feed-rs and how it is configured. It does no I/O and reads no clock.
 
+use std::time::Duration;
+
 use feed_rs::parser;
 
 /// A parsed document, as feed-rs models it. Entries that the source gave no id have an empty
 /// `id` (see `parse`), never an invented one.
 #[derive(Debug, Clone)]
-pub struct ParsedFeed(pub feed_rs::model::Feed);
+pub struct ParsedFeed {
+    pub feed: feed_rs::model::Feed,
+    /// How often the feed says it changes: RSS `<ttl>`, or the syndication module's
+    /// `sy:updatePeriod` / `sy:updateFrequency`, whichever is longer.
+    pub update_period: Option<Duration>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
@@ -43,7 +50,17 @@ pub fn parse(
         .id_generator(|_links, _title, _uri| String::new())
         .build();
     match feed_parser.parse(body) {
-        Ok(feed) => Ok(ParsedFeed(feed)),
+        Ok(feed) => {
+            let ttl = feed
+                .ttl
+                .filter(|minutes| *minutes > 0)
+                .map(|minutes| Duration::from_secs(u64::from(minutes) * 60));
+            let update_period = ttl.max(syndication_period(body));
+            Ok(ParsedFeed {
+                feed,
+                update_period,
+            })
+        }
         Err(error) => {
             if looks_like_html(trimmed) {
                 let start: String = String::from_utf8_lossy(&trimmed[..trimmed.len().min(40)])
@@ -58,6 +75,34 @@ pub fn parse(
             Err(ParseError::Invalid(error.to_string()))
         }
     }
+}
+
+/// The RSS 1.0 syndication module: `sy:updatePeriod` (hourly, daily, weekly, monthly,
+/// yearly) divided by `sy:updateFrequency` (default 1). feed-rs does not read it, and the
+/// elements are simple enough to find in the raw document.
+fn syndication_period(body: &[u8]) -> Option<Duration> {
+    let period = element_text(body, b":updatePeriod>")?;
+    let seconds: u64 = match period.trim().to_ascii_lowercase().as_str() {
+        "hourly" => 3600,
+        "daily" => 86_400,
+        "weekly" => 7 * 86_400,
+        "monthly" => 30 * 86_400,
+        "yearly" => 365 * 86_400,
+        _ => return None,
+    };
+    let frequency = element_text(body, b":updateFrequency>")
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .filter(|frequency| *frequency > 0)
+        .unwrap_or(1);
+    Some(Duration::from_secs(seconds / frequency))
+}
+
+/// The text after the first `tag` (an element name with its closing `>`) up to the next `<`.
+fn element_text(body: &[u8], tag: &[u8]) -> Option<String> {
+    let start = body.windows(tag.len()).position(|window| window == tag)? + tag.len();
+    let rest = body.get(start..)?;
+    let end = rest.iter().position(|byte| *byte == b'<')?;
+    Some(String::from_utf8_lossy(&rest[..end.min(32)]).into_owned())
 }
 
 fn looks_like_html(start: &[u8]) -> bool {
@@ -75,9 +120,32 @@ mod tests {
             <item><title>no id, no link</title><description>d</description></item>
             <item><title>link only</title><link>https://example.org/a</link></item>
             </channel></rss>"#;
-        let feed = parse(rss, None, "https://example.org/feed").unwrap().0;
+        let feed = parse(rss, None, "https://example.org/feed").unwrap().feed;
         assert_eq!(feed.entries.len(), 2);
         assert!(feed.entries.iter().all(|entry| entry.id.is_empty()));
+    }
+
+    #[test]
+    fn update_hints_come_from_ttl_and_the_syndication_module() {
+        let ttl = br#"<rss version="2.0"><channel><title>t</title><ttl>60</ttl></channel></rss>"#;
+        assert_eq!(
+            parse(ttl, None, "https://e.org/").unwrap().update_period,
+            Some(Duration::from_secs(3600))
+        );
+        let sy = br#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+            xmlns="http://purl.org/rss/1.0/" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">
+            <channel rdf:about="https://e.org/"><title>t</title><link>https://e.org/</link>
+            <description>d</description><sy:updatePeriod>daily</sy:updatePeriod>
+            <sy:updateFrequency>4</sy:updateFrequency></channel></rdf:RDF>"#;
+        assert_eq!(
+            parse(sy, None, "https://e.org/").unwrap().update_period,
+            Some(Duration::from_secs(6 * 3600))
+        );
+        let none = br#"<rss version="2.0"><channel><title>t</title></channel></rss>"#;
+        assert_eq!(
+            parse(none, None, "https://e.org/").unwrap().update_period,
+            None
+        );
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The due queue: which feed is due next. The daemon pops due feeds, polls them, and pushes
 //! each back with the time `next_poll` chose.
 //!
-//! Owns timing only: it never fetches, parses or writes. A feed is in the queue at most once,
+//! Owns timing and per-host limits (`hosts`): it never fetches, parses or writes. A feed is in the queue at most once,
 //! and not at all while it is being polled, so one feed is never polled twice at once.
 
+mod hosts;
 mod next_poll;
 
 use std::cmp::Reverse;
@@ -11,7 +12,11 @@ use std::collections::{BinaryHeap, HashSet};
 
 use tokio::time::Instant;
 
-pub use next_poll::{MAX_BACKOFF, NextPoll, NextPollReason, PollOutcome, next_poll};
+pub use hosts::{HostOutcome, HostTable, host_key};
+pub use next_poll::{
+    BUSY_AFTER, JITTER_FRACTION, NextPoll, NextPollReason, PollFacts, PollOutcome, QUIET_AFTER,
+    Timing, next_poll,
+};
 
 use crate::model::FeedId;
 
@@ -78,5 +83,36 @@ mod tests {
             vec![FeedId(1), FeedId(2)]
         );
         assert!(queue.is_empty());
+    }
+
+    /// A 503 with `Retry-After: 120`: on tokio's paused clock, the feed is not due a moment
+    /// before 120 s have passed, and is due right then (jitter only ever adds).
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_holds_a_feed_for_its_whole_wait() {
+        let timing = Timing {
+            interval: Duration::from_millis(200),
+            min_interval: Duration::from_millis(100),
+            max_interval: Duration::from_secs(3600),
+        };
+        let facts = PollFacts {
+            outcome: PollOutcome::Failure {
+                streak: 1,
+                retry_after: Some(Duration::from_secs(120)),
+            },
+            server_hint: None,
+            changed_streak: 0,
+            unchanged_streak: 0,
+            jitter: 0.0,
+        };
+        let next = next_poll(timing, facts, chrono::Utc::now());
+        assert_eq!(next.reason, NextPollReason::RetryAfter);
+        let mut queue = DueQueue::default();
+        queue.push(FeedId(7), Instant::now() + next.delay.unwrap());
+        tokio::time::advance(Duration::from_secs(119)).await;
+        assert!(queue.pop_due(Instant::now()).is_empty());
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert!(queue.pop_due(Instant::now()).is_empty());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(queue.pop_due(Instant::now()), vec![FeedId(7)]);
     }
 }

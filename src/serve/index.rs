@@ -73,10 +73,10 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeE
          <tr><th>Source</th><th>Items</th><th>Health</th></tr>\n",
     );
     for feed in feeds.iter().filter(|feed| feed.active) {
-        let health = match (&feed.last_error, feed.last_success) {
+        let health = match (&feed.state.last_error, feed.state.last_success) {
             (Some(error), _) => format!(
                 "<span class=\"bad\">failing ({} in a row): {}</span>",
-                feed.error_streak,
+                feed.state.error_streak,
                 text(error)
             ),
             (None, Some(success)) => {

@@ -1,5 +1,5 @@
 //! Feeds and their fetch state: validators, last attempt and success, last status or error,
-//! error streak, next poll and why then.
+//! error streak, where the feed moved, whether it is gone, next poll and why then.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
@@ -12,19 +12,12 @@ use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedRow {
     pub id: FeedId,
+    /// The URL as written in `feeds.toml`; the feed's identity.
     pub url: String,
     pub name: Option<String>,
     pub title: Option<String>,
     pub active: bool,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    pub last_attempt: Option<DateTime<Utc>>,
-    pub last_success: Option<DateTime<Utc>>,
-    pub last_status: Option<u16>,
-    pub last_error: Option<String>,
-    pub error_streak: u32,
-    pub next_poll: Option<DateTime<Utc>>,
-    pub next_poll_reason: Option<String>,
+    pub state: FetchState,
     pub item_count: u64,
 }
 
@@ -36,46 +29,68 @@ impl FeedRow {
             .or(self.title.as_deref())
             .unwrap_or(&self.url)
     }
+
+    /// Where to fetch the feed: where permanent redirects moved it, else its configured URL.
+    pub fn fetch_url(&self) -> &str {
+        self.state.fetch_url.as_deref().unwrap_or(&self.url)
+    }
+}
+
+/// Everything the store keeps about how polling a feed went. A poll reads the previous state
+/// in a `FeedRow` and writes the next one whole.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FetchState {
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    /// HTTP status of the last response.
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub error_streak: u32,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// Hash of the last body, to skip parsing an unchanged one from a server without
+    /// validators.
+    pub body_hash: Option<String>,
+    /// Where permanent redirects moved the feed.
+    pub fetch_url: Option<String>,
+    /// A permanent redirect target seen on the last polls, and on how many in a row.
+    pub redirect_target: Option<String>,
+    pub redirect_streak: u32,
+    /// Set when the feed answered 410 Gone; it is not polled while set.
+    pub gone_since: Option<DateTime<Utc>>,
+    pub changed_streak: u32,
+    pub unchanged_streak: u32,
+    /// The feed's own update period in seconds (`<ttl>`, `sy:updatePeriod`).
+    pub feed_hint: Option<u64>,
+    pub next_poll: Option<DateTime<Utc>>,
+    pub next_poll_reason: Option<String>,
 }
 
 /// What one poll of one feed came to, written in one transaction.
 #[derive(Debug)]
 pub struct PollRecord<'a> {
     pub feed_id: FeedId,
-    pub attempted_at: DateTime<Utc>,
-    pub result: PollResult<'a>,
-    pub next_poll: DateTime<Utc>,
-    pub next_poll_reason: String,
+    pub state: FetchState,
+    /// The parsed document, when there was a new one.
+    pub fetched: Option<FetchedItems<'a>>,
 }
 
 #[derive(Debug)]
-pub enum PollResult<'a> {
-    /// `304 Not Modified`: only the fetch state changes.
-    NotModified {
-        status: u16,
-    },
-    Fetched(FetchSuccess<'a>),
-    Failed(FetchFailure),
-}
-
-#[derive(Debug)]
-pub struct FetchSuccess<'a> {
-    pub status: u16,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
+pub struct FetchedItems<'a> {
     pub meta: &'a FeedMeta,
     pub items: &'a [(Item, Vec<TopicMatch>)],
 }
 
-#[derive(Debug, Clone)]
-pub struct FetchFailure {
-    pub status: Option<u16>,
-    pub error: String,
-}
+const FEED_COLUMNS: &str = "f.id, f.url, f.name, f.title, f.active, \
+     (SELECT count(*) FROM items i WHERE i.feed_id = f.id), \
+     f.last_attempt, f.last_success, f.last_status, f.last_error, f.error_streak, f.etag, \
+     f.last_modified, f.body_hash, f.fetch_url, f.redirect_target, f.redirect_streak, \
+     f.gone_since, f.changed_streak, f.unchanged_streak, f.feed_hint, f.next_poll, \
+     f.next_poll_reason";
 
-const FEED_COLUMNS: &str = "f.id, f.url, f.name, f.title, f.active, f.etag, f.last_modified, \
-     f.last_attempt, f.last_success, f.last_status, f.last_error, f.error_streak, f.next_poll, \
-     f.next_poll_reason, (SELECT count(*) FROM items i WHERE i.feed_id = f.id)";
+fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    Ok(row.get::<_, Option<i64>>(index)?.map(from_unix))
+}
 
 fn feed_row(row: &Row<'_>) -> rusqlite::Result<FeedRow> {
     Ok(FeedRow {
@@ -84,34 +99,61 @@ fn feed_row(row: &Row<'_>) -> rusqlite::Result<FeedRow> {
         name: row.get(2)?,
         title: row.get(3)?,
         active: row.get(4)?,
-        etag: row.get(5)?,
-        last_modified: row.get(6)?,
-        last_attempt: row.get::<_, Option<i64>>(7)?.map(from_unix),
-        last_success: row.get::<_, Option<i64>>(8)?.map(from_unix),
-        last_status: row.get(9)?,
-        last_error: row.get(10)?,
-        error_streak: row.get(11)?,
-        next_poll: row.get::<_, Option<i64>>(12)?.map(from_unix),
-        next_poll_reason: row.get(13)?,
-        item_count: u64::try_from(row.get::<_, i64>(14)?).unwrap_or(0),
+        item_count: u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
+        state: FetchState {
+            last_attempt: time(row, 6)?,
+            last_success: time(row, 7)?,
+            last_status: row.get(8)?,
+            last_error: row.get(9)?,
+            error_streak: row.get(10)?,
+            etag: row.get(11)?,
+            last_modified: row.get(12)?,
+            body_hash: row.get(13)?,
+            fetch_url: row.get(14)?,
+            redirect_target: row.get(15)?,
+            redirect_streak: row.get(16)?,
+            gone_since: time(row, 17)?,
+            changed_streak: row.get(18)?,
+            unchanged_streak: row.get(19)?,
+            feed_hint: row
+                .get::<_, Option<i64>>(20)?
+                .and_then(|seconds| u64::try_from(seconds).ok()),
+            next_poll: time(row, 21)?,
+            next_poll_reason: row.get(22)?,
+        },
     })
 }
 
 impl Store {
     /// Makes the stored feeds match the config: adds new URLs, refreshes names, and marks
     /// feeds that left the config inactive (their items leave the outputs but stay stored, so
-    /// putting a feed back loses nothing). Returns the active feeds in the order given.
+    /// putting a feed back loses nothing). A feed put back after it had gone (410) is tried
+    /// again. Returns the active feeds in the order given.
     pub fn sync_feeds(&self, feeds: &[(&str, Option<&str>)]) -> Result<Vec<FeedRow>, StoreError> {
         let mut connection = self.writer()?;
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        transaction.execute("UPDATE feeds SET active = 0", [])?;
-        for (url, name) in feeds {
-            transaction.execute(
+        transaction.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS configured (url TEXT PRIMARY KEY)",
+            [],
+        )?;
+        transaction.execute("DELETE FROM configured", [])?;
+        {
+            let mut configured =
+                transaction.prepare("INSERT OR IGNORE INTO configured (url) VALUES (?1)")?;
+            let mut upsert = transaction.prepare(
                 "INSERT INTO feeds (url, name, active) VALUES (?1, ?2, 1)
-                 ON CONFLICT (url) DO UPDATE SET name = excluded.name, active = 1",
-                params![url, name],
+                 ON CONFLICT (url) DO UPDATE SET name = excluded.name, active = 1,
+                     gone_since = CASE WHEN feeds.active = 0 THEN NULL ELSE feeds.gone_since END",
             )?;
+            for (url, name) in feeds {
+                configured.execute([url])?;
+                upsert.execute(params![url, name])?;
+            }
         }
+        transaction.execute(
+            "UPDATE feeds SET active = 0 WHERE active = 1 AND url NOT IN (SELECT url FROM configured)",
+            [],
+        )?;
         let mut rows = Vec::with_capacity(feeds.len());
         {
             let mut statement = transaction.prepare(&format!(
@@ -121,6 +163,7 @@ impl Store {
                 rows.push(statement.query_row([url], feed_row)?);
             }
         }
+        transaction.execute("DROP TABLE configured", [])?;
         transaction.commit()?;
         Ok(rows)
     }
@@ -154,25 +197,9 @@ impl Store {
     pub fn record_poll(&self, record: &PollRecord<'_>) -> Result<PollSummary, StoreError> {
         let mut connection = self.writer()?;
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let attempted = to_unix(record.attempted_at);
-        let next_poll = to_unix(record.next_poll);
-        let summary = match &record.result {
-            PollResult::NotModified { status } => {
-                transaction.execute(
-                    "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_status = ?3,
-                        last_error = NULL, error_streak = 0, next_poll = ?4, next_poll_reason = ?5
-                     WHERE id = ?1",
-                    params![
-                        record.feed_id.0,
-                        attempted,
-                        status,
-                        next_poll,
-                        record.next_poll_reason
-                    ],
-                )?;
-                PollSummary::default()
-            }
-            PollResult::Fetched(success) => {
+        let state = &record.state;
+        let summary = match &record.fetched {
+            Some(fetched) => {
                 let feed_url: String = transaction.query_row(
                     "SELECT url FROM feeds WHERE id = ?1",
                     [record.feed_id.0],
@@ -182,46 +209,48 @@ impl Store {
                     &transaction,
                     record.feed_id,
                     &feed_url,
-                    success.items,
-                    record.attempted_at,
+                    fetched.items,
+                    state.last_attempt.unwrap_or_else(Utc::now),
                 )?;
                 transaction.execute(
-                    "UPDATE feeds SET last_attempt = ?2, last_success = ?2, last_status = ?3,
-                        last_error = NULL, error_streak = 0, next_poll = ?4, next_poll_reason = ?5,
-                        etag = ?6, last_modified = ?7,
-                        title = COALESCE(?8, title), site_link = COALESCE(?9, site_link)
+                    "UPDATE feeds SET title = COALESCE(?2, title), site_link = COALESCE(?3, site_link)
                      WHERE id = ?1",
-                    params![
-                        record.feed_id.0,
-                        attempted,
-                        success.status,
-                        next_poll,
-                        record.next_poll_reason,
-                        success.etag,
-                        success.last_modified,
-                        success.meta.title,
-                        success.meta.site_link,
-                    ],
+                    params![record.feed_id.0, fetched.meta.title, fetched.meta.site_link],
                 )?;
                 summary
             }
-            PollResult::Failed(failure) => {
-                transaction.execute(
-                    "UPDATE feeds SET last_attempt = ?2, last_status = ?3, last_error = ?4,
-                        error_streak = error_streak + 1, next_poll = ?5, next_poll_reason = ?6
-                     WHERE id = ?1",
-                    params![
-                        record.feed_id.0,
-                        attempted,
-                        failure.status,
-                        failure.error,
-                        next_poll,
-                        record.next_poll_reason
-                    ],
-                )?;
-                PollSummary::default()
-            }
+            None => PollSummary::default(),
         };
+        transaction.execute(
+            "UPDATE feeds SET last_attempt = ?2, last_success = ?3, last_status = ?4,
+                last_error = ?5, error_streak = ?6, etag = ?7, last_modified = ?8, body_hash = ?9,
+                fetch_url = ?10, redirect_target = ?11, redirect_streak = ?12, gone_since = ?13,
+                changed_streak = ?14, unchanged_streak = ?15, feed_hint = ?16, next_poll = ?17,
+                next_poll_reason = ?18
+             WHERE id = ?1",
+            params![
+                record.feed_id.0,
+                state.last_attempt.map(to_unix),
+                state.last_success.map(to_unix),
+                state.last_status,
+                state.last_error,
+                state.error_streak,
+                state.etag,
+                state.last_modified,
+                state.body_hash,
+                state.fetch_url,
+                state.redirect_target,
+                state.redirect_streak,
+                state.gone_since.map(to_unix),
+                state.changed_streak,
+                state.unchanged_streak,
+                state
+                    .feed_hint
+                    .and_then(|seconds| i64::try_from(seconds).ok()),
+                state.next_poll.map(to_unix),
+                state.next_poll_reason,
+            ],
+        )?;
         transaction.commit()?;
         Ok(summary)
     }

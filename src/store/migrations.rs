@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::StoreError;
 
 /// Each entry moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: feeds with their fetch state, items, item–topic matches.
     r#"
     CREATE TABLE feeds (
@@ -60,6 +60,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (item_id, topic)
     ) WITHOUT ROWID;
     CREATE INDEX item_topics_by_topic ON item_topics (topic, item_id);
+    "#,
+    // 2: polite polling: where a feed moved, the last body's hash, gone feeds, change streaks
+    // and the feed's own update hint.
+    r#"
+    ALTER TABLE feeds ADD COLUMN fetch_url TEXT;        -- after permanent redirects; NULL = url
+    ALTER TABLE feeds ADD COLUMN redirect_target TEXT;  -- a 301/308 target seen lately
+    ALTER TABLE feeds ADD COLUMN redirect_streak INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN body_hash TEXT;        -- of the last body, for servers without validators
+    ALTER TABLE feeds ADD COLUMN gone_since INTEGER;    -- set by HTTP 410; no polling while set
+    ALTER TABLE feeds ADD COLUMN changed_streak INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN unchanged_streak INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE feeds ADD COLUMN feed_hint INTEGER;     -- seconds, from <ttl> or sy:updatePeriod
     "#,
 ];
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
-pub use feeds::{FeedRow, FetchFailure, FetchSuccess, PollRecord, PollResult};
+pub use feeds::{FeedRow, FetchState, FetchedItems, PollRecord};
 pub use items::PollSummary;
 pub use migrations::SCHEMA_VERSION;
 

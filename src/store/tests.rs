@@ -28,19 +28,20 @@ fn matched(topic: &str) -> Vec<TopicMatch> {
 
 fn poll(store: &Store, feed: &FeedRow, items: &[(Item, Vec<TopicMatch>)], at: i64) -> PollSummary {
     let meta = FeedMeta::default();
+    let state = FetchState {
+        last_attempt: Some(Utc.timestamp_opt(at, 0).unwrap()),
+        last_success: Some(Utc.timestamp_opt(at, 0).unwrap()),
+        last_status: Some(200),
+        etag: Some("\"v1\"".into()),
+        next_poll: Some(Utc.timestamp_opt(at + 60, 0).unwrap()),
+        next_poll_reason: Some("interval".into()),
+        ..FetchState::default()
+    };
     store
         .record_poll(&PollRecord {
             feed_id: feed.id,
-            attempted_at: Utc.timestamp_opt(at, 0).unwrap(),
-            result: PollResult::Fetched(FetchSuccess {
-                status: 200,
-                etag: Some("\"v1\"".into()),
-                last_modified: None,
-                meta: &meta,
-                items,
-            }),
-            next_poll: Utc.timestamp_opt(at + 60, 0).unwrap(),
-            next_poll_reason: "interval".into(),
+            state,
+            fetched: Some(FetchedItems { meta: &meta, items }),
         })
         .unwrap()
 }
@@ -117,7 +118,7 @@ fn repolled_items_are_stored_once_and_updated_in_place() {
     assert_eq!(entries[0].updated, Utc.timestamp_opt(3_000, 0).unwrap());
     let row = store.feed_row(feed.id).unwrap().unwrap();
     assert_eq!(row.item_count, 1);
-    assert_eq!(row.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(row.state.etag.as_deref(), Some("\"v1\""));
 }
 
 #[test]
@@ -192,28 +193,87 @@ fn removed_feeds_leave_the_outputs_and_rematch_follows_topics() {
 }
 
 #[test]
-fn failures_count_a_streak_and_success_resets_it() {
+fn fetch_state_round_trips() {
     let store = Store::open_in_memory().unwrap();
     let feeds = store.sync_feeds(&[("https://a.example/", None)]).unwrap();
-    for attempt in 0..3 {
-        store
-            .record_poll(&PollRecord {
-                feed_id: feeds[0].id,
-                attempted_at: Utc.timestamp_opt(attempt, 0).unwrap(),
-                result: PollResult::Failed(FetchFailure {
-                    status: Some(500),
-                    error: "server error".into(),
-                }),
-                next_poll: Utc.timestamp_opt(attempt + 10, 0).unwrap(),
-                next_poll_reason: "backoff".into(),
-            })
+    let state = FetchState {
+        last_attempt: Some(Utc.timestamp_opt(10, 0).unwrap()),
+        last_success: None,
+        last_status: Some(503),
+        last_error: Some("HTTP 503".into()),
+        error_streak: 3,
+        etag: Some("\"e\"".into()),
+        last_modified: Some("Thu, 26 Nov 2026 12:00:00 GMT".into()),
+        body_hash: Some("abc".into()),
+        fetch_url: Some("https://b.example/".into()),
+        redirect_target: Some("https://c.example/".into()),
+        redirect_streak: 2,
+        gone_since: None,
+        changed_streak: 0,
+        unchanged_streak: 5,
+        feed_hint: Some(3600),
+        next_poll: Some(Utc.timestamp_opt(130, 0).unwrap()),
+        next_poll_reason: Some("server's Retry-After".into()),
+    };
+    store
+        .record_poll(&PollRecord {
+            feed_id: feeds[0].id,
+            state: state.clone(),
+            fetched: None,
+        })
+        .unwrap();
+    let row = store.feed_row(feeds[0].id).unwrap().unwrap();
+    assert_eq!(row.state, state);
+    assert_eq!(row.fetch_url(), "https://b.example/");
+}
+
+#[test]
+fn a_gone_feed_put_back_in_the_config_is_tried_again() {
+    let store = Store::open_in_memory().unwrap();
+    let feeds = store.sync_feeds(&[("https://a.example/", None)]).unwrap();
+    let gone = FetchState {
+        gone_since: Some(Utc.timestamp_opt(10, 0).unwrap()),
+        ..FetchState::default()
+    };
+    store
+        .record_poll(&PollRecord {
+            feed_id: feeds[0].id,
+            state: gone,
+            fetched: None,
+        })
+        .unwrap();
+    // Still configured: still gone.
+    let rows = store.sync_feeds(&[("https://a.example/", None)]).unwrap();
+    assert!(rows[0].state.gone_since.is_some());
+    // Removed, then put back: tried again.
+    store.sync_feeds(&[("https://b.example/", None)]).unwrap();
+    let rows = store.sync_feeds(&[("https://a.example/", None)]).unwrap();
+    assert_eq!(rows[0].state.gone_since, None);
+}
+
+#[test]
+fn a_version_1_database_is_migrated_with_its_data() {
+    let directory = tempfile::tempdir().unwrap();
+    {
+        // A database as the first release wrote it: schema version 1 and one feed.
+        let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
+        connection
+            .execute_batch(super::migrations::MIGRATIONS[0])
+            .unwrap();
+        connection.pragma_update(None, "user_version", 1).unwrap();
+        connection
+            .execute(
+                "INSERT INTO feeds (url, name, etag, error_streak) VALUES ('https://a.example/', 'A', '\"x\"', 2)",
+                [],
+            )
             .unwrap();
     }
-    let row = store.feed_row(feeds[0].id).unwrap().unwrap();
-    assert_eq!(row.error_streak, 3);
-    assert_eq!(row.last_error.as_deref(), Some("server error"));
-    poll(&store, &feeds[0], &[], 100);
-    let row = store.feed_row(feeds[0].id).unwrap().unwrap();
-    assert_eq!(row.error_streak, 0);
-    assert_eq!(row.last_error, None);
+    let store = Store::open(directory.path()).unwrap();
+    let rows = store.feed_rows().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].name.as_deref(), Some("A"));
+    assert_eq!(rows[0].state.etag.as_deref(), Some("\"x\""));
+    assert_eq!(rows[0].state.error_streak, 2);
+    assert_eq!(rows[0].state.fetch_url, None);
+    assert_eq!(rows[0].state.redirect_streak, 0);
 }

@@ -38,7 +38,7 @@ async fn broken_sources_do_not_stop_the_others() {
         listener.local_addr().unwrap()
     };
     let config = format!(
-        "[settings]\ninterval = \"1s\"\ntimeout = \"5s\"\n\
+        "[settings]\ninterval = \"1s\"\nmin_interval = \"100ms\"\ntimeout = \"5s\"\n\
          [[feeds]]\nurl = \"http://{refused}/feed\"\nname = \"Refused\"\n\
          [[feeds]]\nurl = \"{}\"\nname = \"Garbage\"\n\
          [[feeds]]\nurl = \"{}\"\nname = \"Binary\"\n\

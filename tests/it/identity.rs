@@ -6,22 +6,19 @@ use crate::support::{Fixture, FixtureServer, Workspace, rss};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_item_without_guid_or_link_is_stored_once_across_polls() {
     let server = FixtureServer::start().await;
-    let mut fixture = Fixture::rss(rss(
-        "Bare",
-        &[
-            "<title>An item with no guid and no link</title><description>Only text.</description>"
-                .to_string(),
-        ],
-    ));
-    // No ETag, so every poll downloads and parses the document again.
-    fixture.etag = false;
-    server.set("/bare.xml", fixture);
     let config = format!(
         "[[feeds]]\nurl = \"{}\"\nname = \"Bare\"\n",
         server.url("/bare.xml")
     );
     let workspace = Workspace::new(&config);
+    let item =
+        "<title>An item with no guid and no link</title><description>Only text.</description>";
     for poll in 1..=3 {
+        // The document changes around the item on every poll (as a feed's build date does),
+        // and sends no ETag, so each poll downloads and parses it again.
+        let mut fixture = Fixture::rss(rss(&format!("Bare, edition {poll}"), &[item.to_string()]));
+        fixture.etag = false;
+        server.set("/bare.xml", fixture);
         let output = workspace.command(&["poll"]).await;
         assert_eq!(
             output.status.code(),

@@ -10,5 +10,6 @@ mod check;
 mod end_to_end;
 mod failures;
 mod identity;
+mod polling;
 mod tidy;
 mod topics;

@@ -24,6 +24,7 @@ pub fn config_with_shipped_topics(feeds: &str, interval: &str) -> String {
         .and_then(|settings| settings.as_table_mut())
         .unwrap();
     settings.insert("interval".into(), toml::Value::String(interval.into()));
+    settings.insert("min_interval".into(), toml::Value::String("100ms".into()));
     settings.insert("timeout".into(), toml::Value::String("5s".into()));
     format!("{feeds}\n{}", toml::to_string(&shipped).unwrap())
 }

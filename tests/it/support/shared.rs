@@ -7,10 +7,16 @@ use std::path::PathBuf;
 /// The path of `relative` inside `../shared`, or `None` (after saying so) when it is absent
 /// and not required.
 pub fn shared_file(relative: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("shared")
-        .join(relative);
+    // TIDINGS_SHARED_DIR points elsewhere, for a clone that does not sit beside ../shared.
+    let base = std::env::var_os("TIDINGS_SHARED_DIR").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("shared")
+        },
+        PathBuf::from,
+    );
+    let path = base.join(relative);
     if path.exists() {
         return Some(path);
     }

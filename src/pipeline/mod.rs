@@ -1,0 +1,377 @@
+//! One feed, one pass: fetch → (skip if unchanged) parse → normalize → match topics → store,
+//! and the feed's next fetch state (`state.rs`). Returns a `PollReport`; a broken feed never
+//! escapes as an error, it is recorded on that feed and logged with the feed's name and URL.
+//!
+//! `tidings run` and `tidings poll` both call `poll_feed`, so they cannot drift apart. This
+//! module spawns no long-lived tasks and knows nothing of HTTP serving.
+
+pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tracing::{debug, info, warn};
+use url::Url;
+
+use crate::config::{FeedConfig, Settings};
+use crate::fetch::{self, FetchError, FetchOutcome, Validators};
+use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
+use crate::normalize::normalize;
+use crate::parse::{ParseError, parse};
+use crate::schedule::{HostOutcome, NextPoll, Timing};
+use crate::store::{FeedRow, FetchedItems, PollRecord, PollSummary, Store, StoreError};
+use crate::topics::TopicSet;
+use state::{Observed, transition};
+
+/// What a poll needs besides the feed: shared by every poll of a daemon or a `poll` run.
+#[derive(Clone)]
+pub struct PollContext {
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub topics: Arc<TopicSet>,
+    pub min_interval: Duration,
+    pub max_interval: Duration,
+    pub max_body: usize,
+}
+
+impl PollContext {
+    pub fn new(
+        client: reqwest::Client,
+        store: Store,
+        topics: Arc<TopicSet>,
+        settings: &Settings,
+    ) -> PollContext {
+        PollContext {
+            client,
+            store,
+            topics,
+            min_interval: settings.min_interval,
+            max_interval: settings.max_interval,
+            max_body: settings.max_body,
+        }
+    }
+}
+
+/// What one poll of one feed came to.
+#[derive(Debug)]
+pub struct PollReport {
+    pub feed_id: FeedId,
+    pub outcome: PollReportOutcome,
+    pub next_poll: NextPoll,
+    /// How the poll went for the feed's host, for host-level backoff.
+    pub host: HostOutcome,
+}
+
+#[derive(Debug)]
+pub enum PollReportOutcome {
+    /// `304 Not Modified`.
+    NotModified,
+    /// The same body as last time: not parsed again.
+    Unchanged,
+    Fetched(PollSummary),
+    /// The feed failed; the error is recorded on it.
+    Failed(String),
+    /// HTTP 410: the feed is not polled any more.
+    Gone,
+    /// The store could not record the poll (disk full, database locked...). Nothing of this
+    /// poll was written; the feed is tried again later.
+    StoreFailed(String),
+}
+
+impl PollReport {
+    /// Whether the poll changed what the outputs show.
+    pub fn changed_items(&self) -> bool {
+        matches!(&self.outcome, PollReportOutcome::Fetched(summary) if summary.new + summary.updated > 0)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FeedError {
+    #[error("fetch failed: {0}")]
+    Fetch(#[from] FetchError),
+    #[error("parse failed: {0}")]
+    Parse(#[from] ParseError),
+}
+
+/// The parsed, normalized and matched items of a new body.
+struct NewItems {
+    meta: FeedMeta,
+    items: Vec<(Item, Vec<TopicMatch>)>,
+    update_period: Option<Duration>,
+}
+
+/// Polls one feed once and records the result.
+pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId) -> PollReport {
+    let row = match run_blocking(&context.store, move |store| store.feed_row(feed_id)).await {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            return store_failed(
+                context,
+                feed,
+                feed_id,
+                "the feed is not in the store".into(),
+            );
+        }
+        Err(error) => return store_failed(context, feed, feed_id, error.to_string()),
+    };
+    let attempted_at = Utc::now();
+    let (observed, new_items, host) = observe(context, feed, &row, attempted_at).await;
+    let timing = Timing {
+        interval: feed.interval,
+        min_interval: context.min_interval,
+        max_interval: context.max_interval,
+    };
+    let next = transition(
+        &row.state,
+        &row.url,
+        timing,
+        &observed,
+        attempted_at,
+        fastrand::f64(),
+    );
+    let name = row.display_name().to_string();
+    let record_state = next.state.clone();
+    let written = run_blocking(&context.store, move |store| {
+        let summary = store.record_poll(&PollRecord {
+            feed_id,
+            state: record_state,
+            fetched: new_items.as_ref().map(|new_items| FetchedItems {
+                meta: &new_items.meta,
+                items: &new_items.items,
+            }),
+        })?;
+        Ok((
+            summary,
+            new_items.map_or(0, |new_items| new_items.items.len()),
+        ))
+    })
+    .await;
+    let (summary, item_count) = match written {
+        Ok(written) => written,
+        Err(error) => return store_failed(context, feed, feed_id, error.to_string()),
+    };
+    if let Some(moved) = &next.moved {
+        warn!(
+            feed = %name,
+            from = %moved.from,
+            to = %moved.to,
+            "the feed moved permanently; tidings now polls the new URL. Update feeds.toml to match"
+        );
+    }
+    let retry_in = next
+        .next_poll
+        .delay
+        .map(crate::config::format_duration)
+        .unwrap_or_default();
+    let outcome = match observed {
+        Observed::NotModified { .. } => {
+            debug!(feed = %name, url = %row.fetch_url(), next_in = %retry_in, "not modified");
+            PollReportOutcome::NotModified
+        }
+        Observed::SameBody { .. } => {
+            debug!(feed = %name, url = %row.fetch_url(), next_in = %retry_in, "unchanged");
+            PollReportOutcome::Unchanged
+        }
+        Observed::NewBody { .. } => {
+            info!(
+                feed = %name,
+                url = %row.fetch_url(),
+                items = item_count,
+                new = summary.new,
+                updated = summary.updated,
+                next_in = %retry_in,
+                "polled"
+            );
+            PollReportOutcome::Fetched(summary)
+        }
+        Observed::Failed { error, .. } => {
+            warn!(
+                feed = %name,
+                url = %row.fetch_url(),
+                error = %error,
+                streak = next.state.error_streak,
+                retry_in = %retry_in,
+                reason = %next.next_poll.reason,
+                "poll failed"
+            );
+            PollReportOutcome::Failed(error)
+        }
+        Observed::Gone => {
+            warn!(
+                feed = %name,
+                url = %row.fetch_url(),
+                "the feed answered 410 Gone: it will not be polled again; remove it from feeds.toml"
+            );
+            PollReportOutcome::Gone
+        }
+    };
+    PollReport {
+        feed_id,
+        outcome,
+        next_poll: next.next_poll,
+        host,
+    }
+}
+
+/// Fetches the feed and, for a new body, parses, normalizes and matches it.
+async fn observe(
+    context: &PollContext,
+    feed: &FeedConfig,
+    row: &FeedRow,
+    now: DateTime<Utc>,
+) -> (Observed, Option<NewItems>, HostOutcome) {
+    let fetch_url = match Url::parse(row.fetch_url()) {
+        Ok(url) => url,
+        Err(_) => feed.url.clone(),
+    };
+    let validators = Validators {
+        etag: row.state.etag.clone(),
+        last_modified: row.state.last_modified.clone(),
+    };
+    let fetched = fetch::fetch(
+        &context.client,
+        &fetch_url,
+        &validators,
+        context.max_body,
+        now,
+    )
+    .await;
+    let body = match fetched {
+        Ok(FetchOutcome::NotModified {
+            status,
+            hints,
+            redirects,
+        }) => {
+            let observed = Observed::NotModified {
+                status,
+                hints,
+                redirects,
+            };
+            return (observed, None, HostOutcome::Answered);
+        }
+        Ok(FetchOutcome::Body(body)) => body,
+        Err(FetchError::Gone) => return (Observed::Gone, None, HostOutcome::Answered),
+        Err(error) => {
+            let host = if error.is_host_failure() {
+                HostOutcome::Failed
+            } else {
+                HostOutcome::Answered
+            };
+            return (failed(FeedError::Fetch(error)), None, host);
+        }
+    };
+    let body_hash = hex::encode(Sha256::digest(&body.body));
+    if row.state.body_hash.as_deref() == Some(body_hash.as_str()) {
+        // A server without validators sent the same bytes again: nothing to parse.
+        let observed = Observed::SameBody {
+            status: body.status,
+            hints: body.hints,
+            redirects: body.redirects,
+            validators: body.validators,
+        };
+        return (observed, None, HostOutcome::Answered);
+    }
+    let topics = Arc::clone(&context.topics);
+    let feed_url = feed.url.clone();
+    let document = body.body;
+    let content_type = body.content_type;
+    let base_url = body.final_url.to_string();
+    // Parsing and matching are CPU work: keep them off the async threads.
+    let processed = tokio::task::spawn_blocking(move || {
+        let parsed = parse(&document, content_type.as_deref(), &base_url)?;
+        let (meta, items) = normalize(&parsed, &feed_url);
+        let items = items
+            .into_iter()
+            .map(|item| {
+                let matches = topics.match_text(&item.match_text);
+                (item, matches)
+            })
+            .collect();
+        Ok::<_, ParseError>(NewItems {
+            meta,
+            items,
+            update_period: parsed.update_period,
+        })
+    })
+    .await;
+    match processed {
+        Ok(Ok(new_items)) => {
+            let observed = Observed::NewBody {
+                status: body.status,
+                hints: body.hints,
+                redirects: body.redirects,
+                validators: body.validators,
+                body_hash,
+                update_period: new_items.update_period,
+            };
+            (observed, Some(new_items), HostOutcome::Answered)
+        }
+        Ok(Err(error)) => (failed(FeedError::Parse(error)), None, HostOutcome::Answered),
+        Err(join_error) => (
+            Observed::Failed {
+                status: Some(body.status),
+                error: format!("parse failed: {join_error}"),
+                retry_after: None,
+            },
+            None,
+            HostOutcome::Answered,
+        ),
+    }
+}
+
+fn failed(error: FeedError) -> Observed {
+    let (status, retry_after) = match &error {
+        FeedError::Fetch(fetch_error) => (fetch_error.status(), fetch_error.retry_after()),
+        FeedError::Parse(_) => (None, None),
+    };
+    Observed::Failed {
+        status,
+        error: error.to_string(),
+        retry_after,
+    }
+}
+
+/// A poll whose result could not be written: logged, and retried after one interval.
+fn store_failed(
+    context: &PollContext,
+    feed: &FeedConfig,
+    feed_id: FeedId,
+    error: String,
+) -> PollReport {
+    warn!(feed = %feed.display_name(), url = %feed.url, error = %error, "cannot record the poll");
+    let timing = Timing {
+        interval: feed.interval,
+        min_interval: context.min_interval,
+        max_interval: context.max_interval,
+    };
+    let facts = crate::schedule::PollFacts {
+        outcome: crate::schedule::PollOutcome::Failure {
+            streak: 1,
+            retry_after: None,
+        },
+        server_hint: None,
+        changed_streak: 0,
+        unchanged_streak: 0,
+        jitter: fastrand::f64(),
+    };
+    PollReport {
+        feed_id,
+        outcome: PollReportOutcome::StoreFailed(error),
+        next_poll: crate::schedule::next_poll(timing, facts, Utc::now()),
+        host: HostOutcome::Answered,
+    }
+}
+
+/// Runs a blocking store call on tokio's blocking pool.
+pub async fn run_blocking<T, F>(store: &Store, call: F) -> Result<T, StoreError>
+where
+    F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    T: Send + 'static,
+{
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || call(&store))
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))?
+}
