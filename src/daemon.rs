@@ -19,7 +19,9 @@ use tracing::{info, warn};
 use crate::config::{Config, FeedConfig};
 use crate::fetch::{FetchError, build_client};
 use crate::model::FeedId;
-use crate::pipeline::{PollContext, PollReport, PollReportOutcome, poll_feed, run_blocking};
+use crate::pipeline::{
+    FetchSlot, PollContext, PollReport, PollReportOutcome, poll_feed, run_blocking,
+};
 use crate::schedule::{DueQueue, HostTable, host_key};
 use crate::serve::{self, AppState};
 use crate::store::{FeedRow, Store, StoreError};
@@ -65,13 +67,15 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
     .await?;
     let matcher = Arc::clone(&topics);
     let rematched = run_blocking(store, move |store| {
-        store.rematch(|text| matcher.match_text(text))
+        store.rematch_if_changed(matcher.fingerprint(), |title, summary, content| {
+            matcher.match_text(&crate::normalize::match_text(title, summary, content))
+        })
     })
     .await?;
-    if rematched > 0 {
+    if let Some(changed) = rematched {
         info!(
-            items = rematched,
-            "topic matches brought up to date with the config"
+            items_changed = changed,
+            "the topics changed: stored items were matched again"
         );
     }
     let feeds = rows
@@ -85,7 +89,7 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
             store.clone(),
             topics,
             &config.settings,
-        ),
+        )?,
         feeds,
         rows,
     })
@@ -197,16 +201,17 @@ async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &Cancellat
             tracker.spawn(async move {
                 // The host's permit first: waiting for a busy host must not hold one of the
                 // global permits that other hosts could use.
-                let Ok(_host_permit) = host_permits.acquire_owned().await else {
+                let Ok(host_permit) = host_permits.acquire_owned().await else {
                     return;
                 };
-                let Ok(_permit) = permits.acquire_owned().await else {
+                let Ok(permit) = permits.acquire_owned().await else {
                     return;
                 };
                 if cancelled.is_cancelled() {
                     return;
                 }
-                let report = poll_feed(&context, &feed, feed_id).await;
+                let slot = FetchSlot::new(vec![host_permit, permit]);
+                let report = poll_feed(&context, &feed, feed_id, slot).await;
                 let _ = done.send(report);
             });
         }
@@ -305,9 +310,10 @@ pub async fn poll_once(
         let host_permits = hosts.permits(&feed_host(row));
         let feed_id = row.id;
         let task = tokio::spawn(async move {
-            let _host_permit = host_permits.acquire_owned().await.ok()?;
-            let _permit = permits.acquire_owned().await.ok()?;
-            Some(poll_feed(&context, &feed, feed_id).await)
+            let host_permit = host_permits.acquire_owned().await.ok()?;
+            let permit = permits.acquire_owned().await.ok()?;
+            let slot = FetchSlot::new(vec![host_permit, permit]);
+            Some(poll_feed(&context, &feed, feed_id, slot).await)
         });
         tasks.push((name, Ok(task)));
     }

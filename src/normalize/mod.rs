@@ -91,12 +91,7 @@ fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> It
         summary.as_deref(),
         content.as_deref(),
     );
-    let match_text = [title.as_str(), &summary_text, &content_text]
-        .iter()
-        .filter(|part| !part.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join("\n");
+    let match_text = join_text(&title, &summary_text, &content_text);
     Item {
         key,
         guid,
@@ -114,6 +109,23 @@ fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> It
         match_text,
         content_hash,
     }
+}
+
+/// The text topics are matched against: title, summary and content as plain text. Stored
+/// items are matched again from their stored title and HTML, through the same function.
+pub fn match_text(title: &str, summary: Option<&str>, content: Option<&str>) -> String {
+    let summary_text = summary.map(html_to_text).unwrap_or_default();
+    let content_text = content.map(html_to_text).unwrap_or_default();
+    join_text(title, &summary_text, &content_text)
+}
+
+fn join_text(title: &str, summary_text: &str, content_text: &str) -> String {
+    [title, summary_text, content_text]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Plain text of a feed-rs `Text`: HTML stripped when it is HTML, whitespace folded always.

@@ -67,3 +67,21 @@ fn an_untitled_item_gets_the_start_of_its_text() {
     );
     assert_eq!(items[0].title, "A short note with no title");
 }
+
+#[test]
+fn stored_items_rematch_from_the_same_text() {
+    let items = items_of(
+        r#"<rss version="2.0"><channel><title>t</title>
+        <item><guid>1</guid><title>Kyiv</title><description>&lt;p&gt;Air &amp;amp; sea&lt;/p&gt;</description></item>
+        </channel></rss>"#,
+    );
+    let item = &items[0];
+    assert_eq!(
+        match_text(
+            &item.title,
+            item.summary.as_deref(),
+            item.content.as_deref()
+        ),
+        item.match_text
+    );
+}

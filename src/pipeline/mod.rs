@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
 use url::Url;
 
@@ -21,7 +22,9 @@ use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
 use crate::normalize::normalize;
 use crate::parse::{ParseError, parse};
 use crate::schedule::{HostOutcome, NextPoll, Timing};
-use crate::store::{FeedRow, FetchedItems, PollRecord, PollSummary, Store, StoreError};
+use crate::store::{
+    BatchWriter, FeedRow, FetchedItems, PollRecord, PollSummary, Store, StoreError,
+};
 use crate::topics::TopicSet;
 use state::{Observed, transition};
 
@@ -30,10 +33,27 @@ use state::{Observed, transition};
 pub struct PollContext {
     pub client: reqwest::Client,
     pub store: Store,
+    /// Writes poll results, batching those that finish together.
+    pub writer: BatchWriter,
     pub topics: Arc<TopicSet>,
     pub min_interval: Duration,
     pub max_interval: Duration,
     pub max_body: usize,
+    /// Bounds the documents being parsed and matched at once (one per core).
+    pub processing: Arc<Semaphore>,
+}
+
+/// The fetch permits a poll holds while its request is on the wire.
+#[derive(Debug, Default)]
+pub struct FetchSlot {
+    /// Held only to be dropped: dropping gives the permits back.
+    _permits: Vec<OwnedSemaphorePermit>,
+}
+
+impl FetchSlot {
+    pub fn new(permits: Vec<OwnedSemaphorePermit>) -> FetchSlot {
+        FetchSlot { _permits: permits }
+    }
 }
 
 impl PollContext {
@@ -42,15 +62,19 @@ impl PollContext {
         store: Store,
         topics: Arc<TopicSet>,
         settings: &Settings,
-    ) -> PollContext {
-        PollContext {
+    ) -> Result<PollContext, StoreError> {
+        Ok(PollContext {
             client,
+            writer: BatchWriter::start(store.clone())?,
             store,
             topics,
             min_interval: settings.min_interval,
             max_interval: settings.max_interval,
             max_body: settings.max_body,
-        }
+            processing: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
+        })
     }
 }
 
@@ -103,7 +127,16 @@ struct NewItems {
 }
 
 /// Polls one feed once and records the result.
-pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId) -> PollReport {
+///
+/// `slot` holds the caller's fetch permits (global and per-host): they are let go as soon as
+/// the document is in, so a slow parse or a wait for the disk never keeps a connection slot
+/// from the next feed.
+pub async fn poll_feed(
+    context: &PollContext,
+    feed: &FeedConfig,
+    feed_id: FeedId,
+    slot: FetchSlot,
+) -> PollReport {
     let row = match run_blocking(&context.store, move |store| store.feed_row(feed_id)).await {
         Ok(Some(row)) => row,
         Ok(None) => {
@@ -117,7 +150,7 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
         Err(error) => return store_failed(context, feed, feed_id, error.to_string()),
     };
     let attempted_at = Utc::now();
-    let (observed, new_items, host) = observe(context, feed, &row, attempted_at).await;
+    let (observed, new_items, host) = observe(context, feed, &row, attempted_at, slot).await;
     let timing = Timing {
         interval: feed.interval,
         min_interval: context.min_interval,
@@ -132,24 +165,22 @@ pub async fn poll_feed(context: &PollContext, feed: &FeedConfig, feed_id: FeedId
         fastrand::f64(),
     );
     let name = row.display_name().to_string();
-    let record_state = next.state.clone();
-    let written = run_blocking(&context.store, move |store| {
-        let summary = store.record_poll(&PollRecord {
+    let item_count = new_items
+        .as_ref()
+        .map_or(0, |new_items| new_items.items.len());
+    let written = context
+        .writer
+        .record(PollRecord {
             feed_id,
-            state: record_state,
-            fetched: new_items.as_ref().map(|new_items| FetchedItems {
-                meta: &new_items.meta,
-                items: &new_items.items,
+            state: next.state.clone(),
+            fetched: new_items.map(|new_items| FetchedItems {
+                meta: new_items.meta,
+                items: new_items.items,
             }),
-        })?;
-        Ok((
-            summary,
-            new_items.map_or(0, |new_items| new_items.items.len()),
-        ))
-    })
-    .await;
-    let (summary, item_count) = match written {
-        Ok(written) => written,
+        })
+        .await;
+    let summary = match written {
+        Ok(summary) => summary,
         Err(error) => return store_failed(context, feed, feed_id, error.to_string()),
     };
     if let Some(moved) = &next.moved {
@@ -221,6 +252,7 @@ async fn observe(
     feed: &FeedConfig,
     row: &FeedRow,
     now: DateTime<Utc>,
+    slot: FetchSlot,
 ) -> (Observed, Option<NewItems>, HostOutcome) {
     let fetch_url = match Url::parse(row.fetch_url()) {
         Ok(url) => url,
@@ -273,6 +305,16 @@ async fn observe(
         };
         return (observed, None, HostOutcome::Answered);
     }
+    // Wait for a processing permit before giving up the fetch slot: when parsing is the
+    // bottleneck, fetching waits for it instead of piling documents up in memory.
+    let Ok(_processing) = Arc::clone(&context.processing).acquire_owned().await else {
+        return (
+            failed(FeedError::Fetch(FetchError::Http("shutting down".into()))),
+            None,
+            HostOutcome::Answered,
+        );
+    };
+    drop(slot);
     let topics = Arc::clone(&context.topics);
     let feed_url = feed.url.clone();
     let document = body.body;

@@ -66,19 +66,19 @@ pub struct FetchState {
     pub next_poll_reason: Option<String>,
 }
 
-/// What one poll of one feed came to, written in one transaction.
+/// What one poll of one feed came to, written atomically: all of it or none of it.
 #[derive(Debug)]
-pub struct PollRecord<'a> {
+pub struct PollRecord {
     pub feed_id: FeedId,
     pub state: FetchState,
     /// The parsed document, when there was a new one.
-    pub fetched: Option<FetchedItems<'a>>,
+    pub fetched: Option<FetchedItems>,
 }
 
 #[derive(Debug)]
-pub struct FetchedItems<'a> {
-    pub meta: &'a FeedMeta,
-    pub items: &'a [(Item, Vec<TopicMatch>)],
+pub struct FetchedItems {
+    pub meta: FeedMeta,
+    pub items: Vec<(Item, Vec<TopicMatch>)>,
 }
 
 const FEED_COLUMNS: &str = "f.id, f.url, f.name, f.title, f.active, \
@@ -183,75 +183,108 @@ impl Store {
 
     pub fn feed_row(&self, id: FeedId) -> Result<Option<FeedRow>, StoreError> {
         let connection = self.reader()?;
-        Ok(connection
-            .query_row(
-                &format!("SELECT {FEED_COLUMNS} FROM feeds f WHERE f.id = ?1"),
-                [id.0],
-                feed_row,
-            )
-            .optional()?)
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {FEED_COLUMNS} FROM feeds f WHERE f.id = ?1"
+        ))?;
+        Ok(statement.query_row([id.0], feed_row).optional()?)
     }
 
     /// Writes one poll: fetch state, items and their topic matches, in one transaction, so a
     /// crash leaves either all of it or none of it.
-    pub fn record_poll(&self, record: &PollRecord<'_>) -> Result<PollSummary, StoreError> {
+    pub fn record_poll(&self, record: &PollRecord) -> Result<PollSummary, StoreError> {
+        let mut results = self.record_polls(std::slice::from_ref(record))?;
+        results.pop().unwrap_or(Ok(PollSummary::default()))
+    }
+
+    /// Writes several polls in one transaction (group commit), each inside its own savepoint:
+    /// a poll that cannot be written is rolled back alone and gets its error, the others are
+    /// committed together with one sync to disk. An error of the whole transaction (the
+    /// commit itself failing, say on a full disk) is returned as such, and nothing is written.
+    pub fn record_polls(
+        &self,
+        records: &[PollRecord],
+    ) -> Result<Vec<Result<PollSummary, StoreError>>, StoreError> {
         let mut connection = self.writer()?;
-        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let state = &record.state;
-        let summary = match &record.fetched {
-            Some(fetched) => {
-                let feed_url: String = transaction.query_row(
-                    "SELECT url FROM feeds WHERE id = ?1",
-                    [record.feed_id.0],
-                    |row| row.get(0),
-                )?;
-                let summary = items::upsert_items_in(
-                    &transaction,
-                    record.feed_id,
-                    &feed_url,
-                    fetched.items,
-                    state.last_attempt.unwrap_or_else(Utc::now),
-                )?;
-                transaction.execute(
+        let mut transaction =
+            connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(records.len());
+        for record in records {
+            let savepoint = transaction.savepoint()?;
+            match write_poll_in(&savepoint, record) {
+                Ok(summary) => {
+                    savepoint.commit()?;
+                    results.push(Ok(summary));
+                }
+                Err(error) => {
+                    // Dropping the savepoint rolls this poll back; the others stand.
+                    drop(savepoint);
+                    results.push(Err(error));
+                }
+            }
+        }
+        transaction.set_drop_behavior(rusqlite::DropBehavior::Rollback);
+        transaction.commit()?;
+        Ok(results)
+    }
+}
+
+fn write_poll_in(
+    transaction: &rusqlite::Connection,
+    record: &PollRecord,
+) -> Result<PollSummary, StoreError> {
+    let state = &record.state;
+    let summary = match &record.fetched {
+        Some(fetched) => {
+            let feed_url: String = transaction
+                .prepare_cached("SELECT url FROM feeds WHERE id = ?1")?
+                .query_row([record.feed_id.0], |row| row.get(0))?;
+            let summary = items::upsert_items_in(
+                transaction,
+                record.feed_id,
+                &feed_url,
+                &fetched.items,
+                state.last_attempt.unwrap_or_else(Utc::now),
+            )?;
+            transaction
+                .prepare_cached(
                     "UPDATE feeds SET title = COALESCE(?2, title), site_link = COALESCE(?3, site_link)
                      WHERE id = ?1",
-                    params![record.feed_id.0, fetched.meta.title, fetched.meta.site_link],
-                )?;
-                summary
-            }
-            None => PollSummary::default(),
-        };
-        transaction.execute(
+                )?
+                .execute(params![record.feed_id.0, fetched.meta.title, fetched.meta.site_link])?;
+            summary
+        }
+        None => PollSummary::default(),
+    };
+    transaction
+        .prepare_cached(
             "UPDATE feeds SET last_attempt = ?2, last_success = ?3, last_status = ?4,
                 last_error = ?5, error_streak = ?6, etag = ?7, last_modified = ?8, body_hash = ?9,
                 fetch_url = ?10, redirect_target = ?11, redirect_streak = ?12, gone_since = ?13,
                 changed_streak = ?14, unchanged_streak = ?15, feed_hint = ?16, next_poll = ?17,
                 next_poll_reason = ?18
              WHERE id = ?1",
-            params![
-                record.feed_id.0,
-                state.last_attempt.map(to_unix),
-                state.last_success.map(to_unix),
-                state.last_status,
-                state.last_error,
-                state.error_streak,
-                state.etag,
-                state.last_modified,
-                state.body_hash,
-                state.fetch_url,
-                state.redirect_target,
-                state.redirect_streak,
-                state.gone_since.map(to_unix),
-                state.changed_streak,
-                state.unchanged_streak,
-                state
-                    .feed_hint
-                    .and_then(|seconds| i64::try_from(seconds).ok()),
-                state.next_poll.map(to_unix),
-                state.next_poll_reason,
-            ],
-        )?;
-        transaction.commit()?;
-        Ok(summary)
-    }
+        )?
+        .execute(params![
+            record.feed_id.0,
+            state.last_attempt.map(to_unix),
+            state.last_success.map(to_unix),
+            state.last_status,
+            state.last_error,
+            state.error_streak,
+            state.etag,
+            state.last_modified,
+            state.body_hash,
+            state.fetch_url,
+            state.redirect_target,
+            state.redirect_streak,
+            state.gone_since.map(to_unix),
+            state.changed_streak,
+            state.unchanged_streak,
+            state
+                .feed_hint
+                .and_then(|seconds| i64::try_from(seconds).ok()),
+            state.next_poll.map(to_unix),
+            state.next_poll_reason,
+        ])?;
+    Ok(summary)
 }

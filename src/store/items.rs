@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, from_unix, to_unix};
@@ -44,7 +44,7 @@ fn terms_json(topic_match: &TopicMatch) -> String {
 /// Inserts new items, updates edited ones, and brings topic matches up to date, inside the
 /// caller's transaction.
 pub(super) fn upsert_items_in(
-    transaction: &Transaction<'_>,
+    transaction: &rusqlite::Connection,
     feed_id: FeedId,
     feed_url: &str,
     items: &[(Item, Vec<TopicMatch>)],
@@ -56,14 +56,13 @@ pub(super) fn upsert_items_in(
     )?;
     let mut insert = transaction.prepare_cached(
         "INSERT INTO items (feed_id, item_key, entry_id, guid, link, title, summary, content,
-             author, published, updated, first_seen, changed_at, sort_time, match_text,
-             content_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15)",
+             author, published, updated, first_seen, changed_at, sort_time, content_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14)",
     )?;
     let mut update = transaction.prepare_cached(
         "UPDATE items SET guid = ?2, link = ?3, title = ?4, summary = ?5, content = ?6,
              author = ?7, published = ?8, updated = ?9, changed_at = ?10, sort_time = ?11,
-             match_text = ?12, content_hash = ?13
+             content_hash = ?12
          WHERE id = ?1",
     )?;
     for (item, matches) in items {
@@ -73,7 +72,7 @@ pub(super) fn upsert_items_in(
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })
             .optional()?;
-        let item_id = match existing {
+        let (item_id, is_new) = match existing {
             None => {
                 insert.execute(params![
                     feed_id.0,
@@ -89,11 +88,10 @@ pub(super) fn upsert_items_in(
                     item.updated.map(to_unix),
                     to_unix(now),
                     to_unix(sort_time(item, now, now)),
-                    item.match_text,
                     item.content_hash,
                 ])?;
                 summary.new += 1;
-                transaction.last_insert_rowid()
+                (transaction.last_insert_rowid(), true)
             }
             Some((item_id, stored_hash, first_seen)) if stored_hash != item.content_hash => {
                 update.execute(params![
@@ -108,18 +106,21 @@ pub(super) fn upsert_items_in(
                     item.updated.map(to_unix),
                     to_unix(now),
                     to_unix(sort_time(item, from_unix(first_seen), now)),
-                    item.match_text,
                     item.content_hash,
                 ])?;
                 summary.updated += 1;
-                item_id
+                (item_id, false)
             }
             Some((item_id, _, _)) => {
                 summary.unchanged += 1;
-                item_id
+                (item_id, false)
             }
         };
-        replace_matches_in(transaction, item_id, matches)?;
+        if is_new {
+            insert_matches_in(transaction, item_id, matches)?;
+        } else {
+            replace_matches_in(transaction, item_id, matches)?;
+        }
     }
     Ok(summary)
 }
@@ -127,7 +128,7 @@ pub(super) fn upsert_items_in(
 /// Makes the stored matches of one item equal `matches`, writing only when they differ, so an
 /// unchanged poll costs reads only.
 fn replace_matches_in(
-    transaction: &Transaction<'_>,
+    transaction: &rusqlite::Connection,
     item_id: i64,
     matches: &[TopicMatch],
 ) -> Result<bool, StoreError> {
@@ -143,13 +144,32 @@ fn replace_matches_in(
     if stored == wanted {
         return Ok(false);
     }
-    transaction.execute("DELETE FROM item_topics WHERE item_id = ?1", [item_id])?;
+    transaction
+        .prepare_cached("DELETE FROM item_topics WHERE item_id = ?1")?
+        .execute([item_id])?;
+    insert_matches_in(transaction, item_id, matches)?;
+    Ok(true)
+}
+
+/// Stores the matches of an item that has none yet.
+fn insert_matches_in(
+    transaction: &rusqlite::Connection,
+    item_id: i64,
+    matches: &[TopicMatch],
+) -> Result<(), StoreError> {
+    if matches.is_empty() {
+        return Ok(());
+    }
     let mut insert = transaction
         .prepare_cached("INSERT INTO item_topics (item_id, topic, terms) VALUES (?1, ?2, ?3)")?;
-    for (topic, terms) in &wanted {
-        insert.execute(params![item_id, topic, terms])?;
+    for topic_match in matches {
+        insert.execute(params![
+            item_id,
+            topic_match.topic.0,
+            terms_json(topic_match)
+        ])?;
     }
-    Ok(true)
+    Ok(())
 }
 
 impl Store {
@@ -213,29 +233,52 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Re-matches every stored item with `match_text`, and writes the matches that changed.
-    /// Used when the topics change, so a new or edited topic has its history at once and a
-    /// removed one is gone from the outputs. Returns how many items changed.
-    pub fn rematch(
+    /// Re-matches every stored item with `match_item` (given its title, summary and content)
+    /// when the stored matches were made with
+    /// other topics than `fingerprint` says, and writes the matches that changed. So a new or
+    /// edited topic has its history at once, a removed one is gone from the outputs, and a
+    /// start with unchanged topics costs one read. Returns how many items changed, or `None`
+    /// when the topics had not changed.
+    pub fn rematch_if_changed(
         &self,
-        match_text: impl Fn(&str) -> Vec<TopicMatch>,
-    ) -> Result<usize, StoreError> {
+        fingerprint: &str,
+        match_item: impl Fn(&str, Option<&str>, Option<&str>) -> Vec<TopicMatch>,
+    ) -> Result<Option<usize>, StoreError> {
         let mut connection = self.writer()?;
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored: Option<String> = transaction
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'topics_fingerprint'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if stored.as_deref() == Some(fingerprint) {
+            return Ok(None);
+        }
         let mut changed = 0;
         {
-            let mut select = transaction.prepare("SELECT id, match_text FROM items")?;
+            let mut select =
+                transaction.prepare("SELECT id, title, summary, content FROM items")?;
             let mut rows = select.query([])?;
             while let Some(row) = rows.next()? {
                 let item_id: i64 = row.get(0)?;
-                let text: String = row.get(1)?;
-                if replace_matches_in(&transaction, item_id, &match_text(&text))? {
+                let title: String = row.get(1)?;
+                let summary: Option<String> = row.get(2)?;
+                let content: Option<String> = row.get(3)?;
+                let matches = match_item(&title, summary.as_deref(), content.as_deref());
+                if replace_matches_in(&transaction, item_id, &matches)? {
                     changed += 1;
                 }
             }
         }
+        transaction.execute(
+            "INSERT INTO meta (key, value) VALUES ('topics_fingerprint', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [fingerprint],
+        )?;
         transaction.commit()?;
-        Ok(changed)
+        Ok(Some(changed))
     }
 
     /// How many items of active feeds each topic holds.

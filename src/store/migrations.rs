@@ -47,7 +47,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
         first_seen   INTEGER NOT NULL,
         changed_at   INTEGER NOT NULL,          -- last time the source edited it (or first_seen)
         sort_time    INTEGER NOT NULL,          -- newest-first order of the outputs
-        match_text   TEXT NOT NULL,
         content_hash TEXT NOT NULL,
         UNIQUE (feed_id, item_key)
     );
@@ -72,6 +71,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE feeds ADD COLUMN changed_streak INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE feeds ADD COLUMN unchanged_streak INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE feeds ADD COLUMN feed_hint INTEGER;     -- seconds, from <ttl> or sy:updatePeriod
+    "#,
+    // 3: facts about the store itself, such as which topics the stored matches were made with.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
     "#,
 ];
 

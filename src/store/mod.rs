@@ -6,9 +6,10 @@
 //! across an `.await`.
 //!
 //! Durability: WAL journal with `synchronous=FULL`, so a committed poll survives a kill -9 and
-//! a power cut. We write one transaction per fetched feed, a few per second at most, so the
-//! fsync per commit costs little.
+//! a power cut. Polls that finish together are committed together (`batch.rs`), so the sync
+//! per commit stays cheap even when thousands of feeds are polled at once.
 
+mod batch;
 mod feeds;
 mod items;
 mod migrations;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
 
+pub use batch::BatchWriter;
 pub use feeds::{FeedRow, FetchState, FetchedItems, PollRecord};
 pub use items::PollSummary;
 pub use migrations::SCHEMA_VERSION;

@@ -41,7 +41,10 @@ fn poll(store: &Store, feed: &FeedRow, items: &[(Item, Vec<TopicMatch>)], at: i6
         .record_poll(&PollRecord {
             feed_id: feed.id,
             state,
-            fetched: Some(FetchedItems { meta: &meta, items }),
+            fetched: Some(FetchedItems {
+                meta,
+                items: items.to_vec(),
+            }),
         })
         .unwrap()
 }
@@ -178,16 +181,21 @@ fn removed_feeds_leave_the_outputs_and_rematch_follows_topics() {
     store.sync_feeds(&[("https://a.example/", None)]).unwrap();
     assert_eq!(store.entries(Some("t"), 50).unwrap().len(), 1);
 
-    let changed = store
-        .rematch(|text| {
-            if text == "alpha" {
-                matched("u")
-            } else {
-                vec![]
-            }
-        })
-        .unwrap();
-    assert_eq!(changed, 2);
+    let rematch = |title: &str, _: Option<&str>, _: Option<&str>| {
+        if title == "alpha" {
+            matched("u")
+        } else {
+            vec![]
+        }
+    };
+    assert_eq!(store.rematch_if_changed("v2", rematch).unwrap(), Some(2));
+    // The same topics again: nothing to do.
+    assert_eq!(
+        store
+            .rematch_if_changed("v2", |_, _, _| unreachable!())
+            .unwrap(),
+        None
+    );
     assert!(store.entries(Some("t"), 50).unwrap().is_empty());
     assert_eq!(store.entries(Some("u"), 50).unwrap().len(), 1);
 }
