@@ -3,7 +3,8 @@
 //! concurrency and the same per-host bound, and does nothing with them. Run by
 //! `benches/poll_scale.py`; see docs/PERFORMANCE.md.
 //!
-//! Usage: bare_download URLS_FILE CONCURRENCY PER_HOST
+//! Usage: bare_download URLS_FILE CONCURRENCY PER_HOST [BETWEEN_URL]
+//! BETWEEN_URL, if given, is fetched between the passes (the benchmark bumps some feeds there).
 //! Prints two lines: the cold pass (plain GETs) and the warm pass (the same GETs with the
 //! ETags and Last-Modified dates from the cold pass), each as `cold SECONDS STATUS_COUNTS`.
 
@@ -78,8 +79,14 @@ async fn pass(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let arguments: Vec<String> = std::env::args().collect();
-    let [_, urls_file, concurrency, per_host] = &arguments[..] else {
-        return Err("usage: bare_download URLS_FILE CONCURRENCY PER_HOST".into());
+    let (urls_file, concurrency, per_host, between) = match &arguments[..] {
+        [_, urls_file, concurrency, per_host] => (urls_file, concurrency, per_host, None),
+        [_, urls_file, concurrency, per_host, between] => {
+            (urls_file, concurrency, per_host, Some(between))
+        }
+        _ => {
+            return Err("usage: bare_download URLS_FILE CONCURRENCY PER_HOST [BETWEEN_URL]".into());
+        }
     };
     let urls: Vec<String> = std::fs::read_to_string(urls_file)?
         .lines()
@@ -93,6 +100,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (cold, statuses, validators) =
         pass(&client, &urls, concurrency, per_host, &HashMap::new()).await;
     println!("cold {:.3} {statuses:?}", cold.as_secs_f64());
+    if let Some(between) = between {
+        client.get(between).send().await?.error_for_status()?;
+    }
     let (warm, statuses, _) = pass(&client, &urls, concurrency, per_host, &validators).await;
     println!("warm {:.3} {statuses:?}", warm.as_secs_f64());
     Ok(())

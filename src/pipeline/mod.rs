@@ -28,6 +28,9 @@ use crate::store::{
 use crate::topics::TopicSet;
 use state::{Observed, transition};
 
+/// Yields to the scheduler between the end of a response and the release of its fetch slot.
+const HANDBACK_YIELDS: usize = 4;
+
 /// What a poll needs besides the feed: shared by every poll of a daemon or a `poll` run.
 #[derive(Clone)]
 pub struct PollContext {
@@ -270,6 +273,12 @@ async fn observe(
         now,
     )
     .await;
+    // hyper hands a finished connection back to its pool from another task, a few wake-ups
+    // after the body ends. Letting those run before the slot is given up means the next
+    // request to this host reuses the connection instead of opening another beside it.
+    for _ in 0..HANDBACK_YIELDS {
+        tokio::task::yield_now().await;
+    }
     let body = match fetched {
         Ok(FetchOutcome::NotModified {
             status,
