@@ -4,7 +4,9 @@
 //!
 //! Owns the folded form only; it knows nothing of topics or terms.
 
+use std::sync::OnceLock;
 use unicode_normalization::char::is_combining_mark;
+
 use unicode_normalization::{IsNormalized, UnicodeNormalization};
 
 /// Folds `text` into lower-case words separated by single spaces. A change between CJK script
@@ -14,20 +16,54 @@ pub fn fold(text: &str) -> String {
     if text.is_ascii() {
         return fold_ascii(text);
     }
-    // Most text arrives already in NFKC; the quick check spares it the normalizer.
-    if unicode_normalization::is_nfkc_quick(text.chars()) == IsNormalized::Yes {
-        fold_chars(text.chars(), text.len())
+    // Latin-1, Latin Extended and basic Cyrillic text folds through a table, without the
+    // normalizer, unless it holds one of the few compatibility characters there (½, ª, ...).
+    let table = fast_table();
+    let table_only = text.chars().all(|character| {
+        table
+            .get((character as usize).wrapping_sub(0x80))
+            .is_some_and(|entry| *entry != FastFold::NeedsNfkc)
+            || character.is_ascii()
+    });
+    if table_only || unicode_normalization::is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        fold_chars(text.chars(), text.len(), Some(table))
     } else {
-        fold_chars(text.nfkc(), text.len())
+        fold_chars(text.nfkc(), text.len(), Some(table))
     }
 }
 
-fn fold_chars(characters: impl Iterator<Item = char>, length: usize) -> String {
+/// Folds NFKC characters; `table` is the fast path for the characters it covers (tests pass
+/// `None` to check it against the general path).
+fn fold_chars(
+    characters: impl Iterator<Item = char>,
+    length: usize,
+    table: Option<&[FastFold]>,
+) -> String {
     let mut folded = String::with_capacity(length);
     let mut previous_class = CharClass::Separator;
     // Whether the current word has Latin letters and Cyrillic ones, and whether any word did.
     let (mut word_latin, mut word_cyrillic, mut mixed) = (false, false, false);
+    let table = table.unwrap_or(&[]);
     for character in characters {
+        // The table's letters are pushed here directly: their class, their folded form.
+        if let Some(FastFold::Letter {
+            folded: letter,
+            cyrillic,
+        }) = table.get((character as usize).wrapping_sub(0x80))
+        {
+            if previous_class != CharClass::Other {
+                if !folded.is_empty() {
+                    folded.push(' ');
+                }
+                mixed |= word_latin && word_cyrillic;
+                (word_latin, word_cyrillic) = (false, false);
+            }
+            folded.push(*letter);
+            word_cyrillic |= *cyrillic;
+            word_latin |= letter.is_ascii_alphabetic();
+            previous_class = CharClass::Other;
+            continue;
+        }
         let class = if character.is_ascii() {
             if character.is_ascii_alphanumeric() {
                 CharClass::Other
@@ -76,6 +112,10 @@ fn fold_chars(characters: impl Iterator<Item = char>, length: usize) -> String {
         } else {
             word_cyrillic |= is_cyrillic(character);
             push_folded(&mut folded, character);
+            word_latin |= folded
+                .chars()
+                .next_back()
+                .is_some_and(|last| last.is_ascii_alphabetic());
         }
         previous_class = class;
     }
@@ -198,6 +238,53 @@ fn is_invisible(character: char) -> bool {
     )
 }
 
+/// How a character from U+0080 to `FAST_END` folds, worked out once by the general path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FastFold {
+    /// A letter or digit that folds to exactly this one character.
+    Letter { folded: char, cyrillic: bool },
+    /// Anything else (separators, marks, invisible characters, letters that fold to several
+    /// characters): the general path handles it.
+    General,
+    /// NFKC changes it (½, ª, ²...): text holding it goes through the normalizer.
+    NeedsNfkc,
+}
+
+/// The end of the table: Latin-1, Latin Extended-A/B, IPA, Greek and basic Cyrillic.
+const FAST_END: u32 = 0x0460;
+
+fn fast_table() -> &'static [FastFold] {
+    static TABLE: OnceLock<Vec<FastFold>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0x80..FAST_END)
+            .map(|code| {
+                let Some(character) = char::from_u32(code) else {
+                    return FastFold::General;
+                };
+                if std::iter::once(character)
+                    .nfkc()
+                    .ne(std::iter::once(character))
+                {
+                    return FastFold::NeedsNfkc;
+                }
+                if is_invisible(character) || CharClass::of(character) != CharClass::Other {
+                    return FastFold::General;
+                }
+                let mut folded = String::new();
+                push_folded(&mut folded, character);
+                let mut folded_characters = folded.chars();
+                match (folded_characters.next(), folded_characters.next()) {
+                    (Some(letter), None) => FastFold::Letter {
+                        folded: letter,
+                        cyrillic: is_cyrillic(character),
+                    },
+                    _ => FastFold::General,
+                }
+            })
+            .collect()
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CharClass {
     Separator,
@@ -261,6 +348,30 @@ mod tests {
             let ascii = text.replace('—', "-");
             // Appending a non-ASCII separator forces the general path on the same text.
             assert_eq!(fold(&ascii), fold(&format!("{ascii}\u{a0}")), "{ascii:?}");
+        }
+    }
+
+    #[test]
+    fn the_table_folds_like_the_general_path() {
+        // Every character of the table, alone and between words, folds as it would without
+        // the table (the general path is forced by a character past the table's end).
+        for code in 0x80..FAST_END {
+            let Some(character) = char::from_u32(code) else {
+                continue;
+            };
+            for text in [
+                format!("ab{character}cd x{character} {character}"),
+                format!("Жa{character}"),
+                format!("Ж{character}"),
+            ] {
+                let general = fold_chars(text.nfkc(), text.len(), None);
+                let general = if general.chars().any(is_cyrillic) {
+                    unmix_scripts(&general)
+                } else {
+                    general
+                };
+                assert_eq!(fold(&text), general, "U+{code:04X} in {text:?}");
+            }
         }
     }
 
