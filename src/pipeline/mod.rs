@@ -28,8 +28,11 @@ use crate::store::{
 use crate::topics::TopicSet;
 use state::{Observed, transition};
 
-/// Yields to the scheduler between the end of a response and the release of its fetch slot.
-const HANDBACK_YIELDS: usize = 4;
+/// How long a fetch slot is kept after its response ends. hyper hands a finished connection
+/// back to its pool from another task, a few wake-ups later; a request that took the slot
+/// before that would open another connection to the host beside the idle one. A millisecond
+/// is many wake-ups even on a busy machine, and the poll itself does not wait for it.
+const HANDBACK_DELAY: Duration = Duration::from_millis(1);
 
 /// What a poll needs besides the feed: shared by every poll of a daemon or a `poll` run.
 #[derive(Clone)]
@@ -56,6 +59,15 @@ pub struct FetchSlot {
 impl FetchSlot {
     pub fn new(permits: Vec<OwnedSemaphorePermit>) -> FetchSlot {
         FetchSlot { _permits: permits }
+    }
+
+    /// Gives the permits back once hyper has had time to pool the connection (see
+    /// `HANDBACK_DELAY`), without making the caller wait.
+    fn release(self) {
+        tokio::spawn(async move {
+            tokio::time::sleep(HANDBACK_DELAY).await;
+            drop(self);
+        });
     }
 }
 
@@ -273,18 +285,14 @@ async fn observe(
         now,
     )
     .await;
-    // hyper hands a finished connection back to its pool from another task, a few wake-ups
-    // after the body ends. Letting those run before the slot is given up means the next
-    // request to this host reuses the connection instead of opening another beside it.
-    for _ in 0..HANDBACK_YIELDS {
-        tokio::task::yield_now().await;
-    }
     let body = match fetched {
+        Ok(FetchOutcome::Body(body)) => body,
         Ok(FetchOutcome::NotModified {
             status,
             hints,
             redirects,
         }) => {
+            slot.release();
             let observed = Observed::NotModified {
                 status,
                 hints,
@@ -292,15 +300,9 @@ async fn observe(
             };
             return (observed, None, HostOutcome::Answered);
         }
-        Ok(FetchOutcome::Body(body)) => body,
-        Err(FetchError::Gone) => return (Observed::Gone, None, HostOutcome::Answered),
         Err(error) => {
-            let host = if error.is_host_failure() {
-                HostOutcome::Failed
-            } else {
-                HostOutcome::Answered
-            };
-            return (failed(FeedError::Fetch(error)), None, host);
+            slot.release();
+            return observe_error(error);
         }
     };
     let body_hash = hex::encode(Sha256::digest(&body.body));
@@ -323,7 +325,7 @@ async fn observe(
             HostOutcome::Answered,
         );
     };
-    drop(slot);
+    slot.release();
     let topics = Arc::clone(&context.topics);
     let feed_url = feed.url.clone();
     let document = body.body;
@@ -370,6 +372,19 @@ async fn observe(
             HostOutcome::Answered,
         ),
     }
+}
+
+/// What a poll saw when the fetch failed: a 410, or an error of the feed or its host.
+fn observe_error(error: FetchError) -> (Observed, Option<NewItems>, HostOutcome) {
+    if matches!(error, FetchError::Gone) {
+        return (Observed::Gone, None, HostOutcome::Answered);
+    }
+    let host = if error.is_host_failure() {
+        HostOutcome::Failed
+    } else {
+        HostOutcome::Answered
+    };
+    (failed(FeedError::Fetch(error)), None, host)
 }
 
 fn failed(error: FeedError) -> Observed {

@@ -205,6 +205,35 @@ async fn one_host_never_sees_more_than_two_connections() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_answers_reuse_connections_instead_of_opening_more() {
+    // Quick responses are where a new request could race the previous connection's return to
+    // the pool and open a third connection beside it.
+    let server = FixtureServer::start().await;
+    let mut feeds = Vec::new();
+    for index in 0..60 {
+        let path = format!("/fast/{index}.xml");
+        server.set(
+            &path,
+            Fixture::rss(rss("Fast", &[item(&index.to_string(), "fast")])),
+        );
+        feeds.push((format!("Fast {index}"), server.url(&path)));
+    }
+    let named: Vec<(&str, String)> = feeds
+        .iter()
+        .map(|(name, url)| (name.as_str(), url.clone()))
+        .collect();
+    let workspace = Workspace::new(&config(&named, "1m", "concurrency = 16"));
+    for _ in 0..2 {
+        poll(&workspace).await;
+    }
+    let peak = server.peak_connections();
+    assert!(
+        (1..=2).contains(&peak),
+        "peak connections to one host: {peak}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_301_moves_the_feed_after_three_polls_and_a_302_never_does() {
     let server = FixtureServer::start().await;
     server.set("/old.xml", Fixture::redirect(301, "/new.xml"));
