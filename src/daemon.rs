@@ -347,3 +347,70 @@ fn poll_once_skip(row: &FeedRow, now: chrono::DateTime<chrono::Utc>) -> Option<&
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::store::FetchState;
+
+    fn row(state: FetchState) -> FeedRow {
+        FeedRow {
+            id: FeedId(1),
+            url: "https://a.example/feed".into(),
+            name: None,
+            title: None,
+            active: true,
+            state,
+            item_count: 0,
+        }
+    }
+
+    fn feed(interval: Duration) -> FeedConfig {
+        FeedConfig {
+            url: url::Url::parse("https://a.example/feed").unwrap(),
+            name: None,
+            interval,
+            tags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_feed_never_fetched_is_due_at_once() {
+        let now = Utc.timestamp_opt(1_000_000, 0).unwrap();
+        let delay = startup_delay(
+            &row(FetchState::default()),
+            Some(&feed(Duration::from_secs(900))),
+            now,
+        );
+        assert_eq!(delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn a_known_feed_keeps_its_time_and_overdue_ones_spread_over_the_interval() {
+        let now = Utc.timestamp_opt(1_000_000, 0).unwrap();
+        let ahead = FetchState {
+            last_attempt: Some(now - chrono::Duration::seconds(60)),
+            next_poll: Some(now + chrono::Duration::seconds(300)),
+            ..FetchState::default()
+        };
+        let interval = Duration::from_secs(900);
+        assert_eq!(
+            startup_delay(&row(ahead), Some(&feed(interval)), now),
+            Duration::from_secs(300)
+        );
+        let overdue = FetchState {
+            last_attempt: Some(now - chrono::Duration::seconds(7200)),
+            next_poll: Some(now - chrono::Duration::seconds(3600)),
+            ..FetchState::default()
+        };
+        let delays: Vec<Duration> = (0..200)
+            .map(|_| startup_delay(&row(overdue.clone()), Some(&feed(interval)), now))
+            .collect();
+        assert!(delays.iter().all(|delay| *delay < interval));
+        // Spread, not bunched: both halves of the interval are used.
+        assert!(delays.iter().any(|delay| *delay < interval / 2));
+        assert!(delays.iter().any(|delay| *delay >= interval / 2));
+    }
+}

@@ -137,7 +137,7 @@ enum FeedError {
 /// The parsed, normalized and matched items of a new body.
 struct NewItems {
     meta: FeedMeta,
-    items: Vec<(Item, Vec<TopicMatch>)>,
+    items: Vec<(Item, Option<Vec<TopicMatch>>)>,
     update_period: Option<Duration>,
 }
 
@@ -326,6 +326,12 @@ async fn observe(
         );
     };
     slot.release();
+    // What the store already holds of this feed: items seen before with the same content are
+    // neither matched nor written again.
+    let feed_id = row.id;
+    let known = run_blocking(&context.store, move |store| store.item_hashes(feed_id))
+        .await
+        .unwrap_or_default();
     let topics = Arc::clone(&context.topics);
     let feed_url = feed.url.clone();
     let document = body.body;
@@ -338,7 +344,9 @@ async fn observe(
         let items = items
             .into_iter()
             .map(|item| {
-                let matches = topics.match_text(&item.match_text);
+                let unchanged =
+                    known.get(&item.key.to_storage_string()) == Some(&item.content_hash);
+                let matches = (!unchanged).then(|| topics.match_text(&item.match_text));
                 (item, matches)
             })
             .collect();

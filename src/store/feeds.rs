@@ -78,7 +78,9 @@ pub struct PollRecord {
 #[derive(Debug)]
 pub struct FetchedItems {
     pub meta: FeedMeta,
-    pub items: Vec<(Item, Vec<TopicMatch>)>,
+    /// Each item with its topic matches; `None` for an item the store already holds with the
+    /// same content (see `Store::item_hashes`), which is left as it is.
+    pub items: Vec<(Item, Option<Vec<TopicMatch>>)>,
 }
 
 const FEED_COLUMNS: &str = "f.id, f.url, f.name, f.title, f.active, \

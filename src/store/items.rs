@@ -1,7 +1,7 @@
 //! Items and their topic matches: insert new ones, update edited ones in place, and read them
 //! back newest first for the output feeds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -47,7 +47,7 @@ pub(super) fn upsert_items_in(
     transaction: &rusqlite::Connection,
     feed_id: FeedId,
     feed_url: &str,
-    items: &[(Item, Vec<TopicMatch>)],
+    items: &[(Item, Option<Vec<TopicMatch>>)],
     now: DateTime<Utc>,
 ) -> Result<PollSummary, StoreError> {
     let mut summary = PollSummary::default();
@@ -66,6 +66,10 @@ pub(super) fn upsert_items_in(
          WHERE id = ?1",
     )?;
     for (item, matches) in items {
+        let Some(matches) = matches else {
+            summary.unchanged += 1;
+            continue;
+        };
         let key = item.key.to_storage_string();
         let existing: Option<(i64, String, i64)> = find
             .query_row(params![feed_id.0, key], |row| {
@@ -173,6 +177,18 @@ fn insert_matches_in(
 }
 
 impl Store {
+    /// The key and content hash of every stored item of a feed, so a poll can tell which of
+    /// its items are unchanged before it does any work on them.
+    pub fn item_hashes(&self, feed_id: FeedId) -> Result<HashMap<String, String>, StoreError> {
+        let connection = self.reader()?;
+        let mut statement = connection
+            .prepare_cached("SELECT item_key, content_hash FROM items WHERE feed_id = ?1")?;
+        let hashes = statement
+            .query_map([feed_id.0], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(hashes)
+    }
+
     /// The newest `limit` entries of active feeds, of one topic or (`None`) of all.
     pub fn entries(
         &self,

@@ -43,7 +43,10 @@ fn poll(store: &Store, feed: &FeedRow, items: &[(Item, Vec<TopicMatch>)], at: i6
             state,
             fetched: Some(FetchedItems {
                 meta,
-                items: items.to_vec(),
+                items: items
+                    .iter()
+                    .map(|(item, matches)| (item.clone(), Some(matches.clone())))
+                    .collect(),
             }),
         })
         .unwrap()
@@ -284,4 +287,44 @@ fn a_version_1_database_is_migrated_with_its_data() {
     assert_eq!(rows[0].state.error_streak, 2);
     assert_eq!(rows[0].state.fetch_url, None);
     assert_eq!(rows[0].state.redirect_streak, 0);
+}
+
+#[test]
+fn items_known_unchanged_are_left_alone() {
+    let store = Store::open_in_memory().unwrap();
+    let feeds = store.sync_feeds(&[("https://a.example/", None)]).unwrap();
+    poll(
+        &store,
+        &feeds[0],
+        &[(item("a", "alpha"), matched("t"))],
+        1_000,
+    );
+    let hashes = store.item_hashes(feeds[0].id).unwrap();
+    assert_eq!(
+        hashes.get("guid:a").map(String::as_str),
+        Some("hash of alpha")
+    );
+    let summary = store
+        .record_poll(&PollRecord {
+            feed_id: feeds[0].id,
+            state: FetchState::default(),
+            fetched: Some(FetchedItems {
+                meta: FeedMeta::default(),
+                items: vec![
+                    (item("a", "alpha"), None),
+                    (item("b", "beta"), Some(vec![])),
+                ],
+            }),
+        })
+        .unwrap();
+    assert_eq!(
+        summary,
+        PollSummary {
+            new: 1,
+            updated: 0,
+            unchanged: 1
+        }
+    );
+    // The unchanged item kept its topic.
+    assert_eq!(store.entries(Some("t"), 50).unwrap().len(), 1);
 }
