@@ -162,11 +162,14 @@ async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &Cancellat
     let feeds = Arc::new(feeds);
     let mut hosts = host_table(config, &rows);
     let mut feed_hosts: HashMap<FeedId, String> = HashMap::new();
+    // Each feed's latest recorded state, handed to its next poll.
+    let mut feed_rows: HashMap<FeedId, FeedRow> = HashMap::new();
     let now_wall = chrono::Utc::now();
     let now = Instant::now();
     let mut queue = DueQueue::default();
     for row in &rows {
         feed_hosts.insert(row.id, feed_host(row));
+        feed_rows.insert(row.id, row.clone());
         if row.state.gone_since.is_some() {
             info!(feed = %row.display_name(), url = %row.url, "gone (HTTP 410): not polled");
             continue;
@@ -182,7 +185,10 @@ async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &Cancellat
     loop {
         let now = Instant::now();
         for feed_id in queue.pop_due(now) {
-            let Some(feed) = feeds.get(&feed_id).cloned() else {
+            let (Some(feed), Some(row)) = (
+                feeds.get(&feed_id).cloned(),
+                feed_rows.get(&feed_id).cloned(),
+            ) else {
                 continue;
             };
             let host = feed_hosts.get(&feed_id).cloned().unwrap_or_default();
@@ -211,7 +217,7 @@ async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &Cancellat
                     return;
                 }
                 let slot = FetchSlot::new(vec![host_permit, permit]);
-                let report = poll_feed(&context, &feed, feed_id, slot).await;
+                let report = poll_feed(&context, &feed, &row, slot).await;
                 let _ = done.send(report);
             });
         }
@@ -221,8 +227,20 @@ async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &Cancellat
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep_until(wake) => {}
-            Some(report) = done_receiver.recv() => {
+            Some(mut report) = done_receiver.recv() => {
                 let now = Instant::now();
+                if let Some(state) = report.state.take()
+                    && let Some(row) = feed_rows.get_mut(&report.feed_id)
+                {
+                    let moved = row.state.fetch_url != state.fetch_url;
+                    row.state = state;
+                    if moved {
+                        // A feed that moved may live on another host now.
+                        let host = feed_host(row);
+                        hosts.add_feed(&host, row.id);
+                        feed_hosts.insert(row.id, host);
+                    }
+                }
                 if let Some(host) = feed_hosts.get(&report.feed_id)
                     && let Some(until) = hosts.record(host, report.feed_id, report.host, now)
                 {
@@ -308,12 +326,12 @@ pub async fn poll_once(
         let context = prepared.context.clone();
         let permits = Arc::clone(&permits);
         let host_permits = hosts.permits(&feed_host(row));
-        let feed_id = row.id;
+        let row = row.clone();
         let task = tokio::spawn(async move {
             let host_permit = host_permits.acquire_owned().await.ok()?;
             let permit = permits.acquire_owned().await.ok()?;
             let slot = FetchSlot::new(vec![host_permit, permit]);
-            Some(poll_feed(&context, &feed, feed_id, slot).await)
+            Some(poll_feed(&context, &feed, &row, slot).await)
         });
         tasks.push((name, Ok(task)));
     }

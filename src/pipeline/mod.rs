@@ -23,16 +23,16 @@ use crate::normalize::normalize;
 use crate::parse::{ParseError, parse};
 use crate::schedule::{HostOutcome, NextPoll, Timing};
 use crate::store::{
-    BatchWriter, FeedRow, FetchedItems, PollRecord, PollSummary, Store, StoreError,
+    BatchWriter, FeedRow, FetchState, FetchedItems, PollRecord, PollSummary, Store, StoreError,
 };
 use crate::topics::TopicSet;
 use state::{Observed, transition};
 
-/// How long a fetch slot is kept after its response ends. hyper hands a finished connection
-/// back to its pool from another task, a few wake-ups later; a request that took the slot
-/// before that would open another connection to the host beside the idle one. A millisecond
-/// is many wake-ups even on a busy machine, and the poll itself does not wait for it.
-const HANDBACK_DELAY: Duration = Duration::from_millis(1);
+/// How many times the scheduler runs other tasks before a fetch slot is given back. hyper
+/// hands a finished connection back to its pool from another task, a few wake-ups after the
+/// response ends; a request that took the slot before that would open another connection to
+/// the host beside the idle one. The poll itself does not wait for this.
+const HANDBACK_YIELDS: usize = 8;
 
 /// What a poll needs besides the feed: shared by every poll of a daemon or a `poll` run.
 #[derive(Clone)]
@@ -62,10 +62,12 @@ impl FetchSlot {
     }
 
     /// Gives the permits back once hyper has had time to pool the connection (see
-    /// `HANDBACK_DELAY`), without making the caller wait.
+    /// `HANDBACK_YIELDS`), without making the caller wait.
     fn release(self) {
         tokio::spawn(async move {
-            tokio::time::sleep(HANDBACK_DELAY).await;
+            for _ in 0..HANDBACK_YIELDS {
+                tokio::task::yield_now().await;
+            }
             drop(self);
         });
     }
@@ -97,6 +99,9 @@ impl PollContext {
 #[derive(Debug)]
 pub struct PollReport {
     pub feed_id: FeedId,
+    /// The feed's fetch state as recorded by this poll (`None` when nothing was recorded), so
+    /// the caller can hand it to the next poll without reading it back.
+    pub state: Option<FetchState>,
     pub outcome: PollReportOutcome,
     pub next_poll: NextPoll,
     /// How the poll went for the feed's host, for host-level backoff.
@@ -143,29 +148,19 @@ struct NewItems {
 
 /// Polls one feed once and records the result.
 ///
-/// `slot` holds the caller's fetch permits (global and per-host): they are let go as soon as
-/// the document is in, so a slow parse or a wait for the disk never keeps a connection slot
-/// from the next feed.
+/// `row` is the feed as the store last recorded it (the caller keeps it from the previous
+/// report). `slot` holds the caller's fetch permits (global and per-host): they are let go as
+/// soon as the document is in, so a slow parse or a wait for the disk never keeps a connection
+/// slot from the next feed.
 pub async fn poll_feed(
     context: &PollContext,
     feed: &FeedConfig,
-    feed_id: FeedId,
+    row: &FeedRow,
     slot: FetchSlot,
 ) -> PollReport {
-    let row = match run_blocking(&context.store, move |store| store.feed_row(feed_id)).await {
-        Ok(Some(row)) => row,
-        Ok(None) => {
-            return store_failed(
-                context,
-                feed,
-                feed_id,
-                "the feed is not in the store".into(),
-            );
-        }
-        Err(error) => return store_failed(context, feed, feed_id, error.to_string()),
-    };
+    let feed_id = row.id;
     let attempted_at = Utc::now();
-    let (observed, new_items, host) = observe(context, feed, &row, attempted_at, slot).await;
+    let (observed, new_items, host) = observe(context, feed, row, attempted_at, slot).await;
     let timing = Timing {
         interval: feed.interval,
         min_interval: context.min_interval,
@@ -255,6 +250,7 @@ pub async fn poll_feed(
     };
     PollReport {
         feed_id,
+        state: Some(next.state),
         outcome,
         next_poll: next.next_poll,
         host,
@@ -432,6 +428,7 @@ fn store_failed(
     };
     PollReport {
         feed_id,
+        state: None,
         outcome: PollReportOutcome::StoreFailed(error),
         next_poll: crate::schedule::next_poll(timing, facts, Utc::now()),
         host: HostOutcome::Answered,

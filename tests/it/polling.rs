@@ -174,9 +174,11 @@ async fn backoff_grows_is_capped_and_resets_on_success() {
         gaps[3..5].iter().all(|gap| (700..1300).contains(gap)),
         "not capped: {gaps:?}"
     );
-    // After the first success the feed is back to its interval.
-    let last = &gaps[gaps.len() - 1];
-    assert!(*last < 500, "no reset after success: {gaps:?}");
+    // After the first success the feed is back to its interval (200 ms, where backoff would
+    // have kept it at 800 ms). The smallest of the last two gaps is taken, so one poll
+    // delayed by a busy test machine does not decide.
+    let after_success = gaps[gaps.len() - 2..].iter().min().unwrap();
+    assert!(*after_success < 500, "no reset after success: {gaps:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
