@@ -141,7 +141,7 @@ def main():
             results["cold_wall"].append(wall)
             results["cold_cpu"].append(cpu)
             results["cold_rss"].append(rss)
-            peaks.append(max(admin(port, "stats")["peak_open_by_host"].values()))
+            peaks.append(("cold", max(admin(port, "stats")["peak_open_by_host"].values())))
             admin(port, "bump?frac=0.05")
             admin(port, "reset")
             wall, cpu, rss, _ = run_measured(
@@ -151,7 +151,7 @@ def main():
             results["warm_wall"].append(wall)
             results["warm_cpu"].append(cpu)
             results["warm_rss"].append(rss)
-            peaks.append(max(stats["peak_open_by_host"].values()))
+            peaks.append(("warm", max(stats["peak_open_by_host"].values())))
             print(f"  warm: {stats['304']} answered 304, {stats['200']} answered 200", file=sys.stderr)
 
         print("idle daemon...", file=sys.stderr)
@@ -181,7 +181,8 @@ def main():
     print(f"| bare download, warm (validators) | {median['bare_warm']:.2f} s | | | 1 |")
     print(f"| `tidings poll`, warm | {median['warm_wall']:.2f} s | {median['warm_cpu']:.2f} s | "
           f"{median['warm_rss']:.0f} MiB | {median['warm_wall'] / median['bare_warm']:.2f} |")
-    print(f"\npeak connections to one host during `tidings poll`: {max(peaks)} (bound {PER_HOST})")
+    print(f"\npeak connections to one host during `tidings poll`: "
+          f"{max(peak for _, peak in peaks)} (bound {PER_HOST}); per run: {peaks}")
     print(f"idle daemon with {arguments.feeds} feeds: {idle_share:.2f} % of one core over {IDLE_SECONDS} s")
     print("\nall rounds:", json.dumps({key: [round(value, 3) for value in values] for key, values in results.items()}))
 

@@ -28,11 +28,14 @@ use crate::store::{
 use crate::topics::TopicSet;
 use state::{Observed, transition};
 
-/// How many times the scheduler runs other tasks before a fetch slot is given back. hyper
-/// hands a finished connection back to its pool from another task, a few wake-ups after the
-/// response ends; a request that took the slot before that would open another connection to
-/// the host beside the idle one. The poll itself does not wait for this.
-const HANDBACK_YIELDS: usize = 8;
+/// How long a fetch slot is kept after its response ends. hyper hands a finished connection
+/// back to its pool from another task, a few wake-ups after the response ends; a request that
+/// took the slot before that would open another connection to the host beside the idle one.
+/// A millisecond makes that rare, not impossible: on a saturated machine the benchmark still
+/// sees a third connection to one host now and then (docs/PERFORMANCE.md). A strict bound
+/// needs connections we manage ourselves (hyper's connection API), which is still to do. The
+/// poll itself does not wait for this, only the next request to the same host does.
+const HANDBACK_DELAY: Duration = Duration::from_millis(1);
 
 /// What a poll needs besides the feed: shared by every poll of a daemon or a `poll` run.
 #[derive(Clone)]
@@ -62,12 +65,10 @@ impl FetchSlot {
     }
 
     /// Gives the permits back once hyper has had time to pool the connection (see
-    /// `HANDBACK_YIELDS`), without making the caller wait.
+    /// `HANDBACK_DELAY`), without making the caller wait.
     fn release(self) {
         tokio::spawn(async move {
-            for _ in 0..HANDBACK_YIELDS {
-                tokio::task::yield_now().await;
-            }
+            tokio::time::sleep(HANDBACK_DELAY).await;
             drop(self);
         });
     }
