@@ -266,6 +266,36 @@ impl Builder<'_> {
         parse_duration(value.get_ref()).map_err(|message| self.error(Some(value.span()), message))
     }
 
+    fn duration_or(
+        &self,
+        value: Option<&Spanned<String>>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        value.map_or(Ok(default), |value| self.duration(value))
+    }
+
+    /// An interval must lie within `[min_interval, max_interval]`.
+    fn check_interval(
+        &self,
+        value: &Spanned<String>,
+        interval: Duration,
+        min_interval: Duration,
+        max_interval: Duration,
+    ) -> Result<(), ConfigError> {
+        if (min_interval..=max_interval).contains(&interval) {
+            return Ok(());
+        }
+        Err(self.error(
+            Some(value.span()),
+            format!(
+                "interval {} is outside [min_interval, max_interval] = [{}, {}]",
+                format_duration(interval),
+                format_duration(min_interval),
+                format_duration(max_interval)
+            ),
+        ))
+    }
+
     fn settings(&self, raw: &RawConfig) -> Result<Settings, ConfigError> {
         let raw = &raw.settings;
         let listen = match &raw.listen {
@@ -298,29 +328,14 @@ impl Builder<'_> {
             }
             None => None,
         };
-        let interval = match &raw.interval {
-            Some(value) => self.duration(value)?,
-            None => DEFAULT_INTERVAL,
-        };
-        let retention = match &raw.retention {
-            Some(value) => self.duration(value)?,
-            None => DEFAULT_RETENTION,
-        };
-        let timeout = match &raw.timeout {
-            Some(value) => self.duration(value)?,
-            None => DEFAULT_TIMEOUT,
-        };
+        let interval = self.duration_or(raw.interval.as_ref(), DEFAULT_INTERVAL)?;
+        let retention = self.duration_or(raw.retention.as_ref(), DEFAULT_RETENTION)?;
+        let timeout = self.duration_or(raw.timeout.as_ref(), DEFAULT_TIMEOUT)?;
         let concurrency =
             self.count(raw.concurrency.as_ref(), "concurrency", DEFAULT_CONCURRENCY)?;
         let per_host = self.count(raw.per_host.as_ref(), "per_host", DEFAULT_PER_HOST)?;
-        let min_interval = match &raw.min_interval {
-            Some(value) => self.duration(value)?,
-            None => DEFAULT_MIN_INTERVAL,
-        };
-        let max_interval = match &raw.max_interval {
-            Some(value) => self.duration(value)?,
-            None => DEFAULT_MAX_INTERVAL,
-        };
+        let min_interval = self.duration_or(raw.min_interval.as_ref(), DEFAULT_MIN_INTERVAL)?;
+        let max_interval = self.duration_or(raw.max_interval.as_ref(), DEFAULT_MAX_INTERVAL)?;
         if max_interval < min_interval {
             let span = raw
                 .max_interval
@@ -336,18 +351,8 @@ impl Builder<'_> {
                 ),
             ));
         }
-        if let Some(value) = &raw.interval
-            && !(min_interval..=max_interval).contains(&interval)
-        {
-            return Err(self.error(
-                Some(value.span()),
-                format!(
-                    "interval {} is outside [min_interval, max_interval] = [{}, {}]",
-                    format_duration(interval),
-                    format_duration(min_interval),
-                    format_duration(max_interval)
-                ),
-            ));
+        if let Some(value) = &raw.interval {
+            self.check_interval(value, interval, min_interval, max_interval)?;
         }
         let max_body = match &raw.max_body {
             Some(value) => parse_size(value.get_ref())
@@ -417,17 +422,12 @@ impl Builder<'_> {
         let interval = match &raw.interval {
             Some(value) => {
                 let interval = self.duration(value)?;
-                if !(settings.min_interval..=settings.max_interval).contains(&interval) {
-                    return Err(self.error(
-                        Some(value.span()),
-                        format!(
-                            "interval {} is outside [min_interval, max_interval] = [{}, {}]",
-                            format_duration(interval),
-                            format_duration(settings.min_interval),
-                            format_duration(settings.max_interval)
-                        ),
-                    ));
-                }
+                self.check_interval(
+                    value,
+                    interval,
+                    settings.min_interval,
+                    settings.max_interval,
+                )?;
                 interval
             }
             None => settings.interval,
