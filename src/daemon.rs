@@ -72,7 +72,7 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
         })
     })
     .await?;
-    if let Some(changed) = rematched {
+    if let Some(changed) = rematched.filter(|changed| *changed > 0) {
         info!(
             items_changed = changed,
             "the topics changed: stored items were matched again"

@@ -205,7 +205,8 @@ pub async fn poll_feed(
     let retry_in = next
         .next_poll
         .delay
-        .map(crate::config::format_duration)
+        // Whole seconds: the jitter's nanoseconds are noise in a log line.
+        .map(|delay| crate::config::format_duration(Duration::from_secs(delay.as_secs())))
         .unwrap_or_default();
     let outcome = match observed {
         Observed::NotModified { .. } => {

@@ -85,8 +85,9 @@ impl std::fmt::Display for NextPollReason {
             NextPollReason::ServerHint => formatter.write_str("server hint"),
             NextPollReason::Busy => formatter.write_str("changes often"),
             NextPollReason::Quiet => formatter.write_str("unchanged lately"),
+            NextPollReason::Backoff { streak: 1 } => formatter.write_str("backoff: 1 failure"),
             NextPollReason::Backoff { streak } => {
-                write!(formatter, "backoff after {streak} failures in a row")
+                write!(formatter, "backoff: {streak} failures in a row")
             }
             NextPollReason::RetryAfter => formatter.write_str("server's Retry-After"),
             NextPollReason::Gone => formatter.write_str("gone (HTTP 410): not polled"),
