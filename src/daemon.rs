@@ -195,7 +195,8 @@ async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &Cancellat
             if let Some(until) = hosts.blocked_until(&host, now) {
                 // The whole host is backing off: try again when its block ends, spread a
                 // little so its feeds do not return all at once.
-                let spread = Duration::from_millis(fastrand::u64(0..1000));
+                let spread_limit = (feed.interval / 10).min(Duration::from_secs(1));
+                let spread = spread_limit.mul_f64(fastrand::f64());
                 queue.push(feed_id, until + spread);
                 continue;
             }
