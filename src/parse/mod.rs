@@ -49,7 +49,20 @@ pub fn parse(
         .base_uri(Some(base_url))
         .id_generator(|_links, _title, _uri| String::new())
         .build();
-    match feed_parser.parse(body) {
+    // A parser bug must cost one feed, not the process: quick-xml (under feed-rs) panics on
+    // some documents whose declared encoding changes mid-stream (see the corpus test), so the
+    // call is fenced and a panic becomes an error on that feed.
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| feed_parser.parse(body)))
+            .map_err(|panic| {
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown".to_string());
+                ParseError::Invalid(format!("the XML parser crashed on this document: {reason}"))
+            })?;
+    match outcome {
         Ok(feed) => {
             let ttl = feed
                 .ttl

@@ -7,6 +7,7 @@
 mod support;
 
 mod check;
+mod corpus;
 mod end_to_end;
 mod failures;
 mod identity;
