@@ -125,13 +125,6 @@ pub enum PollReportOutcome {
     StoreFailed(String),
 }
 
-impl PollReport {
-    /// Whether the poll changed what the outputs show.
-    pub fn changed_items(&self) -> bool {
-        matches!(&self.outcome, PollReportOutcome::Fetched(summary) if summary.new + summary.updated > 0)
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 enum FeedError {
     #[error("fetch failed: {0}")]

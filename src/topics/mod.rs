@@ -93,10 +93,6 @@ impl TopicSet {
             .map(|topic| (&topic.slug, topic.title.as_str()))
     }
 
-    pub fn contains(&self, slug: &str) -> bool {
-        self.topics.iter().any(|topic| topic.slug.as_str() == slug)
-    }
-
     /// Matches plain text (HTML already stripped) against every topic.
     pub fn match_text(&self, text: &str) -> Vec<TopicMatch> {
         if self.topics.is_empty() {
