@@ -61,8 +61,7 @@ async fn broken_sources_do_not_stop_the_others() {
 
     // Each failure is recorded on its feed.
     let statuses = wait_for(Duration::from_secs(30), || async {
-        let output = workspace.command(&["status", "--json"]).await;
-        let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).ok()?;
+        let rows = workspace.status().await;
         let failing = rows
             .iter()
             .filter(|row| row["error_streak"].as_u64().unwrap_or(0) >= 1)

@@ -19,14 +19,7 @@ async fn an_item_without_guid_or_link_is_stored_once_across_polls() {
         let mut fixture = Fixture::rss(rss(&format!("Bare, edition {poll}"), &[item.to_string()]));
         fixture.etag = false;
         server.set("/bare.xml", fixture);
-        let output = workspace.command(&["poll"]).await;
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "poll {poll}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stdout = workspace.poll().await;
         let expected = if poll == 1 {
             "Bare: 1 new, 0 updated, 0 unchanged"
         } else {
@@ -35,8 +28,7 @@ async fn an_item_without_guid_or_link_is_stored_once_across_polls() {
         assert!(stdout.contains(expected), "poll {poll}: {stdout}");
     }
     assert_eq!(server.counts("/bare.xml").0, 3);
-    let output = workspace.command(&["status", "--json"]).await;
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let rows = workspace.status().await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["items"], 1);
     assert_eq!(rows[0]["last_status"], 200);

@@ -12,30 +12,15 @@ fn item(guid: &str, title: &str) -> String {
 }
 
 /// A config of `feeds` (name, url), polled every `interval`, with `settings` added.
-fn config(feeds: &[(&str, String)], interval: &str, settings: &str) -> String {
+fn config(feeds: &[(impl AsRef<str>, String)], interval: &str, settings: &str) -> String {
     let mut text = format!(
         "[settings]\ninterval = \"{interval}\"\nmin_interval = \"100ms\"\ntimeout = \"5s\"\n{settings}\n"
     );
     for (name, url) in feeds {
+        let name = name.as_ref();
         text.push_str(&format!("[[feeds]]\nurl = \"{url}\"\nname = \"{name}\"\n"));
     }
     text
-}
-
-async fn poll(workspace: &Workspace) -> String {
-    let output = workspace.command(&["poll"]).await;
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-async fn status(workspace: &Workspace) -> Vec<serde_json::Value> {
-    let output = workspace.command(&["status", "--json"]).await;
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,10 +38,10 @@ async fn an_unchanged_feed_costs_a_304_and_no_parse() {
         "1m",
         "",
     ));
-    let first = poll(&workspace).await;
+    let first = workspace.poll().await;
     assert!(first.contains("E: 1 new"), "{first}");
     assert!(first.contains("B: 1 new"), "{first}");
-    let second = poll(&workspace).await;
+    let second = workspace.poll().await;
     assert!(second.contains("E: not modified"), "{second}");
     assert!(second.contains("B: unchanged (same document)"), "{second}");
     assert_eq!(server.counts("/etag.xml"), (2, 1));
@@ -68,7 +53,7 @@ async fn requests_name_tidings_and_accept_feeds_compressed() {
     let server = FixtureServer::start().await;
     server.set("/feed.xml", Fixture::rss(rss("F", &[item("1", "one")])));
     let workspace = Workspace::new(&config(&[("F", server.url("/feed.xml"))], "1m", ""));
-    poll(&workspace).await;
+    workspace.poll().await;
     let headers = server.last_headers("/feed.xml").unwrap();
     let user_agent = headers["user-agent"].to_str().unwrap();
     assert!(
@@ -99,19 +84,19 @@ async fn retry_after_holds_every_request_back() {
     );
     let workspace = Workspace::new(&config(&[("Busy", server.url("/busy.xml"))], "200ms", ""));
     let before = chrono::Utc::now();
-    let first = poll(&workspace).await;
+    let first = workspace.poll().await;
     assert!(
         first.contains("Busy: failed: fetch failed: HTTP 503"),
         "{first}"
     );
     // `poll` does not override the server's wish.
-    let second = poll(&workspace).await;
+    let second = workspace.poll().await;
     assert!(
         second.contains("Busy: skipped: under the server's Retry-After"),
         "{second}"
     );
     assert_eq!(server.counts("/busy.xml").0, 1);
-    let rows = status(&workspace).await;
+    let rows = workspace.status().await;
     let next_poll: chrono::DateTime<chrono::Utc> =
         serde_json::from_value(rows[0]["next_poll"].clone()).unwrap();
     assert!(
@@ -181,24 +166,25 @@ async fn backoff_grows_is_capped_and_resets_on_success() {
     assert!(*after_success < 500, "no reset after success: {gaps:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_host_never_sees_more_than_two_connections() {
-    let server = FixtureServer::start().await;
-    let mut feeds = Vec::new();
-    for index in 0..20 {
-        let path = format!("/slow/{index}.xml");
-        let mut fixture = Fixture::rss(rss("Slow", &[item(&index.to_string(), "slow")]));
-        fixture.delay = Duration::from_millis(150);
-        server.set(&path, fixture);
-        feeds.push((format!("Slow {index}"), server.url(&path)));
-    }
-    let named: Vec<(&str, String)> = feeds
-        .iter()
-        .map(|(name, url)| (name.as_str(), url.clone()))
-        .collect();
-    let workspace = Workspace::new(&config(&named, "1m", "concurrency = 16"));
-    let output = poll(&workspace).await;
-    assert_eq!(output.matches(": 1 new").count(), 20, "{output}");
+/// `count` feeds of one item each on `server`, answered after `delay`; their names and URLs.
+fn feeds_on_one_host(
+    server: &FixtureServer,
+    count: usize,
+    delay: Duration,
+) -> Vec<(String, String)> {
+    (0..count)
+        .map(|index| {
+            let path = format!("/one-host/{index}.xml");
+            let mut fixture = Fixture::rss(rss("One host", &[item(&index.to_string(), "one")]));
+            fixture.delay = delay;
+            server.set(&path, fixture);
+            (format!("Feed {index}"), server.url(&path))
+        })
+        .collect()
+}
+
+#[track_caller]
+fn assert_at_most_two_connections(server: &FixtureServer) {
     let peak = server.peak_connections();
     assert!(
         (1..=2).contains(&peak),
@@ -207,32 +193,26 @@ async fn one_host_never_sees_more_than_two_connections() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_host_never_sees_more_than_two_connections() {
+    let server = FixtureServer::start().await;
+    let feeds = feeds_on_one_host(&server, 20, Duration::from_millis(150));
+    let workspace = Workspace::new(&config(&feeds, "1m", "concurrency = 16"));
+    let output = workspace.poll().await;
+    assert_eq!(output.matches(": 1 new").count(), 20, "{output}");
+    assert_at_most_two_connections(&server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_answers_reuse_connections_instead_of_opening_more() {
     // Quick responses are where a new request could race the previous connection's return to
     // the pool and open a third connection beside it.
     let server = FixtureServer::start().await;
-    let mut feeds = Vec::new();
-    for index in 0..60 {
-        let path = format!("/fast/{index}.xml");
-        server.set(
-            &path,
-            Fixture::rss(rss("Fast", &[item(&index.to_string(), "fast")])),
-        );
-        feeds.push((format!("Fast {index}"), server.url(&path)));
-    }
-    let named: Vec<(&str, String)> = feeds
-        .iter()
-        .map(|(name, url)| (name.as_str(), url.clone()))
-        .collect();
-    let workspace = Workspace::new(&config(&named, "1m", "concurrency = 16"));
+    let feeds = feeds_on_one_host(&server, 60, Duration::ZERO);
+    let workspace = Workspace::new(&config(&feeds, "1m", "concurrency = 16"));
     for _ in 0..2 {
-        poll(&workspace).await;
+        workspace.poll().await;
     }
-    let peak = server.peak_connections();
-    assert!(
-        (1..=2).contains(&peak),
-        "peak connections to one host: {peak}"
-    );
+    assert_at_most_two_connections(&server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,10 +234,10 @@ async fn a_301_moves_the_feed_after_three_polls_and_a_302_never_does() {
         "",
     ));
     for round in 1..=3 {
-        let output = poll(&workspace).await;
+        let output = workspace.poll().await;
         assert!(!output.contains("failed"), "round {round}: {output}");
     }
-    let rows = status(&workspace).await;
+    let rows = workspace.status().await;
     let moved = rows.iter().find(|row| row["name"] == "Moved").unwrap();
     assert_eq!(moved["moved_to"], server.url("/new.xml"));
     assert_eq!(
@@ -268,7 +248,7 @@ async fn a_301_moves_the_feed_after_three_polls_and_a_302_never_does() {
     let temporary = rows.iter().find(|row| row["name"] == "Temporary").unwrap();
     assert!(temporary["moved_to"].is_null(), "{temporary}");
 
-    poll(&workspace).await;
+    workspace.poll().await;
     assert_eq!(
         server.counts("/old.xml").0,
         3,
@@ -305,7 +285,7 @@ async fn redirect_loops_and_long_chains_are_errors() {
         "1m",
         "",
     ));
-    let output = poll(&workspace).await;
+    let output = workspace.poll().await;
     assert!(
         output.contains("Loop: failed: fetch failed: redirect loop back to"),
         "{output}"
@@ -333,17 +313,17 @@ async fn gone_stops_polling() {
         "200ms",
         "",
     ));
-    let first = poll(&workspace).await;
+    let first = workspace.poll().await;
     assert!(
         first.contains("Gone: gone (HTTP 410): no longer polled"),
         "{first}"
     );
-    let second = poll(&workspace).await;
+    let second = workspace.poll().await;
     assert!(
         second.contains("Gone: skipped: gone (HTTP 410)"),
         "{second}"
     );
-    let rows = status(&workspace).await;
+    let rows = workspace.status().await;
     let gone = rows.iter().find(|row| row["name"] == "Gone").unwrap();
     assert_eq!(gone["gone"], true);
     assert!(gone["next_poll"].is_null());
@@ -402,7 +382,7 @@ async fn oversized_bodies_and_gzip_bombs_are_cut_off() {
     ));
     let daemon = workspace.start_daemon().await;
     let rows = wait_for(Duration::from_secs(30), || async {
-        let rows = status(&workspace).await;
+        let rows = workspace.status().await;
         let failed = rows.iter().filter(|row| row["error_streak"] == 1).count();
         (failed == 2).then_some(rows)
     })
@@ -441,7 +421,7 @@ async fn a_server_that_trickles_is_abandoned_at_the_timeout() {
             .replace("timeout = \"5s\"", "timeout = \"2s\""),
     );
     let started = Instant::now();
-    let output = poll(&workspace).await;
+    let output = workspace.poll().await;
     let took = started.elapsed();
     assert!(
         output.contains("Trickle: failed: fetch failed: timed out"),

@@ -46,6 +46,29 @@ impl Workspace {
             .unwrap()
     }
 
+    /// Runs `tidings poll`, asserts it exited 0, and returns what it printed.
+    pub async fn poll(&self) -> String {
+        let output = self.command(&["poll"]).await;
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// `tidings status --json`, one value per feed.
+    pub async fn status(&self) -> Vec<serde_json::Value> {
+        let output = self.command(&["status", "--json"]).await;
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "status --json printed no JSON ({error}): {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+    }
+
     /// Starts `tidings run` and waits until it serves `/healthz`.
     pub async fn start_daemon(&self) -> Daemon {
         let mut child = Command::new(BINARY)
