@@ -39,6 +39,8 @@ pub enum DaemonError {
     Fetch(#[from] FetchError),
     #[error("the HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
+    #[error("no feed named \"{name}\" in {config}")]
+    UnknownFeed { name: String, config: String },
 }
 
 /// Everything `poll` and `run` share: the feeds as stored, the topics, the HTTP client.
@@ -304,18 +306,26 @@ pub async fn poll_once(
     let permits = Arc::new(Semaphore::new(config.settings.concurrency));
     let mut hosts = host_table(config, &prepared.rows);
     let now = chrono::Utc::now();
+    // A feed is named by its name, its own title or its URL.
+    let names = |row: &FeedRow, name: &str| {
+        name == row.display_name() || Some(name) == row.title.as_deref() || name == row.url
+    };
+    // Every name must be known before anything is polled.
+    if let Some(unknown) = only
+        .iter()
+        .find(|name| !prepared.rows.iter().any(|row| names(row, name)))
+    {
+        return Err(DaemonError::UnknownFeed {
+            name: unknown.clone(),
+            config: config.path.display().to_string(),
+        });
+    }
     let mut tasks = Vec::new();
     for row in &prepared.rows {
         let Some(feed) = prepared.feeds.get(&row.id).cloned() else {
             continue;
         };
-        let wanted = only.is_empty()
-            || only.iter().any(|name| {
-                name == row.display_name()
-                    || Some(name.as_str()) == row.title.as_deref()
-                    || name == &row.url
-            });
-        if !wanted {
+        if !only.is_empty() && !only.iter().any(|name| names(row, name)) {
             continue;
         }
         let name = row.display_name().to_string();

@@ -58,4 +58,10 @@ async fn poll_names_a_feed_and_refuses_unknown_ones() {
     let output = workspace.command(&["poll", "--feed", "C"]).await;
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no feed named \"C\""));
+    // An unknown name stops the run before anything is polled.
+    let output = workspace
+        .command(&["poll", "--feed", "A", "--feed", "C"])
+        .await;
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(server.counts("/a.xml").0, 0);
 }
