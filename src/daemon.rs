@@ -240,8 +240,9 @@ async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &Cancellat
                     if moved {
                         // A feed that moved may live on another host now.
                         let host = feed_host(row);
-                        hosts.add_feed(&host, row.id);
-                        feed_hosts.insert(row.id, host);
+                        if let Some(old_host) = feed_hosts.insert(row.id, host.clone()) {
+                            hosts.move_feed(row.id, &old_host, &host);
+                        }
                     }
                 }
                 if let Some(host) = feed_hosts.get(&report.feed_id)

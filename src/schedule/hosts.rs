@@ -80,6 +80,16 @@ impl HostTable {
         self.state(host).feeds.insert(feed);
     }
 
+    /// Moves `feed` from host `from` to host `to` (a permanent redirect moved it), so the old
+    /// host no longer waits for it before it can back off as a whole.
+    pub fn move_feed(&mut self, feed: FeedId, from: &str, to: &str) {
+        if let Some(state) = self.hosts.get_mut(from) {
+            state.feeds.remove(&feed);
+            state.failed_since_success.remove(&feed);
+        }
+        self.add_feed(to, feed);
+    }
+
     /// The semaphore that bounds concurrent fetches to `host`.
     pub fn permits(&mut self, host: &str) -> Arc<Semaphore> {
         Arc::clone(&self.state(host).permits)
@@ -183,6 +193,23 @@ mod tests {
             table.record("h:80", FeedId(1), HostOutcome::Failed, now),
             None
         );
+    }
+
+    #[test]
+    fn a_feed_that_moved_no_longer_counts_for_its_old_host() {
+        let now = Instant::now();
+        let minute = Duration::from_secs(60);
+        let mut table = HostTable::new(2, minute, minute);
+        table.add_feed("old:80", FeedId(1));
+        table.add_feed("old:80", FeedId(2));
+        table.move_feed(FeedId(2), "old:80", "new:80");
+        // The one feed left on the old host failing is every feed of that host.
+        assert!(
+            table
+                .record("old:80", FeedId(1), HostOutcome::Failed, now)
+                .is_some()
+        );
+        assert_eq!(table.blocked_until("new:80", now), None);
     }
 
     #[test]
