@@ -2,7 +2,7 @@
 //! error streak, where the feed moved, whether it is gone, next poll and why then.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Row, TransactionBehavior, params};
 
 use super::items::{self, PollSummary};
 use super::{Store, StoreError, from_unix, to_unix};
@@ -181,14 +181,6 @@ impl Store {
             .query_map([], feed_row)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
-    }
-
-    pub fn feed_row(&self, id: FeedId) -> Result<Option<FeedRow>, StoreError> {
-        let connection = self.reader()?;
-        let mut statement = connection.prepare_cached(&format!(
-            "SELECT {FEED_COLUMNS} FROM feeds f WHERE f.id = ?1"
-        ))?;
-        Ok(statement.query_row([id.0], feed_row).optional()?)
     }
 
     /// Writes one poll: fetch state, items and their topic matches, in one transaction, so a

@@ -122,7 +122,7 @@ fn repolled_items_are_stored_once_and_updated_in_place() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].title, "Edited title");
     assert_eq!(entries[0].updated, Utc.timestamp_opt(3_000, 0).unwrap());
-    let row = store.feed_row(feed.id).unwrap().unwrap();
+    let row = store.feed_rows().unwrap().remove(0);
     assert_eq!(row.item_count, 1);
     assert_eq!(row.state.etag.as_deref(), Some("\"v1\""));
 }
@@ -233,7 +233,7 @@ fn fetch_state_round_trips() {
             fetched: None,
         })
         .unwrap();
-    let row = store.feed_row(feeds[0].id).unwrap().unwrap();
+    let row = store.feed_rows().unwrap().remove(0);
     assert_eq!(row.state, state);
     assert_eq!(row.fetch_url(), "https://b.example/");
 }
