@@ -75,6 +75,15 @@ impl FetchSlot {
 }
 
 impl PollContext {
+    /// The timing rule's inputs for `feed`.
+    fn timing(&self, feed: &FeedConfig) -> Timing {
+        Timing {
+            interval: feed.interval,
+            min_interval: self.min_interval,
+            max_interval: self.max_interval,
+        }
+    }
+
     pub fn new(
         client: reqwest::Client,
         store: Store,
@@ -155,15 +164,10 @@ pub async fn poll_feed(
     let feed_id = row.id;
     let attempted_at = Utc::now();
     let (observed, new_items, host) = observe(context, feed, row, attempted_at, slot).await;
-    let timing = Timing {
-        interval: feed.interval,
-        min_interval: context.min_interval,
-        max_interval: context.max_interval,
-    };
     let next = transition(
         &row.state,
         &row.url,
-        timing,
+        context.timing(feed),
         &observed,
         attempted_at,
         fastrand::f64(),
@@ -185,7 +189,7 @@ pub async fn poll_feed(
         .await;
     let summary = match written {
         Ok(summary) => summary,
-        Err(error) => return store_failed(context, feed, feed_id, error.to_string()),
+        Err(error) => return store_failed(context, feed, row, error.to_string()),
     };
     if let Some(moved) = &next.moved {
         warn!(
@@ -398,34 +402,33 @@ fn failed(error: FeedError) -> Observed {
     }
 }
 
-/// A poll whose result could not be written: logged, and retried after one interval.
+/// A poll whose result could not be written: logged, and timed like any other failure of
+/// the feed. Nothing of it was recorded, so the feed keeps its previous state.
 fn store_failed(
     context: &PollContext,
     feed: &FeedConfig,
-    feed_id: FeedId,
+    row: &FeedRow,
     error: String,
 ) -> PollReport {
-    warn!(feed = %feed.display_name(), url = %feed.url, error = %error, "cannot record the poll");
-    let timing = Timing {
-        interval: feed.interval,
-        min_interval: context.min_interval,
-        max_interval: context.max_interval,
+    warn!(feed = %row.display_name(), url = %feed.url, error = %error, "cannot record the poll");
+    let observed = Observed::Failed {
+        status: None,
+        error: error.clone(),
+        retry_after: None,
     };
-    let facts = crate::schedule::PollFacts {
-        outcome: crate::schedule::PollOutcome::Failure {
-            streak: 1,
-            retry_after: None,
-        },
-        server_hint: None,
-        changed_streak: 0,
-        unchanged_streak: 0,
-        jitter: fastrand::f64(),
-    };
+    let next = transition(
+        &row.state,
+        &row.url,
+        context.timing(feed),
+        &observed,
+        Utc::now(),
+        fastrand::f64(),
+    );
     PollReport {
-        feed_id,
+        feed_id: row.id,
         state: None,
         outcome: PollReportOutcome::StoreFailed(error),
-        next_poll: crate::schedule::next_poll(timing, facts, Utc::now()),
+        next_poll: next.next_poll,
         host: HostOutcome::Answered,
     }
 }
