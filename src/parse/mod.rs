@@ -112,9 +112,9 @@ fn syndication_period(body: &[u8]) -> Option<Duration> {
 
 /// The text after the first `tag` (an element name with its closing `>`) up to the next `<`.
 fn element_text(body: &[u8], tag: &[u8]) -> Option<String> {
-    let start = body.windows(tag.len()).position(|window| window == tag)? + tag.len();
+    let start = memchr::memmem::find(body, tag)? + tag.len();
     let rest = body.get(start..)?;
-    let end = rest.iter().position(|byte| *byte == b'<')?;
+    let end = memchr::memchr(b'<', rest)?;
     Some(String::from_utf8_lossy(&rest[..end.min(32)]).into_owned())
 }
 

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use super::fold::{fold, is_cjk};
@@ -57,8 +57,11 @@ impl LiteralsBuilder {
     pub fn build(self) -> Literals {
         let automaton = (!self.patterns.is_empty())
             .then(|| {
+                // A full DFA: a few hundred terms make a small one, and every item's text is
+                // scanned with it, so the faster search is worth its memory.
                 AhoCorasickBuilder::new()
                     .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&self.patterns)
                     .ok()
             })
