@@ -70,7 +70,13 @@ fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> It
         .filter(|body| !body.is_empty());
     let summary_text = summary.as_deref().map(html_to_text).unwrap_or_default();
     let content_text = content.as_deref().map(html_to_text).unwrap_or_default();
-    let given_title = entry.title.as_ref().map(text_of).unwrap_or_default();
+    // Media RSS puts a video's or podcast's title in <media:title> and may give no other.
+    let given_title = entry
+        .title
+        .as_ref()
+        .or_else(|| entry.media.iter().find_map(|media| media.title.as_ref()))
+        .map(text_of)
+        .unwrap_or_default();
     let title = if given_title.is_empty() {
         synthetic_title(&summary_text, &content_text, link.as_deref())
     } else {
