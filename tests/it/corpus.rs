@@ -61,7 +61,6 @@ fn every_corpus_document_is_stored_and_republished_as_valid_atom() {
                 // A refusal must say why.
                 assert!(!error.to_string().is_empty(), "{file}");
                 refused += 1;
-                eprintln!("REFUSED {file}: {error}");
                 actual.insert(file.clone(), format!("refused\t\t{}", refusal_kind(&error)));
                 continue;
             }
@@ -71,7 +70,11 @@ fn every_corpus_document_is_stored_and_republished_as_valid_atom() {
         items_total += items.len();
         for item in &items {
             assert!(!item.title.is_empty(), "{file}: an item without a title");
-            if let Err(problem) = plain_text_problem(&item.title) {
+            // This one's text is literally "<br />" (escaped in the source), which is right.
+            let literal_markup = file.ends_with("feedparser_rss_item_description_code_br.xml");
+            if let Err(problem) = plain_text_problem(&item.title)
+                && !literal_markup
+            {
                 markup_titles.push(format!("{file}: {problem} in title {:?}", item.title));
             }
         }
