@@ -10,6 +10,9 @@
 //!
 //! `cargo bench --bench ingest`. Items per second = 20,000 / the time per iteration.
 
+// A benchmark stops with a panic when its setup fails.
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 use std::path::Path;
 
@@ -120,8 +123,11 @@ fn fresh_store(directory: &Path, batch: &Batch) -> (Store, Vec<tidings::model::F
 }
 
 fn bench(criterion: &mut Criterion) {
-    let shipped = config::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/feeds.toml")))
-        .unwrap();
+    let shipped = config::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/feeds.toml"
+    )))
+    .unwrap();
     let batch = Batch {
         documents: (0..FEEDS)
             .map(|feed| {

@@ -4,6 +4,9 @@
 //! `cargo bench --bench parse_corpus`. The corpus is found like the tests find it:
 //! `TIDINGS_SHARED_DIR`, else `../shared` beside the repository.
 
+// A benchmark stops with a panic when its setup fails.
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 use std::path::PathBuf;
 

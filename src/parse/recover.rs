@@ -326,8 +326,8 @@ pub fn find_root(text: &str) -> Option<usize> {
     loop {
         let open = at + text[at..].find('<')?;
         let after = &text[open..];
-        if after.starts_with("<!--") {
-            at = open + 4 + after[4..].find("-->")? + 3;
+        if let Some(comment) = after.strip_prefix("<!--") {
+            at = open + 4 + comment.find("-->")? + 3;
         } else if after.starts_with("<?") || after.starts_with("<!") {
             at = open + after.find('>')? + 1;
         } else {
