@@ -82,12 +82,22 @@ const MONTHS: [&str; 12] = [
 /// The text rewritten towards RFC 2822: no weekday, short English month names, numeric zones,
 /// `+01` as `+0100`, single spaces.
 fn clean(text: &str) -> String {
+    // A weekday before a comma, in any language ("Seg,", "mer,", "Thurs,"), is dropped.
+    let text = match text.split_once(',') {
+        Some((first, rest)) if first.trim().chars().all(char::is_alphabetic) => rest,
+        _ => text,
+    };
     let mut words: Vec<String> = Vec::new();
+    let mut afternoon = None;
     for raw in text.split(|character: char| character.is_whitespace() || character == ',') {
         if raw.is_empty() {
             continue;
         }
-        let lower = raw.to_ascii_lowercase();
+        let lower = raw.to_lowercase();
+        if lower == "am" || lower == "pm" {
+            afternoon = Some(lower == "pm");
+            continue;
+        }
         let trimmed = lower.trim_end_matches('.');
         // Weekdays, in any length ("Thurs", "Tuesday"), are dropped.
         if ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -100,13 +110,7 @@ fn clean(text: &str) -> String {
         {
             continue;
         }
-        if let Some(index) = MONTHS.iter().position(|month| {
-            trimmed.starts_with(month)
-                && trimmed.len() >= 3
-                && trimmed
-                    .chars()
-                    .all(|character| character.is_ascii_alphabetic())
-        }) {
+        if let Some(index) = month_index(trimmed) {
             let name = MONTHS[index];
             let mut capitalized = name[..1].to_ascii_uppercase();
             capitalized.push_str(&name[1..]);
@@ -131,17 +135,28 @@ fn clean(text: &str) -> String {
     {
         words.swap(0, 1);
     }
-    // A time with one-digit hours, or without seconds.
+    // A time with one-digit hours, without seconds, without a colon ("1500" after the
+    // year), or with AM/PM.
+    let mut year_seen = false;
     for word in &mut words {
+        if year_seen && word.len() == 4 && word.chars().all(|c| c.is_ascii_digit()) {
+            *word = format!("{}:{}", &word[..2], &word[2..]);
+        }
+        year_seen = words_is_year(word);
         let parts: Vec<&str> = word.split(':').collect();
         if parts.len() >= 2
             && parts
                 .iter()
                 .all(|part| part.chars().all(|c| c.is_ascii_digit()))
         {
-            let hour = format!("{:0>2}", parts[0]);
+            let mut hour: u32 = parts[0].parse().unwrap_or(0);
+            match afternoon {
+                Some(true) if hour < 12 => hour += 12,
+                Some(false) if hour == 12 => hour = 0,
+                _ => {}
+            }
             let seconds = parts.get(2).copied().unwrap_or("00");
-            *word = format!("{hour}:{}:{seconds}", parts[1]);
+            *word = format!("{hour:02}:{}:{seconds}", parts[1]);
         }
     }
     // No zone at all: UTC.
@@ -152,6 +167,54 @@ fn clean(text: &str) -> String {
         words.push("+0000".to_string());
     }
     words.join(" ")
+}
+
+/// Whether a word of a date is its year (two or four digits after the month).
+fn words_is_year(word: &str) -> bool {
+    (word.len() == 4 || word.len() == 2) && word.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Month names and abbreviations in English, German, French, Spanish, Italian and
+/// Portuguese, as their first letters (longest first where two share a start).
+const LOCAL_MONTHS: &[(&str, usize)] = &[
+    ("juin", 5),
+    ("juil", 6),
+    ("ene", 0),
+    ("gen", 0),
+    ("fév", 1),
+    ("fev", 1),
+    ("mär", 2),
+    ("mrz", 2),
+    ("abr", 3),
+    ("avr", 3),
+    ("mai", 4),
+    ("mag", 4),
+    ("giu", 5),
+    ("lug", 6),
+    ("ago", 7),
+    ("aoû", 7),
+    ("set", 8),
+    ("out", 9),
+    ("ott", 9),
+    ("okt", 9),
+    ("dez", 11),
+    ("dic", 11),
+    ("déc", 11),
+];
+
+fn month_index(word: &str) -> Option<usize> {
+    if word.chars().count() < 3 || !word.chars().all(char::is_alphabetic) {
+        return None;
+    }
+    MONTHS
+        .iter()
+        .position(|month| word.starts_with(month))
+        .or_else(|| {
+            LOCAL_MONTHS
+                .iter()
+                .find(|(prefix, _)| word.starts_with(prefix))
+                .map(|(_, index)| *index)
+        })
 }
 
 /// `+01`, `+1`, `+01:00` → `+0100`.
@@ -300,6 +363,18 @@ mod tests {
         check("2024-06-07", "2024-06-07T00:00:00+00:00");
         check("20240607", "2024-06-07T00:00:00+00:00");
         check("07 June 2024", "2024-06-07T00:00:00+00:00");
+        check("03 Apr 02 1500 GMT", "2002-04-03T15:00:00+00:00");
+        check("Sat, Dec 16 2023 02:02:33 PM", "2023-12-16T14:02:33+00:00");
+        check(
+            "Seg, 24 Set 2018 19:18:49 -0300",
+            "2018-09-24T22:18:49+00:00",
+        );
+        check(
+            "mer, 16 nov 2022 00:38:15 +0100",
+            "2022-11-15T23:38:15+00:00",
+        );
+        check("Di, 5 Mär 2024 08:00:00 +0100", "2024-03-05T07:00:00+00:00");
+        check("12 juillet 2023 10:00 CEST", "2023-07-12T08:00:00+00:00");
     }
 
     #[test]
