@@ -23,11 +23,15 @@ const SYNTHETIC_TITLE_CHARS: usize = 100;
 /// Normalizes a parsed feed fetched from `feed_url`.
 pub fn normalize(parsed: &ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<Item>) {
     let feed = &parsed.feed;
+    // Atom says whether a title is text or HTML; RSS and JSON Feed titles are plain text by
+    // their specs, but publishers put entities and tags in them (often escaped twice), and
+    // every reader shows them as HTML. So there a title is always read as HTML.
+    let html_titles = feed.feed_type != feed_rs::model::FeedType::Atom;
     let meta = FeedMeta {
         title: feed
             .title
             .as_ref()
-            .map(text_of)
+            .map(|title| text_of(title, html_titles))
             .filter(|title| !title.is_empty()),
         site_link: pick_link(&feed.links).and_then(|link| resolve(feed_url, &link.href)),
     };
@@ -50,13 +54,18 @@ pub fn normalize(parsed: &ParsedFeed, feed_url: &Url) -> (FeedMeta, Vec<Item>) {
             let shared_link = link
                 .as_deref()
                 .is_some_and(|link| link_counts.get(without_fragment(link)).copied() > Some(1));
-            normalize_entry(entry, link.clone(), shared_link)
+            normalize_entry(entry, link.clone(), shared_link, html_titles)
         })
         .collect();
     (meta, items)
 }
 
-fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> Item {
+fn normalize_entry(
+    entry: &Entry,
+    link: Option<String>,
+    shared_link: bool,
+    html_titles: bool,
+) -> Item {
     let summary = entry
         .summary
         .as_ref()
@@ -70,7 +79,13 @@ fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> It
         .filter(|body| !body.is_empty());
     let summary_text = summary.as_deref().map(html_to_text).unwrap_or_default();
     let content_text = content.as_deref().map(html_to_text).unwrap_or_default();
-    let given_title = entry.title.as_ref().map(text_of).unwrap_or_default();
+    // Media RSS puts a video's or podcast's title in <media:title> and may give no other.
+    let given_title = entry
+        .title
+        .as_ref()
+        .or_else(|| entry.media.iter().find_map(|media| media.title.as_ref()))
+        .map(|title| text_of(title, html_titles))
+        .unwrap_or_default();
     let title = if given_title.is_empty() {
         synthetic_title(&summary_text, &content_text, link.as_deref())
     } else {
@@ -111,6 +126,25 @@ fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> It
     }
 }
 
+/// How far past `now` a source's date may lie before it is taken as a clock or time-zone error.
+pub const FUTURE_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Clamps dates in the future (beyond `FUTURE_TOLERANCE`) to `now`, the time the items were
+/// seen: a feed with a wrong clock or zone must not pin its items above everyone else's, nor
+/// announce a publication that has not happened. A missing or unparseable date stays `None`;
+/// the store then dates the item by when it was first seen. The caller passes `now`, so this
+/// stays pure.
+pub fn clamp_dates(items: &mut [Item], now: chrono::DateTime<chrono::Utc>) {
+    let limit = now + FUTURE_TOLERANCE;
+    for item in items {
+        for date in [&mut item.published, &mut item.updated] {
+            if date.is_some_and(|date| date > limit) {
+                *date = Some(now);
+            }
+        }
+    }
+}
+
 /// The text topics are matched against: title, summary and content as plain text. Stored
 /// items are matched again from their stored title and HTML, through the same function.
 pub fn match_text(title: &str, summary: Option<&str>, content: Option<&str>) -> String {
@@ -128,9 +162,10 @@ fn join_text(title: &str, summary_text: &str, content_text: &str) -> String {
         .join("\n")
 }
 
-/// Plain text of a feed-rs `Text`: HTML stripped when it is HTML, whitespace folded always.
-fn text_of(text: &Text) -> String {
-    if is_html(text) {
+/// Plain text of a feed-rs `Text`: HTML stripped when it is (or, with `as_html`, may be) HTML,
+/// whitespace folded always.
+fn text_of(text: &Text, as_html: bool) -> String {
+    if as_html || is_html(text) {
         html_to_text(&text.content)
     } else {
         fold_whitespace(&text.content)

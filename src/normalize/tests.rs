@@ -85,3 +85,50 @@ fn stored_items_rematch_from_the_same_text() {
         item.match_text
     );
 }
+
+#[test]
+fn rss_titles_are_read_as_html_atom_titles_as_declared() {
+    let items = items_of(
+        r#"<rss version="2.0"><channel><title>t</title>
+        <item><title><![CDATA[Flat &#x0024;4300 1930ft<sup>2</sup>]]></title></item>
+        <item><title>AT&amp;amp;T &lt;b&gt;deal&lt;/b&gt;  done</title></item>
+        </channel></rss>"#,
+    );
+    assert_eq!(items[0].title, "Flat $4300 1930ft2");
+    assert_eq!(items[1].title, "AT&T deal done");
+    let url = Url::parse("https://news.example/atom").unwrap();
+    let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+        <entry><id>1</id><title type="text">Use &lt;b&gt; for bold</title></entry>
+        <entry><id>2</id><title type="html">&lt;b&gt;Kyiv&lt;/b&gt; &amp;amp; Odesa</title></entry></feed>"#;
+    let parsed = parse(atom.as_bytes(), None, url.as_str()).unwrap();
+    let items = normalize(&parsed, &url).1;
+    assert_eq!(items[0].title, "Use <b> for bold");
+    assert_eq!(items[1].title, "Kyiv & Odesa");
+}
+
+#[test]
+fn future_dates_are_clamped_and_missing_ones_stay_missing() {
+    let mut items = items_of(
+        r#"<rss version="2.0"><channel><title>t</title>
+        <item><title>future</title><pubDate>Fri, 01 Jan 2100 00:00:00 GMT</pubDate></item>
+        <item><title>soon</title><pubDate>Mon, 03 Jun 2024 12:30:00 GMT</pubDate></item>
+        <item><title>past</title><pubDate>Sat, 01 Jun 2024 00:00:00 +0200</pubDate></item>
+        <item><title>none</title><pubDate>sometime</pubDate></item>
+        </channel></rss>"#,
+    );
+    let now = chrono::DateTime::parse_from_rfc3339("2024-06-03T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    clamp_dates(&mut items, now);
+    assert_eq!(items[0].published, Some(now));
+    assert_eq!(
+        items[1].published.unwrap().to_rfc3339(),
+        "2024-06-03T12:30:00+00:00",
+        "within the tolerance"
+    );
+    assert_eq!(
+        items[2].published.unwrap().to_rfc3339(),
+        "2024-05-31T22:00:00+00:00"
+    );
+    assert_eq!(items[3].published, None);
+}

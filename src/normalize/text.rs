@@ -56,7 +56,33 @@ pub fn html_to_text(html: &str) -> String {
 }
 
 /// Collapses every run of whitespace (including non-breaking spaces) into one space and trims.
+/// C1 control characters (U+0080–U+009F), which feeds produce by writing windows-1252 bytes as
+/// character references (`&#146;` for ’), become the windows-1252 characters they meant, as
+/// browsers read them.
 pub fn fold_whitespace(text: &str) -> String {
+    if text
+        .chars()
+        .any(|character| ('\u{80}'..='\u{9F}').contains(&character))
+    {
+        let meant: String = text.chars().map(windows_1252_meaning).collect();
+        return fold_whitespace_only(&meant);
+    }
+    fold_whitespace_only(text)
+}
+
+fn windows_1252_meaning(character: char) -> char {
+    let Ok(byte) = u8::try_from(u32::from(character)) else {
+        return character;
+    };
+    if !(0x80..=0x9F).contains(&byte) {
+        return character;
+    }
+    let bytes = [byte];
+    let (decoded, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&bytes);
+    decoded.chars().next().unwrap_or(character)
+}
+
+fn fold_whitespace_only(text: &str) -> String {
     let mut folded = String::with_capacity(text.len());
     for word in text.split(|character: char| character.is_whitespace()) {
         if word.is_empty() {
@@ -141,6 +167,12 @@ mod tests {
             "Tom &amp; Jerry&nbsp;&#8212; &quot;hi&quot;\n\t ok",
             "Tom & Jerry — \"hi\" ok",
         );
+    }
+
+    #[test]
+    fn windows_1252_code_points_become_the_characters_they_meant() {
+        check("don&#146;t \u{93}quoted\u{94}", "don’t “quoted”");
+        assert_eq!(fold_whitespace("a\u{85}b"), "a…b");
     }
 
     #[test]

@@ -2,6 +2,17 @@
 //! or a `ParseError` that says why the document is not a feed.
 //!
 //! Owns the call into feed-rs and how it is configured. It does no I/O and reads no clock.
+//!
+//! The steps: the bytes are decoded to UTF-8 by the charset rule of `charset` (BOM, XML shape,
+//! UTF-8 evidence, HTTP charset, XML declaration, a guess), then feed-rs parses them strictly,
+//! with our lenient date parser (`dates`). When the strict parse fails, `recover` repairs what a
+//! lenient reader forgives (HTML entities, bare `&`, junk before the root, control characters,
+//! a truncated end) and feed-rs tries once more. A document that is no feed (an HTML page,
+//! an XML document of another kind) is refused with a reason.
+
+pub mod charset;
+pub mod dates;
+mod recover;
 
 use std::time::Duration;
 
@@ -19,10 +30,12 @@ pub struct ParsedFeed {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    #[error("the document is empty")]
+    #[error("the document is empty (no element in it)")]
     Empty,
     #[error("not a feed: the server sent {content_type} that starts with {start:?}")]
     NotAFeed { content_type: String, start: String },
+    #[error("not a feed: an XML document whose root element is <{root}>")]
+    OtherXml { root: String },
     #[error("not a valid RSS, Atom or JSON feed: {0}")]
     Invalid(String),
 }
@@ -41,53 +54,185 @@ pub fn parse(
     if trimmed.is_empty() {
         return Err(ParseError::Empty);
     }
-    // feed-rs would invent an id for an entry that has none (a hash of link and title, or a
-    // random UUID when there is no link). Either would break item identity: a changed title
-    // would look like a new item, and a UUID changes on every poll. An empty id tells
-    // `normalize` that the source gave none, so it can choose the key itself.
-    let feed_parser = parser::Builder::new()
-        .base_uri(Some(base_url))
-        .id_generator(|_links, _title, _uri| String::new())
-        .build();
-    // A parser bug must cost one feed, not the process: quick-xml (under feed-rs) panics on
-    // some documents whose declared encoding changes mid-stream (see the corpus test), so the
-    // call is fenced and a panic becomes an error on that feed.
-    let outcome =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| feed_parser.parse(body)))
-            .map_err(|panic| {
-                let reason = panic
-                    .downcast_ref::<&str>()
-                    .map(|text| (*text).to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown".to_string());
-                ParseError::Invalid(format!("the XML parser crashed on this document: {reason}"))
-            })?;
+    let decoded = charset::decode(trimmed, content_type);
+    let compatible = std::str::from_utf8(&decoded.text)
+        .ok()
+        .and_then(recover::compat);
+    let text = compatible
+        .as_ref()
+        .map_or(decoded.text.as_ref(), |compatible| compatible.as_bytes());
+    let strict = parse_with_feed_rs(text);
+    let outcome = match strict {
+        Ok(feed) => Ok(feed),
+        Err(strict_error) => {
+            // Repairs start from the decoded document (compat's rewrite included in them).
+            let repaired = std::str::from_utf8(&decoded.text)
+                .ok()
+                .and_then(recover::repair)
+                .map(|repaired| recover::compat(&repaired).unwrap_or(repaired));
+            match repaired {
+                Some(repaired) => parse_with_feed_rs(repaired.as_bytes()).map_err(|_| strict_error),
+                None => Err(strict_error),
+            }
+        }
+    };
     match outcome {
-        Ok(feed) => {
+        Ok(mut feed) => {
+            resolve_links(&mut feed, base_url);
             let ttl = feed
                 .ttl
                 .filter(|minutes| *minutes > 0)
                 .map(|minutes| Duration::from_secs(u64::from(minutes) * 60));
-            let update_period = ttl.max(syndication_period(body));
+            let update_period = ttl.max(syndication_period(text));
             Ok(ParsedFeed {
                 feed,
                 update_period,
             })
         }
         Err(error) => {
-            if looks_like_html(trimmed) {
-                let start: String = String::from_utf8_lossy(&trimmed[..trimmed.len().min(40)])
-                    .chars()
-                    .filter(|character| !character.is_control())
-                    .collect();
+            let start: String = String::from_utf8_lossy(&text[..floor_boundary(text, 40)])
+                .chars()
+                .filter(|character| !character.is_control())
+                .collect();
+            if looks_like_html(text) {
                 return Err(ParseError::NotAFeed {
                     content_type: content_type.unwrap_or("a document").to_string(),
                     start,
                 });
             }
-            Err(ParseError::Invalid(error.to_string()))
+            if text.first() == Some(&b'<')
+                && std::str::from_utf8(text)
+                    .ok()
+                    .is_some_and(|text| recover::find_root(text).is_none())
+            {
+                return Err(ParseError::Empty);
+            }
+            if let Some(root) = other_xml_root(text) {
+                return Err(ParseError::OtherXml { root });
+            }
+            Err(ParseError::Invalid(error))
         }
     }
+}
+
+/// The base feed-rs resolves against in place of the document's URL, so that a link that was
+/// relative (with no absolute `xml:base` above it) can be told apart afterwards and resolved
+/// by `resolve_links`.
+/// Its path tells a relative-path reference (`a/b.html`, under the path) from an
+/// absolute-path one (`/a/b.html`).
+const RELATIVE_MARK: &str = "http://relative.tidings.invalid/base/";
+const MARK_ORIGIN: &str = "http://relative.tidings.invalid";
+
+/// Resolves the links that the document left relative. Links under an absolute `xml:base` were
+/// resolved by feed-rs (xml:base is inherited and relative xml:base values are resolved
+/// against their parents'). What is left is resolved:
+/// - the feed's own links against the document URL (`base_url`, where it was fetched from
+///   after redirects);
+/// - an entry's links in RSS and JSON Feed against the feed's (resolved) site link, else the
+///   document URL: RSS has no base of its own, and publishers who write relative item links
+///   mean their site, which is not always where the feed lives (`/feeds/rss.php`);
+/// - an entry's links in Atom against the document URL, as RFC 4287 (through xml:base and
+///   RFC 3986) says.
+fn resolve_links(feed: &mut feed_rs::model::Feed, base_url: &str) {
+    let Ok(document) = url::Url::parse(base_url) else {
+        return;
+    };
+    for link in &mut feed.links {
+        link.href = resolve_marked(&link.href, &document);
+    }
+    let site = feed
+        .links
+        .iter()
+        .find(|link| link.rel.as_deref().is_none_or(|rel| rel == "alternate"))
+        .and_then(|link| url::Url::parse(&link.href).ok())
+        .filter(|site| matches!(site.scheme(), "http" | "https"));
+    let entry_base = match (&feed.feed_type, site) {
+        (feed_rs::model::FeedType::Atom, _) | (_, None) => document,
+        (_, Some(site)) => site,
+    };
+    for entry in &mut feed.entries {
+        for link in &mut entry.links {
+            link.href = resolve_marked(&link.href, &entry_base);
+        }
+        if let Some(source) = entry
+            .content
+            .as_mut()
+            .and_then(|content| content.src.as_mut())
+        {
+            source.href = resolve_marked(&source.href, &entry_base);
+        }
+    }
+}
+
+/// `href` again when it is absolute; else the reference it was, against `base`.
+fn resolve_marked(href: &str, base: &url::Url) -> String {
+    let reference = match href.strip_prefix(RELATIVE_MARK) {
+        Some(relative_path) => relative_path,
+        None => match href.strip_prefix(MARK_ORIGIN) {
+            Some(absolute_path) => absolute_path,
+            None => return href.to_string(),
+        },
+    };
+    base.join(reference)
+        .map_or_else(|_| href.to_string(), |url| url.to_string())
+}
+
+/// Why feed-rs refused a document, in words.
+fn parse_with_feed_rs(text: &[u8]) -> Result<feed_rs::model::Feed, String> {
+    // feed-rs would invent an id for an entry that has none (a hash of link and title, or a
+    // random UUID when there is no link). Either would break item identity: a changed title
+    // would look like a new item, and a UUID changes on every poll. An empty id tells
+    // `normalize` that the source gave none, so it can choose the key itself.
+    let feed_parser = parser::Builder::new()
+        .base_uri(Some(RELATIVE_MARK))
+        .id_generator(|_links, _title, _uri| String::new())
+        .timestamp_parser(dates::parse_date)
+        .build();
+    // A parser bug must cost one feed, not the process: quick-xml (under feed-rs) has panicked
+    // on documents of the corpus, so the call is fenced and a panic becomes an error on that
+    // feed.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| feed_parser.parse(text)))
+        .map_err(|panic| {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".to_string());
+            format!("the XML parser crashed on this document: {reason}")
+        })?
+        .map_err(|error| error.to_string())
+}
+
+/// The index at or below `index` that does not split a UTF-8 sequence.
+fn floor_boundary(text: &[u8], index: usize) -> usize {
+    let mut index = index.min(text.len());
+    while index > 0 && index < text.len() && (text[index] & 0xC0) == 0x80 {
+        index -= 1;
+    }
+    index
+}
+
+/// The root element's name of an XML document that is well-formed enough to have one but is
+/// no feed (`<note>`, `<html>` in XHTML, `<opml>`).
+fn other_xml_root(text: &[u8]) -> Option<String> {
+    if text.first() != Some(&b'<') {
+        return None;
+    }
+    let text = std::str::from_utf8(text).ok()?;
+    let start = recover::find_root(text)?;
+    let name: String = text[start + 1..]
+        .chars()
+        .take_while(|character| {
+            character.is_alphanumeric() || matches!(character, ':' | '_' | '-' | '.')
+        })
+        .collect();
+    let local = name
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    (!name.is_empty() && !matches!(local.as_str(), "rss" | "feed" | "RDF" | "entry"))
+        .then_some(name)
 }
 
 /// The RSS 1.0 syndication module: `sy:updatePeriod` (hourly, daily, weekly, monthly,
@@ -158,6 +303,97 @@ mod tests {
         assert_eq!(
             parse(none, None, "https://e.org/").unwrap().update_period,
             None
+        );
+    }
+
+    #[test]
+    fn relative_links_resolve_against_xml_base_the_site_link_and_the_document() {
+        let rss =
+            br#"<rss version="2.0"><channel><title>t</title><link>https://site.example/news/</link>
+            <item><title>a</title><link>2024/a.html</link></item>
+            <item><title>b</title><link>/b.html?x=1#top</link></item>
+            <item><title>c</title><link>https://other.example/c</link></item>
+            </channel></rss>"#;
+        let feed = parse(rss, None, "https://feeds.example/rss.php")
+            .unwrap()
+            .feed;
+        let links: Vec<&str> = feed
+            .entries
+            .iter()
+            .map(|e| e.links[0].href.as_str())
+            .collect();
+        assert_eq!(
+            links,
+            [
+                "https://site.example/news/2024/a.html",
+                "https://site.example/b.html?x=1#top",
+                "https://other.example/c"
+            ]
+        );
+        // A relative site link is itself relative to the document.
+        let rss = br#"<rss version="2.0"><channel><title>t</title><link>/home/</link>
+            <item><title>a</title><link>a.html</link></item></channel></rss>"#;
+        let feed = parse(rss, None, "https://feeds.example/x/rss")
+            .unwrap()
+            .feed;
+        assert_eq!(feed.links[0].href, "https://feeds.example/home/");
+        assert_eq!(
+            feed.entries[0].links[0].href,
+            "https://feeds.example/home/a.html"
+        );
+        // Atom: xml:base (inherited, and relative ones resolved against their parent), else
+        // the document URL.
+        let atom =
+            br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://base.example/root/">
+            <title>t</title><link href="https://site.example/"/>
+            <entry xml:base="sub/"><title>a</title><id>1</id><link href="a.html"/></entry>
+            <entry><title>b</title><id>2</id><link href="../b.html"/></entry>
+            </feed>"#;
+        let feed = parse(atom, None, "https://feeds.example/atom.xml")
+            .unwrap()
+            .feed;
+        assert_eq!(
+            feed.entries[0].links[0].href,
+            "https://base.example/root/sub/a.html"
+        );
+        assert_eq!(feed.entries[1].links[0].href, "https://base.example/b.html");
+        let atom = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+            <link href="https://site.example/"/>
+            <entry><title>a</title><id>1</id><link href="/a.html"/></entry></feed>"#;
+        let feed = parse(atom, None, "https://feeds.example/x/atom.xml")
+            .unwrap()
+            .feed;
+        assert_eq!(
+            feed.entries[0].links[0].href,
+            "https://feeds.example/a.html"
+        );
+    }
+
+    #[test]
+    fn lenient_dates_and_recovered_documents() {
+        let rss = b"<rss version=\"2.0\"><channel><title>t &nbsp;&copy; & co</title>
+            <item><title>a</title><pubDate>Thurs, 13 Jul 2011 07:38 CEST</pubDate></item>
+            <item><title>b</title><pubDate>whenever</pubDate></item><item><title>c</ti";
+        let feed = parse(rss, None, "https://e.org/").unwrap().feed;
+        assert_eq!(feed.title.unwrap().content, "t \u{a0}\u{a9} & co");
+        assert_eq!(feed.entries.len(), 2, "the truncated item is dropped");
+        assert_eq!(feed.entries[1].published, None);
+        assert_eq!(
+            feed.entries[0].published.unwrap().to_rfc3339(),
+            "2011-07-13T05:38:00+00:00"
+        );
+    }
+
+    #[test]
+    fn other_xml_is_refused_by_its_root() {
+        let note = parse(
+            b"<?xml version=\"1.0\"?><!-- <rss> --><note><to>x</to></note>",
+            None,
+            "https://e.org/",
+        );
+        assert!(
+            matches!(&note, Err(ParseError::OtherXml { root }) if root == "note"),
+            "{note:?}"
         );
     }
 

@@ -19,7 +19,7 @@ use url::Url;
 use crate::config::{FeedConfig, Settings};
 use crate::fetch::{self, FetchError, FetchOutcome, Validators};
 use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
-use crate::normalize::normalize;
+use crate::normalize::{clamp_dates, normalize};
 use crate::parse::{ParseError, parse};
 use crate::schedule::{HostOutcome, NextPoll, Timing};
 use crate::store::{
@@ -323,14 +323,16 @@ async fn observe(
         .await
         .unwrap_or_default();
     let topics = Arc::clone(&context.topics);
-    let feed_url = feed.url.clone();
+    // Where the document was fetched from after redirects: relative links resolve there.
+    let feed_url = body.final_url.clone();
     let document = body.body;
     let content_type = body.content_type;
     let base_url = body.final_url.to_string();
     // Parsing and matching are CPU work: keep them off the async threads.
     let processed = tokio::task::spawn_blocking(move || {
         let parsed = parse(&document, content_type.as_deref(), &base_url)?;
-        let (meta, items) = normalize(&parsed, &feed_url);
+        let (meta, mut items) = normalize(&parsed, &feed_url);
+        clamp_dates(&mut items, now);
         let items = items
             .into_iter()
             .map(|item| {

@@ -11,6 +11,7 @@ mod corpus;
 mod end_to_end;
 mod failures;
 mod identity;
+mod parsing;
 mod polling;
 mod tidy;
 mod topics;
