@@ -24,7 +24,7 @@ use crate::pipeline::{
 };
 use crate::schedule::{DueQueue, HostTable, host_key};
 use crate::serve::{self, AppState};
-use crate::store::{FeedRow, Store, StoreError};
+use crate::store::{FeedRow, Grouping, Store, StoreError};
 use crate::topics::TopicSet;
 
 /// How long in-flight polls may run on after a shutdown signal before they are abandoned.
@@ -137,6 +137,11 @@ pub async fn run(
             store: store.clone(),
             topics: Arc::clone(&prepared.context.topics),
             public_url,
+            grouping: if config.settings.group_stories {
+                Grouping::Stories
+            } else {
+                Grouping::Links
+            },
         },
         shutdown.clone(),
     ));

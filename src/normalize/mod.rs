@@ -4,6 +4,7 @@
 //! Owns what an item *is* once it leaves the parser. It does no I/O and reads no clock.
 
 mod identity;
+pub mod links;
 pub mod text;
 
 use std::collections::HashMap;
@@ -92,6 +93,13 @@ fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> It
         content.as_deref(),
     );
     let match_text = join_text(&title, &summary_text, &content_text);
+    let link_key = link.as_deref().and_then(links::canonical_link);
+    let lead = if summary_text.is_empty() {
+        &content_text
+    } else {
+        &summary_text
+    };
+    let story = crate::dedupe::sketch(&title, lead);
     Item {
         key,
         guid,
@@ -108,6 +116,8 @@ fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> It
         updated: entry.updated,
         match_text,
         content_hash,
+        link_key,
+        story,
     }
 }
 

@@ -16,6 +16,8 @@ fn item(key: &str, title: &str) -> Item {
         updated: None,
         match_text: title.to_string(),
         content_hash: format!("hash of {title}"),
+        link_key: None,
+        story: None,
     }
 }
 

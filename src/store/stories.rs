@@ -1,0 +1,166 @@
+//! Placing a new item: the same canonical link at another source makes it one more source of
+//! that item (its `link_group`); else a near-duplicate from another outlet within the story
+//! window makes it one more version of that story (its `story`); else it starts both.
+//!
+//! Candidates come from the `story_bands` index (LSH band hashes with the item's time) and are
+//! confirmed by `dedupe::same_story`, so a poll reads a handful of rows per new item, never
+//! every recent item. Items of one feed are never grouped with each other: a feed's own items
+//! are distinct by its identity rule, and a story holds at most one item per feed.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::StoreError;
+use crate::dedupe::{WINDOW_SECONDS, same_story};
+use crate::model::{FeedId, Item};
+
+/// An item offered by the band index, as read back to confirm it.
+struct Candidate {
+    feed_id: i64,
+    story: Option<i64>,
+    words: Option<String>,
+    /// When its story's first item was published.
+    story_time: Option<i64>,
+}
+
+/// Gives the just-inserted item `item_id` its link group and story, and indexes its bands.
+pub(super) fn place_new_item_in(
+    transaction: &rusqlite::Connection,
+    feed_id: FeedId,
+    item_id: i64,
+    item: &Item,
+    time: i64,
+) -> Result<(), StoreError> {
+    let (link_group, story) = match same_link_in(transaction, feed_id, item)? {
+        Some(found) => found,
+        None => (
+            item_id,
+            same_story_in(transaction, feed_id, item, time)?.unwrap_or(item_id),
+        ),
+    };
+    transaction
+        .prepare_cached("UPDATE items SET link_group = ?2, story = ?3 WHERE id = ?1")?
+        .execute(params![item_id, link_group, story])?;
+    index_bands_in(transaction, item_id, item, time)
+}
+
+/// Replaces the indexed band hashes of an item with those of its current sketch.
+pub(super) fn index_bands_in(
+    transaction: &rusqlite::Connection,
+    item_id: i64,
+    item: &Item,
+    time: i64,
+) -> Result<(), StoreError> {
+    transaction
+        .prepare_cached("DELETE FROM story_bands WHERE item_id = ?1")?
+        .execute([item_id])?;
+    let Some(sketch) = &item.story else {
+        return Ok(());
+    };
+    let mut insert = transaction.prepare_cached(
+        "INSERT OR IGNORE INTO story_bands (band, item_id, time) VALUES (?1, ?2, ?3)",
+    )?;
+    for band in &sketch.bands {
+        insert.execute(params![band, item_id, time])?;
+    }
+    Ok(())
+}
+
+/// The link group and story of the first item another feed holds with the same canonical link.
+fn same_link_in(
+    transaction: &rusqlite::Connection,
+    feed_id: FeedId,
+    item: &Item,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    let Some(link_key) = &item.link_key else {
+        return Ok(None);
+    };
+    let found = transaction
+        .prepare_cached(
+            "SELECT link_group, story FROM items
+             WHERE link_key = ?1 AND feed_id != ?2 AND link_group IS NOT NULL
+             ORDER BY id LIMIT 1",
+        )?
+        .query_row(params![link_key, feed_id.0], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    Ok(found)
+}
+
+/// The earliest story, begun within the window, that has a version from another feed (and
+/// none from this one) which `dedupe::same_story` confirms.
+fn same_story_in(
+    transaction: &rusqlite::Connection,
+    feed_id: FeedId,
+    item: &Item,
+    time: i64,
+) -> Result<Option<i64>, StoreError> {
+    let Some(sketch) = &item.story else {
+        return Ok(None);
+    };
+    let mut candidates = BTreeSet::new();
+    {
+        let mut by_band = transaction.prepare_cached(
+            "SELECT item_id FROM story_bands WHERE band = ?1 AND time BETWEEN ?2 AND ?3",
+        )?;
+        for band in &sketch.bands {
+            let rows = by_band.query_map(
+                params![band, time - WINDOW_SECONDS, time + WINDOW_SECONDS],
+                |row| row.get::<_, i64>(0),
+            )?;
+            for candidate in rows {
+                candidates.insert(candidate?);
+            }
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let mut read = transaction.prepare_cached(
+        "SELECT i.feed_id, i.story, i.story_words,
+                (SELECT s.sort_time FROM items s WHERE s.id = i.story)
+         FROM items i WHERE i.id = ?1",
+    )?;
+    let mut has_feed =
+        transaction.prepare_cached("SELECT 1 FROM items WHERE story = ?1 AND feed_id = ?2")?;
+    let mut stories = BTreeSet::new();
+    for candidate in candidates {
+        let row = read
+            .query_row([candidate], |row| {
+                Ok(Candidate {
+                    feed_id: row.get(0)?,
+                    story: row.get(1)?,
+                    words: row.get(2)?,
+                    story_time: row.get(3)?,
+                })
+            })
+            .optional()?;
+        let Some(Candidate {
+            feed_id: candidate_feed,
+            story: Some(story),
+            words: Some(words),
+            story_time,
+        }) = row
+        else {
+            continue;
+        };
+        if candidate_feed == feed_id.0 || stories.contains(&story) {
+            continue;
+        }
+        // The story began within the window too, so a chain of versions cannot stretch a
+        // story over weeks.
+        if story_time.is_some_and(|story_time| (story_time - time).abs() > WINDOW_SECONDS) {
+            continue;
+        }
+        if !same_story(&sketch.words, &words) {
+            continue;
+        }
+        if has_feed.exists(params![story, feed_id.0])? {
+            continue;
+        }
+        stories.insert(story);
+    }
+    Ok(stories.first().copied())
+}
