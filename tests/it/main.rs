@@ -10,6 +10,7 @@ mod check;
 mod corpus;
 mod end_to_end;
 mod failures;
+mod grouping;
 mod identity;
 mod polling;
 mod stories;
