@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, from_unix, stories, to_unix};
-use crate::model::{FeedId, Item, OtherSource, OutputEntry, TopicMatch};
+use crate::model::{FeedId, Item, ItemKey, OtherSource, OutputEntry, TopicMatch};
 
 /// The most other sources listed under one entry.
 const MAX_OTHER_SOURCES: usize = 50;
@@ -76,6 +76,10 @@ pub(super) fn upsert_items_in(
     let mut find = transaction.prepare_cached(
         "SELECT id, content_hash, first_seen FROM items WHERE feed_id = ?1 AND item_key = ?2",
     )?;
+    let mut find_by_link = transaction.prepare_cached(
+        "SELECT id, content_hash, first_seen FROM items
+         WHERE feed_id = ?1 AND link_key = ?2 AND item_key LIKE 'link:%' ORDER BY id LIMIT 1",
+    )?;
     let mut insert = transaction.prepare_cached(
         "INSERT INTO items (feed_id, item_key, entry_id, guid, link, title, summary, content,
              author, published, updated, first_seen, changed_at, sort_time, content_hash,
@@ -94,11 +98,23 @@ pub(super) fn upsert_items_in(
             continue;
         };
         let key = item.key.to_storage_string();
-        let existing: Option<(i64, String, i64)> = find
+        let mut existing: Option<(i64, String, i64)> = find
             .query_row(params![feed_id.0, key], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })
             .optional()?;
+        if existing.is_none()
+            && let (ItemKey::Link(_), Some(link_key)) = (&item.key, &item.link_key)
+        {
+            // An item known by its link alone is the same item when its link only changed
+            // in what canonical links ignore (a campaign tag that differs per poll, the
+            // scheme, `www.`): the feed's item found by canonical link is updated.
+            existing = find_by_link
+                .query_row(params![feed_id.0, link_key], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+        }
         let (item_id, is_new) = match existing {
             None => {
                 insert.execute(params![
