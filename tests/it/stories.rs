@@ -275,10 +275,12 @@ fn corpus_negatives(items: &[CorpusItem]) -> Score {
         }
     }
     println!(
-        "corpus: {} items, {} with a sketch, {} pairs with one canonical link left out",
+        "corpus: {} items, {} with a sketch, {} pairs with one canonical link left out, \
+         {} pairs share a band hash (the exact check runs on these only)",
         items.len(),
         sketches.iter().flatten().count(),
-        same_article
+        same_article,
+        candidates.len()
     );
     println!("corpus pairs grouped although different: {merged:#?}");
     println!(
