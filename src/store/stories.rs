@@ -58,12 +58,21 @@ pub(super) fn index_bands_in(
     let Some(sketch) = &item.story else {
         return Ok(());
     };
-    let mut insert = transaction.prepare_cached(
-        "INSERT OR IGNORE INTO story_bands (band, item_id, time) VALUES (?1, ?2, ?3)",
-    )?;
-    for band in &sketch.bands {
-        insert.execute(params![band, item_id, time])?;
+    if sketch.bands.is_empty() {
+        return Ok(());
     }
+    // One statement for all bands of the item (cached per band count, which is fixed).
+    let count = sketch.bands.len();
+    let values: Vec<String> = (1..=count)
+        .map(|index| format!("(?{index}, ?{}, ?{})", count + 1, count + 2))
+        .collect();
+    let mut insert = transaction.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO story_bands (band, item_id, time) VALUES {}",
+        values.join(", ")
+    ))?;
+    let mut parameters: Vec<i64> = sketch.bands.clone();
+    parameters.extend([item_id, time]);
+    insert.execute(rusqlite::params_from_iter(parameters))?;
     Ok(())
 }
 
@@ -100,21 +109,23 @@ fn same_story_in(
     let Some(sketch) = &item.story else {
         return Ok(None);
     };
-    let mut candidates = BTreeSet::new();
-    {
-        let mut by_band = transaction.prepare_cached(
-            "SELECT item_id FROM story_bands WHERE band = ?1 AND time BETWEEN ?2 AND ?3",
-        )?;
-        for band in &sketch.bands {
-            let rows = by_band.query_map(
-                params![band, time - WINDOW_SECONDS, time + WINDOW_SECONDS],
-                |row| row.get::<_, i64>(0),
-            )?;
-            for candidate in rows {
-                candidates.insert(candidate?);
-            }
-        }
-    }
+    // One indexed lookup for all bands of the item.
+    let count = sketch.bands.len();
+    let placeholders: Vec<String> = (1..=count).map(|index| format!("?{index}")).collect();
+    let mut by_band = transaction.prepare_cached(&format!(
+        "SELECT DISTINCT item_id FROM story_bands
+         WHERE band IN ({}) AND time BETWEEN ?{} AND ?{}",
+        placeholders.join(", "),
+        count + 1,
+        count + 2
+    ))?;
+    let mut parameters: Vec<i64> = sketch.bands.clone();
+    parameters.extend([time - WINDOW_SECONDS, time + WINDOW_SECONDS]);
+    let candidates = by_band
+        .query_map(rusqlite::params_from_iter(parameters), |row| {
+            row.get::<_, i64>(0)
+        })?
+        .collect::<Result<BTreeSet<i64>, _>>()?;
     if candidates.is_empty() {
         return Ok(None);
     }
