@@ -80,6 +80,16 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
             "the topics changed: stored items were matched again"
         );
     }
+    let placed = run_blocking(store, |store| {
+        store.place_items_stored_before_stories(crate::normalize::comparison_keys)
+    })
+    .await?;
+    if let Some(placed) = placed.filter(|placed| *placed > 0) {
+        info!(
+            items = placed,
+            "items stored before story grouping were given their canonical links and stories"
+        );
+    }
     let feeds = rows
         .iter()
         .zip(&config.feeds)

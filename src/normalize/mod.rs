@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use feed_rs::model::{Entry, Link, Text};
 use url::Url;
 
-use crate::model::{FeedMeta, Item};
+use crate::model::{FeedMeta, Item, StorySketch};
 use crate::parse::ParsedFeed;
 
 pub use identity::hash_hex;
@@ -93,13 +93,8 @@ fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> It
         content.as_deref(),
     );
     let match_text = join_text(&title, &summary_text, &content_text);
-    let link_key = link.as_deref().and_then(links::canonical_link);
-    let lead = if summary_text.is_empty() {
-        &content_text
-    } else {
-        &summary_text
-    };
-    let story = crate::dedupe::sketch(&title, lead);
+    let (link_key, story) =
+        comparison_keys_of_text(&title, link.as_deref(), &summary_text, &content_text);
     Item {
         key,
         guid,
@@ -127,6 +122,38 @@ pub fn match_text(title: &str, summary: Option<&str>, content: Option<&str>) -> 
     let summary_text = summary.map(html_to_text).unwrap_or_default();
     let content_text = content.map(html_to_text).unwrap_or_default();
     join_text(title, &summary_text, &content_text)
+}
+
+/// What grouping compares of an item: its canonical link and its story sketch. Items stored
+/// before grouping existed get theirs from their stored title, link and HTML through this
+/// function, as new items do in `normalize`.
+pub fn comparison_keys(
+    title: &str,
+    link: Option<&str>,
+    summary: Option<&str>,
+    content: Option<&str>,
+) -> (Option<String>, Option<StorySketch>) {
+    let summary_text = summary.map(html_to_text).unwrap_or_default();
+    let content_text = content.map(html_to_text).unwrap_or_default();
+    comparison_keys_of_text(title, link, &summary_text, &content_text)
+}
+
+/// The canonical link, and the sketch of the title and lead (the summary, else the content).
+fn comparison_keys_of_text(
+    title: &str,
+    link: Option<&str>,
+    summary_text: &str,
+    content_text: &str,
+) -> (Option<String>, Option<StorySketch>) {
+    let lead = if summary_text.is_empty() {
+        content_text
+    } else {
+        summary_text
+    };
+    (
+        link.and_then(links::canonical_link),
+        crate::dedupe::sketch(title, lead),
+    )
 }
 
 fn join_text(title: &str, summary_text: &str, content_text: &str) -> String {

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
-use super::{Store, StoreError, from_unix, stories, to_unix};
+use super::stories::{self, Keys};
+use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{FeedId, Item, ItemKey, OtherSource, OutputEntry, TopicMatch};
 
 /// The most other sources listed under one entry.
@@ -138,7 +139,7 @@ pub(super) fn upsert_items_in(
                 summary.new += 1;
                 let item_id = transaction.last_insert_rowid();
                 let time = to_unix(sort_time(item, now, now));
-                stories::place_new_item_in(transaction, feed_id, item_id, item, time)?;
+                stories::place_new_item_in(transaction, feed_id, item_id, Keys::of(item), time)?;
                 (item_id, true)
             }
             Some((item_id, stored_hash, first_seen)) if stored_hash != item.content_hash => {
@@ -161,7 +162,7 @@ pub(super) fn upsert_items_in(
                 // An edited item stays in its item and story (its entry id is fixed), but
                 // later items are compared with what it says now.
                 let time = to_unix(sort_time(item, from_unix(first_seen), now));
-                stories::index_bands_in(transaction, item_id, item, time)?;
+                stories::index_bands_in(transaction, item_id, item.story.as_ref(), time)?;
                 summary.updated += 1;
                 (item_id, false)
             }

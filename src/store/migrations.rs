@@ -79,7 +79,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
-    // 4, stories: one item with several sources, and near-duplicates grouped into stories.
+    // stories (4): one item with several sources, and near-duplicates grouped into stories.
     // `link_key` is the canonical link (normalize::links); `link_group` is the first item
     // stored with that canonical link, from any feed, so rows of one `link_group` are one item
     // carried by several sources; `story` is the first item of the item's story (dedupe), a
@@ -104,6 +104,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (band, item_id)
     ) WITHOUT ROWID;
     CREATE INDEX story_bands_by_item ON story_bands (item_id);
+    -- Items stored before this version get their canonical link and sketch once, at the next
+    -- start (Store::place_items_stored_before_stories): up to this id.
+    INSERT INTO meta (key, value)
+        SELECT 'unplaced_items_up_to', CAST(max(id) AS TEXT) FROM items HAVING max(id) IS NOT NULL;
     "#,
 ];
 

@@ -9,11 +9,11 @@
 
 use std::collections::BTreeSet;
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::StoreError;
+use super::{Store, StoreError};
 use crate::dedupe::{WINDOW_SECONDS, same_story};
-use crate::model::{FeedId, Item};
+use crate::model::{FeedId, Item, StorySketch};
 
 /// An item offered by the band index, as read back to confirm it.
 struct Candidate {
@@ -29,33 +29,118 @@ pub(super) fn place_new_item_in(
     transaction: &rusqlite::Connection,
     feed_id: FeedId,
     item_id: i64,
-    item: &Item,
+    keys: Keys<'_>,
     time: i64,
 ) -> Result<(), StoreError> {
-    let (link_group, story) = match same_link_in(transaction, feed_id, item)? {
+    let (link_group, story) = match same_link_in(transaction, feed_id, keys.link_key)? {
         Some(found) => found,
         None => (
             item_id,
-            same_story_in(transaction, feed_id, item, time)?.unwrap_or(item_id),
+            same_story_in(transaction, feed_id, keys.story, time)?.unwrap_or(item_id),
         ),
     };
     transaction
         .prepare_cached("UPDATE items SET link_group = ?2, story = ?3 WHERE id = ?1")?
         .execute(params![item_id, link_group, story])?;
-    index_bands_in(transaction, item_id, item, time)
+    index_bands_in(transaction, item_id, keys.story, time)
+}
+
+/// What placing compares of an item.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Keys<'a> {
+    pub link_key: Option<&'a str>,
+    pub story: Option<&'a StorySketch>,
+}
+
+impl<'a> Keys<'a> {
+    pub fn of(item: &'a Item) -> Keys<'a> {
+        Keys {
+            link_key: item.link_key.as_deref(),
+            story: item.story.as_ref(),
+        }
+    }
+}
+
+impl Store {
+    /// Items stored before story grouping existed (schema version 4) have neither canonical
+    /// link nor sketch: gives them both with `describe(title, link, summary, content)` and
+    /// places them as a poll would have, oldest first, in one transaction. Runs once after the
+    /// upgrade (the migration records which items); returns how many it placed, or `None`
+    /// when there was nothing to do.
+    pub fn place_items_stored_before_stories(
+        &self,
+        describe: impl Fn(
+            &str,
+            Option<&str>,
+            Option<&str>,
+            Option<&str>,
+        ) -> (Option<String>, Option<StorySketch>),
+    ) -> Result<Option<usize>, StoreError> {
+        let mut connection = self.writer()?;
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let up_to: Option<String> = transaction
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'unplaced_items_up_to'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(up_to) = up_to.and_then(|value| value.parse::<i64>().ok()) else {
+            return Ok(None);
+        };
+        let mut placed = 0;
+        {
+            let mut select = transaction.prepare(
+                "SELECT id, feed_id, title, link, summary, content, sort_time FROM items
+                 WHERE id <= ?1 ORDER BY id",
+            )?;
+            let mut rows = select.query([up_to])?;
+            let mut describe_row = transaction
+                .prepare("UPDATE items SET link_key = ?2, story_words = ?3 WHERE id = ?1")?;
+            while let Some(row) = rows.next()? {
+                let item_id: i64 = row.get(0)?;
+                let feed_id = FeedId(row.get(1)?);
+                let title: String = row.get(2)?;
+                let link: Option<String> = row.get(3)?;
+                let summary: Option<String> = row.get(4)?;
+                let content: Option<String> = row.get(5)?;
+                let time: i64 = row.get(6)?;
+                let (link_key, story) = describe(
+                    &title,
+                    link.as_deref(),
+                    summary.as_deref(),
+                    content.as_deref(),
+                );
+                describe_row.execute(params![
+                    item_id,
+                    link_key,
+                    story.as_ref().map(|story| &story.words)
+                ])?;
+                let keys = Keys {
+                    link_key: link_key.as_deref(),
+                    story: story.as_ref(),
+                };
+                place_new_item_in(&transaction, feed_id, item_id, keys, time)?;
+                placed += 1;
+            }
+        }
+        transaction.execute("DELETE FROM meta WHERE key = 'unplaced_items_up_to'", [])?;
+        transaction.commit()?;
+        Ok(Some(placed))
+    }
 }
 
 /// Replaces the indexed band hashes of an item with those of its current sketch.
 pub(super) fn index_bands_in(
     transaction: &rusqlite::Connection,
     item_id: i64,
-    item: &Item,
+    story: Option<&StorySketch>,
     time: i64,
 ) -> Result<(), StoreError> {
     transaction
         .prepare_cached("DELETE FROM story_bands WHERE item_id = ?1")?
         .execute([item_id])?;
-    let Some(sketch) = &item.story else {
+    let Some(sketch) = story else {
         return Ok(());
     };
     if sketch.bands.is_empty() {
@@ -80,9 +165,9 @@ pub(super) fn index_bands_in(
 fn same_link_in(
     transaction: &rusqlite::Connection,
     feed_id: FeedId,
-    item: &Item,
+    link_key: Option<&str>,
 ) -> Result<Option<(i64, i64)>, StoreError> {
-    let Some(link_key) = &item.link_key else {
+    let Some(link_key) = link_key else {
         return Ok(None);
     };
     let found = transaction
@@ -103,10 +188,10 @@ fn same_link_in(
 fn same_story_in(
     transaction: &rusqlite::Connection,
     feed_id: FeedId,
-    item: &Item,
+    story: Option<&StorySketch>,
     time: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let Some(sketch) = &item.story else {
+    let Some(sketch) = story else {
         return Ok(None);
     };
     // One indexed lookup for all bands of the item.

@@ -497,7 +497,7 @@ fn items_of_one_feed_and_items_days_apart_are_never_one_story() {
 }
 
 #[test]
-fn a_version_3_database_keeps_its_items_in_the_outputs() {
+fn a_version_3_database_keeps_its_items_and_groups_them_once() {
     let directory = tempfile::tempdir().unwrap();
     {
         let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
@@ -505,36 +505,98 @@ fn a_version_3_database_keeps_its_items_in_the_outputs() {
             connection.execute_batch(migration).unwrap();
         }
         connection.pragma_update(None, "user_version", 3).unwrap();
-        connection
-            .execute_batch(
-                "INSERT INTO feeds (id, url, name) VALUES (1, 'https://a.example/', 'A');
-                 INSERT INTO items (feed_id, item_key, entry_id, link, title, first_seen,
+        let mut insert = connection
+            .prepare(
+                "INSERT INTO items (feed_id, item_key, entry_id, link, title, summary, first_seen,
                      changed_at, sort_time, content_hash)
-                 VALUES (1, 'guid:1', 'urn:1', 'https://news.example/x', 'Old one', 10, 10, 10, 'h1'),
-                        (1, 'guid:2', 'urn:2', 'https://news.example/y', 'Old two', 20, 20, 20, 'h2');",
+                 VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?6, ?6, 'h')",
             )
             .unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO feeds (id, url, name) VALUES (1, 'https://a.example/', 'A'),
+                     (2, 'https://b.example/', 'B');",
+            )
+            .unwrap();
+        let rows: [(i64, &str, &str, &str, Option<String>, i64); 4] = [
+            (1, "guid:1", "https://news.example/x", "Old one", None, 10),
+            (
+                2,
+                "guid:2",
+                "https://www.news.example/x?utm_source=a",
+                "Old one again",
+                None,
+                20,
+            ),
+            (
+                1,
+                "guid:3",
+                "https://a.example/m",
+                "Missile",
+                Some(WIRE.to_string()),
+                30,
+            ),
+            (
+                2,
+                "guid:4",
+                "https://b.example/m",
+                "Missile (B)",
+                Some(format!("SEOUL -- {WIRE}")),
+                40,
+            ),
+        ];
+        for (feed, key, link, title, summary, time) in rows {
+            insert
+                .execute(rusqlite::params![feed, key, link, title, summary, time])
+                .unwrap();
+        }
     }
     let store = Store::open(directory.path()).unwrap();
+    let titles = |entries: Vec<OutputEntry>| -> Vec<String> {
+        entries.into_iter().map(|entry| entry.title).collect()
+    };
+    // Migrated, every old item is its own entry until it is placed.
+    assert_eq!(
+        titles(store.entries(None, 50).unwrap()),
+        vec!["Missile (B)", "Missile", "Old one again", "Old one"]
+    );
+    let placed = store
+        .place_items_stored_before_stories(crate::normalize::comparison_keys)
+        .unwrap();
+    assert_eq!(placed, Some(4));
+    let entries = store.entries(None, 50).unwrap();
+    assert_eq!(titles(entries.clone()), vec!["Missile", "Old one"]);
+    assert_eq!(entries[0].other_sources[0].title, "Missile (B)");
+    // Once only.
+    assert_eq!(
+        store
+            .place_items_stored_before_stories(crate::normalize::comparison_keys)
+            .unwrap(),
+        None
+    );
+    // New items are placed as usual beside the old ones.
     let feeds = store
         .sync_feeds(&[
             ("https://a.example/", Some("A")),
             ("https://b.example/", Some("B")),
         ])
         .unwrap();
-    let titles = |entries: Vec<OutputEntry>| -> Vec<String> {
-        entries.into_iter().map(|entry| entry.title).collect()
-    };
+    let new = story_item("b9", "https://news.example/z", "New", "");
+    poll(&store, &feeds[1], &[(new, Vec::new())], 50);
     assert_eq!(
         titles(store.entries(None, 50).unwrap()),
-        vec!["Old two", "Old one"]
-    );
-    // New items are placed as usual beside the old ones.
-    let new = story_item("b1", "https://news.example/z", "New", "");
-    poll(&store, &feeds[1], &[(new, Vec::new())], 30);
-    assert_eq!(
-        titles(store.entries(None, 50).unwrap()),
-        vec!["New", "Old two", "Old one"]
+        vec!["New", "Missile", "Old one"]
     );
     assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn a_new_store_has_nothing_to_place() {
+    let store = Store::open_in_memory().unwrap();
+    assert_eq!(
+        store
+            .place_items_stored_before_stories(crate::normalize::comparison_keys)
+            .unwrap(),
+        None
+    );
 }
