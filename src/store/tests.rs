@@ -518,7 +518,7 @@ fn a_version_3_database_keeps_its_items_and_groups_them_once() {
                      (2, 'https://b.example/', 'B');",
             )
             .unwrap();
-        let rows: [(i64, &str, &str, &str, Option<String>, i64); 4] = [
+        let rows = [
             (1, "guid:1", "https://news.example/x", "Old one", None, 10),
             (
                 2,
