@@ -84,7 +84,8 @@ pub struct Item {
     /// item was edited at its source and is updated in place.
     pub content_hash: String,
     /// The link in canonical form (`normalize::links`), to find the same article at another
-    /// source; never shown.
+    /// source; never shown. Filled (with `story`) only for items that are stored, by
+    /// `normalize::add_comparison_keys`.
     pub link_key: Option<String>,
     /// What story grouping compares (`dedupe`); `None` when the item has too little text.
     pub story: Option<StorySketch>,

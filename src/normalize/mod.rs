@@ -93,8 +93,6 @@ fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> It
         content.as_deref(),
     );
     let match_text = join_text(&title, &summary_text, &content_text);
-    let (link_key, story) =
-        comparison_keys_of_text(&title, link.as_deref(), &summary_text, &content_text);
     Item {
         key,
         guid,
@@ -111,8 +109,10 @@ fn normalize_entry(entry: &Entry, link: Option<String>, shared_link: bool) -> It
         updated: entry.updated,
         match_text,
         content_hash,
-        link_key,
-        story,
+        // Filled by `add_comparison_keys` for the items that are stored: most items of a
+        // re-polled feed are known and unchanged, and need neither.
+        link_key: None,
+        story: None,
     }
 }
 
@@ -124,9 +124,24 @@ pub fn match_text(title: &str, summary: Option<&str>, content: Option<&str>) -> 
     join_text(title, &summary_text, &content_text)
 }
 
-/// What grouping compares of an item: its canonical link and its story sketch. Items stored
-/// before grouping existed get theirs from their stored title, link and HTML through this
-/// function, as new items do in `normalize`.
+/// Gives an item what grouping compares of it (`comparison_keys`). The pipeline calls it for
+/// the items it stores, new or changed; `normalize` leaves both empty, since re-polled items
+/// are mostly known and unchanged, and a sketch costs more than the rest of normalizing.
+pub fn add_comparison_keys(item: &mut Item) {
+    let (link_key, story) = comparison_keys(
+        &item.title,
+        item.link.as_deref(),
+        item.summary.as_deref(),
+        item.content.as_deref(),
+    );
+    item.link_key = link_key;
+    item.story = story;
+}
+
+/// What grouping compares of an item: its canonical link (`links::canonical_link`) and the
+/// story sketch (`dedupe::sketch`) of its title and lead, the lead being the summary, else the
+/// content, as plain text. Items stored before grouping existed get theirs from their stored
+/// title, link and HTML through this same function.
 pub fn comparison_keys(
     title: &str,
     link: Option<&str>,
@@ -134,25 +149,14 @@ pub fn comparison_keys(
     content: Option<&str>,
 ) -> (Option<String>, Option<StorySketch>) {
     let summary_text = summary.map(html_to_text).unwrap_or_default();
-    let content_text = content.map(html_to_text).unwrap_or_default();
-    comparison_keys_of_text(title, link, &summary_text, &content_text)
-}
-
-/// The canonical link, and the sketch of the title and lead (the summary, else the content).
-fn comparison_keys_of_text(
-    title: &str,
-    link: Option<&str>,
-    summary_text: &str,
-    content_text: &str,
-) -> (Option<String>, Option<StorySketch>) {
     let lead = if summary_text.is_empty() {
-        content_text
+        content.map(html_to_text).unwrap_or_default()
     } else {
         summary_text
     };
     (
         link.and_then(links::canonical_link),
-        crate::dedupe::sketch(title, lead),
+        crate::dedupe::sketch(title, &lead),
     )
 }
 

@@ -19,7 +19,7 @@ use url::Url;
 use crate::config::{FeedConfig, Settings};
 use crate::fetch::{self, FetchError, FetchOutcome, Validators};
 use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
-use crate::normalize::normalize;
+use crate::normalize::{add_comparison_keys, normalize};
 use crate::parse::{ParseError, parse};
 use crate::schedule::{HostOutcome, NextPoll, Timing};
 use crate::store::{
@@ -333,10 +333,13 @@ async fn observe(
         let (meta, items) = normalize(&parsed, &feed_url);
         let items = items
             .into_iter()
-            .map(|item| {
+            .map(|mut item| {
                 let unchanged =
                     known.get(&item.key.to_storage_string()) == Some(&item.content_hash);
-                let matches = (!unchanged).then(|| topics.match_text(&item.match_text));
+                let matches = (!unchanged).then(|| {
+                    add_comparison_keys(&mut item);
+                    topics.match_text(&item.match_text)
+                });
                 (item, matches)
             })
             .collect();

@@ -21,8 +21,8 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Deserialize;
 use tidings::dedupe::{WINDOW_SECONDS, grouped, similarity, sketch};
 use tidings::model::StorySketch;
-use tidings::normalize::normalize;
 use tidings::normalize::text::html_to_text;
+use tidings::normalize::{add_comparison_keys, normalize};
 use tidings::parse::parse;
 use url::Url;
 
@@ -188,7 +188,8 @@ fn corpus_items() -> Option<Vec<CorpusItem>> {
         let Ok(document) = parse(&body, None, feed_url.as_str()) else {
             continue;
         };
-        for item in normalize(&document, &feed_url).1 {
+        for mut item in normalize(&document, &feed_url).1 {
+            add_comparison_keys(&mut item);
             let lead = item
                 .summary
                 .as_deref()
