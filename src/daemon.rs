@@ -24,7 +24,7 @@ use crate::pipeline::{
 };
 use crate::schedule::{DueQueue, HostTable, host_key};
 use crate::serve::{self, AppState};
-use crate::store::{FeedRow, Store, StoreError};
+use crate::store::{FeedRow, Grouping, Store, StoreError};
 use crate::topics::TopicSet;
 
 /// How long in-flight polls may run on after a shutdown signal before they are abandoned.
@@ -78,6 +78,16 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
         info!(
             items_changed = changed,
             "the topics changed: stored items were matched again"
+        );
+    }
+    let placed = run_blocking(store, |store| {
+        store.place_items_stored_before_stories(crate::normalize::comparison_keys)
+    })
+    .await?;
+    if let Some(placed) = placed.filter(|placed| *placed > 0) {
+        info!(
+            items = placed,
+            "items stored before story grouping were given their canonical links and stories"
         );
     }
     let feeds = rows
@@ -137,6 +147,11 @@ pub async fn run(
             store: store.clone(),
             topics: Arc::clone(&prepared.context.topics),
             public_url,
+            grouping: if config.settings.group_stories {
+                Grouping::Stories
+            } else {
+                Grouping::Links
+            },
         },
         shutdown.clone(),
     ));

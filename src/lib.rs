@@ -7,6 +7,7 @@
 //! - `fetch`: one polite HTTP GET of one feed.
 //! - `parse`: bytes → a parsed feed (feed-rs).
 //! - `normalize`: parsed entries → `Item`s with stable keys, clean text, resolved links.
+//! - `dedupe`: whether two items of different outlets are one story.
 //! - `store`: SQLite; feeds, items and topic matches.
 //! - `topics`: which topics an item belongs to, and why.
 //! - `pipeline`: one feed, one pass through the stages above.
@@ -22,6 +23,7 @@ pub mod model;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dedupe;
 pub mod fetch;
 pub mod normalize;
 pub mod parse;

@@ -83,6 +83,21 @@ pub struct Item {
     /// A hash of what a subscriber sees (title, link, summary, content); a change means the
     /// item was edited at its source and is updated in place.
     pub content_hash: String,
+    /// The link in canonical form (`normalize::links`), to find the same article at another
+    /// source; never shown. Filled (with `story`) only for items that are stored, by
+    /// `normalize::add_comparison_keys`.
+    pub link_key: Option<String>,
+    /// What story grouping compares (`dedupe`); `None` when the item has too little text.
+    pub story: Option<StorySketch>,
+}
+
+/// What story grouping keeps of an item: its folded story text and the LSH band hashes of
+/// that text's MinHash signature (see `dedupe`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorySketch {
+    /// Folded words of title and lead, separated by single spaces.
+    pub words: String,
+    pub bands: Vec<i64>,
 }
 
 /// A feed-level view of what a poll found.
@@ -118,4 +133,15 @@ pub struct OutputEntry {
     pub source_title: String,
     pub source_link: Option<String>,
     pub topics: Vec<String>,
+    /// The same item or story as carried by other sources, first seen first; shown in the
+    /// entry so a subscriber sees one entry per story with every outlet's link.
+    pub other_sources: Vec<OtherSource>,
+}
+
+/// Another source's copy of an entry's item or story.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherSource {
+    pub link: Option<String>,
+    pub title: String,
+    pub source_title: String,
 }

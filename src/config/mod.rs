@@ -70,6 +70,9 @@ pub struct Settings {
     pub max_interval: Duration,
     pub per_host: usize,
     pub max_body: usize,
+    /// Whether output feeds show one entry per story (near-duplicates from different outlets
+    /// grouped); `false` shows every outlet's item, still once per canonical link.
+    pub group_stories: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -371,6 +374,7 @@ impl Builder<'_> {
             max_interval,
             per_host,
             max_body,
+            group_stories: raw.group_stories.unwrap_or(true),
         })
     }
 

@@ -3,7 +3,10 @@
 //! The rule (PRODUCT.md): the guid/id the source gave; else the link as given; when that link
 //! is shared by several entries of the document, the link plus the title; else a hash of the
 //! normalized text. Nothing here depends on values invented at parse time, so a key is stable
-//! across polls and restarts.
+//! across polls and restarts. The key keeps the link as given (stored keys stay valid); the
+//! store also finds an item keyed by its link through the link's canonical form
+//! (`links::canonical_link`), so a link whose tracking parameters change per poll is still
+//! the same item.
 
 use sha2::{Digest, Sha256};
 

@@ -4,6 +4,7 @@
 //! Owns what an item *is* once it leaves the parser. It does no I/O and reads no clock.
 
 mod identity;
+pub mod links;
 pub mod text;
 
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 use feed_rs::model::{Entry, Link, Text};
 use url::Url;
 
-use crate::model::{FeedMeta, Item};
+use crate::model::{FeedMeta, Item, StorySketch};
 use crate::parse::ParsedFeed;
 
 pub use identity::hash_hex;
@@ -123,6 +124,10 @@ fn normalize_entry(
         updated: entry.updated,
         match_text,
         content_hash,
+        // Filled by `add_comparison_keys` for the items that are stored: most items of a
+        // re-polled feed are known and unchanged, and need neither.
+        link_key: None,
+        story: None,
     }
 }
 
@@ -151,6 +156,42 @@ pub fn match_text(title: &str, summary: Option<&str>, content: Option<&str>) -> 
     let summary_text = summary.map(html_to_text).unwrap_or_default();
     let content_text = content.map(html_to_text).unwrap_or_default();
     join_text(title, &summary_text, &content_text)
+}
+
+/// Gives an item what grouping compares of it (`comparison_keys`). The pipeline calls it for
+/// the items it stores, new or changed; `normalize` leaves both empty, since re-polled items
+/// are mostly known and unchanged, and a sketch costs more than the rest of normalizing.
+pub fn add_comparison_keys(item: &mut Item) {
+    let (link_key, story) = comparison_keys(
+        &item.title,
+        item.link.as_deref(),
+        item.summary.as_deref(),
+        item.content.as_deref(),
+    );
+    item.link_key = link_key;
+    item.story = story;
+}
+
+/// What grouping compares of an item: its canonical link (`links::canonical_link`) and the
+/// story sketch (`dedupe::sketch`) of its title and lead, the lead being the summary, else the
+/// content, as plain text. Items stored before grouping existed get theirs from their stored
+/// title, link and HTML through this same function.
+pub fn comparison_keys(
+    title: &str,
+    link: Option<&str>,
+    summary: Option<&str>,
+    content: Option<&str>,
+) -> (Option<String>, Option<StorySketch>) {
+    let summary_text = summary.map(html_to_text).unwrap_or_default();
+    let lead = if summary_text.is_empty() {
+        content.map(html_to_text).unwrap_or_default()
+    } else {
+        summary_text
+    };
+    (
+        link.and_then(links::canonical_link),
+        crate::dedupe::sketch(title, &lead),
+    )
 }
 
 fn join_text(title: &str, summary_text: &str, content_text: &str) -> String {

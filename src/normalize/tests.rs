@@ -132,3 +132,33 @@ fn future_dates_are_clamped_and_missing_ones_stay_missing() {
     );
     assert_eq!(items[3].published, None);
 }
+
+#[test]
+fn comparison_keys_are_added_for_stored_items_only() {
+    let mut items = items_of(
+        r#"<rss version="2.0"><channel><title>t</title>
+        <item><title>North Korea fires missile</title>
+        <link>https://WWW.news.example/a?utm_source=rss&amp;id=3#x</link>
+        <description>&lt;p&gt;North Korea fired a ballistic missile toward the East Sea on
+        Thursday morning, South Korea's Joint Chiefs of Staff said, the third launch this
+        month.&lt;/p&gt;</description></item>
+        </channel></rss>"#,
+    );
+    let item = &mut items[0];
+    assert_eq!((item.link_key.as_ref(), item.story.as_ref()), (None, None));
+    add_comparison_keys(item);
+    assert_eq!(item.link_key.as_deref(), Some("news.example/a?id=3"));
+    let story = item.story.as_ref().unwrap();
+    assert!(
+        story
+            .words
+            .starts_with("north korea fires missile north korea fired"),
+        "{}",
+        story.words
+    );
+    // The display link is the source's.
+    assert_eq!(
+        item.link.as_deref(),
+        Some("https://www.news.example/a?utm_source=rss&id=3#x")
+    );
+}

@@ -19,7 +19,7 @@ use url::Url;
 use crate::config::{FeedConfig, Settings};
 use crate::fetch::{self, FetchError, FetchOutcome, Validators};
 use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
-use crate::normalize::{clamp_dates, normalize};
+use crate::normalize::{add_comparison_keys, clamp_dates, normalize};
 use crate::parse::{ParseError, parse};
 use crate::schedule::{HostOutcome, NextPoll, Timing};
 use crate::store::{
@@ -335,10 +335,13 @@ async fn observe(
         clamp_dates(&mut items, now);
         let items = items
             .into_iter()
-            .map(|item| {
+            .map(|mut item| {
                 let unchanged =
                     known.get(&item.key.to_storage_string()) == Some(&item.content_hash);
-                let matches = (!unchanged).then(|| topics.match_text(&item.match_text));
+                let matches = (!unchanged).then(|| {
+                    add_comparison_keys(&mut item);
+                    topics.match_text(&item.match_text)
+                });
                 (item, matches)
             })
             .collect();

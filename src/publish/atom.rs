@@ -10,7 +10,7 @@ use atom_syndication::{
 use chrono::{DateTime, Utc};
 
 use super::sanitize::{sanitize_html, strip_xml_forbidden};
-use super::{OutputFeed, PublishError, TIDINGS_NAMESPACE};
+use super::{OutputFeed, PublishError, TIDINGS_NAMESPACE, body_html};
 use crate::model::OutputEntry;
 
 fn fixed(time: DateTime<Utc>) -> FixedDateTime {
@@ -66,6 +66,15 @@ fn render_entry(entry: &OutputEntry, public_url: &str) -> Entry {
     if let Some(href) = &entry.link {
         links.push(link(href, "alternate", None));
     }
+    // The other sources of the same item or story, also listed in the content.
+    for other in &entry.other_sources {
+        if let Some(href) = &other.link {
+            links.push(Link {
+                title: Some(strip_xml_forbidden(&other.source_title)),
+                ..link(href, "related", None)
+            });
+        }
+    }
     let mut source_links = vec![link(&entry.source_url, "self", None)];
     if let Some(site) = &entry.source_link {
         source_links.push(link(site, "alternate", None));
@@ -110,8 +119,8 @@ fn render_entry(entry: &OutputEntry, public_url: &str) -> Entry {
             .summary
             .as_deref()
             .map(|summary| Text::html(sanitize_html(summary))),
-        content: entry.content.as_deref().map(|content| Content {
-            value: Some(sanitize_html(content)),
+        content: body_html(entry).map(|content| Content {
+            value: Some(sanitize_html(&content)),
             content_type: Some("html".to_string()),
             ..Content::default()
         }),
@@ -148,6 +157,7 @@ mod tests {
             source_title: "News".into(),
             source_link: Some("https://news.example/".into()),
             topics: vec!["ukraine".into()],
+            other_sources: Vec::new(),
         }
     }
 
@@ -173,5 +183,41 @@ mod tests {
         assert_eq!(read.categories[0].term, "ukraine");
         // The same entries render to the same bytes.
         assert_eq!(render(&feed).unwrap(), body);
+    }
+
+    #[test]
+    fn other_sources_are_listed_in_the_content_and_as_related_links() {
+        let mut story = entry();
+        story.other_sources = vec![crate::model::OtherSource {
+            link: Some("https://other.example/story?id=1&x=2".into()),
+            title: "Kyiv <edited>".into(),
+            source_title: "Other & Co".into(),
+        }];
+        let feed = OutputFeed {
+            slug: "ukraine".into(),
+            title: "Ukraine".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            entries: vec![story],
+        };
+        let body = render(&feed).unwrap();
+        let parsed = feed_rs::parser::parse(body.as_slice()).unwrap();
+        let read = &parsed.entries[0];
+        let related: Vec<&str> = read
+            .links
+            .iter()
+            .filter(|link| link.rel.as_deref() == Some("related"))
+            .map(|link| link.href.as_str())
+            .collect();
+        assert_eq!(related, vec!["https://other.example/story?id=1&x=2"]);
+        let content = read.content.as_ref().unwrap().body.as_deref().unwrap();
+        // The summary stands as the body, followed by the list.
+        assert!(content.starts_with("<p>Hi</p>"), "{content}");
+        assert!(content.contains("Also reported by:"), "{content}");
+        assert!(
+            content
+                .contains("Other &amp; Co: <a href=\"https://other.example/story?id=1&amp;x=2\""),
+            "{content}"
+        );
+        assert!(content.contains("Kyiv &lt;edited&gt;</a>"), "{content}");
     }
 }

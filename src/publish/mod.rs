@@ -70,6 +70,31 @@ pub fn render_atom(feed: &OutputFeed) -> Result<Rendered, PublishError> {
     })
 }
 
+/// The body an entry is published with: its content (else its summary), followed, when other
+/// sources carry the same item or story, by a list of their links, so a subscriber who sees
+/// the story once can still read every outlet's version. Not yet sanitized.
+pub fn body_html(entry: &OutputEntry) -> Option<String> {
+    let own = entry.content.as_deref().or(entry.summary.as_deref());
+    if entry.other_sources.is_empty() {
+        return entry.content.clone();
+    }
+    let mut body = own.unwrap_or_default().to_string();
+    body.push_str("\n<p>Also reported by:</p>\n<ul>\n");
+    for other in &entry.other_sources {
+        let source = html_escape::encode_text(&other.source_title);
+        let title = html_escape::encode_text(&other.title);
+        match &other.link {
+            Some(link) => body.push_str(&format!(
+                "<li>{source}: <a href=\"{}\">{title}</a></li>\n",
+                html_escape::encode_double_quoted_attribute(link)
+            )),
+            None => body.push_str(&format!("<li>{source}: {title}</li>\n")),
+        }
+    }
+    body.push_str("</ul>");
+    Some(body)
+}
+
 fn etag_of(body: &[u8]) -> String {
     let digest = hex::encode(Sha256::digest(body));
     format!("\"{}\"", &digest[..32])

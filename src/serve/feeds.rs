@@ -48,10 +48,11 @@ pub async fn feed(
     let slug = slug.to_string();
     let store = state.store.clone();
     let public_url = state.public_url.clone();
+    let grouping = state.grouping;
     let rendered = blocking(move || {
         let topic = (slug != ALL_TOPIC).then_some(slug.as_str());
         let entries = store
-            .entries(topic, limit)
+            .entries_grouped(topic, limit, grouping)
             .map_err(|error| ServeError::Internal(error.to_string()))?;
         let feed = OutputFeed {
             slug: slug.clone(),

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 use tracing::error;
 
-use crate::store::Store;
+use crate::store::{Grouping, Store};
 use crate::topics::TopicSet;
 
 /// What every handler may read.
@@ -29,6 +29,8 @@ pub struct AppState {
     pub topics: Arc<TopicSet>,
     /// Base of self links, without a trailing slash.
     pub public_url: String,
+    /// One entry per story (`settings.group_stories`), else one per item.
+    pub grouping: Grouping,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -14,6 +14,7 @@ fn state() -> AppState {
         store: Store::open_in_memory().unwrap(),
         topics: Arc::new(TopicSet::compile(&config.topics)),
         public_url: "http://tidings.example".into(),
+        grouping: crate::store::Grouping::Stories,
     }
 }
 

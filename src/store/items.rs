@@ -7,8 +7,31 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
+use super::stories::{self, Keys};
 use super::{Store, StoreError, from_unix, to_unix};
-use crate::model::{FeedId, Item, OutputEntry, TopicMatch};
+use crate::model::{FeedId, Item, ItemKey, OtherSource, OutputEntry, TopicMatch};
+
+/// The most other sources listed under one entry.
+const MAX_OTHER_SOURCES: usize = 50;
+
+/// How output entries are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// One entry per story: near-duplicates from different outlets are one entry
+    /// (`settings.group_stories = true`, the default).
+    Stories,
+    /// One entry per item: only the same canonical link at several sources is one entry.
+    Links,
+}
+
+impl Grouping {
+    fn column(self) -> &'static str {
+        match self {
+            Grouping::Stories => "story",
+            Grouping::Links => "link_group",
+        }
+    }
+}
 
 /// What one poll did to the items of its feed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,15 +77,20 @@ pub(super) fn upsert_items_in(
     let mut find = transaction.prepare_cached(
         "SELECT id, content_hash, first_seen FROM items WHERE feed_id = ?1 AND item_key = ?2",
     )?;
+    let mut find_by_link = transaction.prepare_cached(
+        "SELECT id, content_hash, first_seen FROM items
+         WHERE feed_id = ?1 AND link_key = ?2 AND item_key LIKE 'link:%' ORDER BY id LIMIT 1",
+    )?;
     let mut insert = transaction.prepare_cached(
         "INSERT INTO items (feed_id, item_key, entry_id, guid, link, title, summary, content,
-             author, published, updated, first_seen, changed_at, sort_time, content_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14)",
+             author, published, updated, first_seen, changed_at, sort_time, content_hash,
+             link_key, story_words)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16)",
     )?;
     let mut update = transaction.prepare_cached(
         "UPDATE items SET guid = ?2, link = ?3, title = ?4, summary = ?5, content = ?6,
              author = ?7, published = ?8, updated = ?9, changed_at = ?10, sort_time = ?11,
-             content_hash = ?12
+             content_hash = ?12, link_key = ?13, story_words = ?14
          WHERE id = ?1",
     )?;
     for (item, matches) in items {
@@ -71,11 +99,23 @@ pub(super) fn upsert_items_in(
             continue;
         };
         let key = item.key.to_storage_string();
-        let existing: Option<(i64, String, i64)> = find
+        let mut existing: Option<(i64, String, i64)> = find
             .query_row(params![feed_id.0, key], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?))
             })
             .optional()?;
+        if existing.is_none()
+            && let (ItemKey::Link(_), Some(link_key)) = (&item.key, &item.link_key)
+        {
+            // An item known by its link alone is the same item when its link only changed
+            // in what canonical links ignore (a campaign tag that differs per poll, the
+            // scheme, `www.`): the feed's item found by canonical link is updated.
+            existing = find_by_link
+                .query_row(params![feed_id.0, link_key], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+        }
         let (item_id, is_new) = match existing {
             None => {
                 insert.execute(params![
@@ -93,9 +133,14 @@ pub(super) fn upsert_items_in(
                     to_unix(now),
                     to_unix(sort_time(item, now, now)),
                     item.content_hash,
+                    item.link_key,
+                    item.story.as_ref().map(|story| &story.words),
                 ])?;
                 summary.new += 1;
-                (transaction.last_insert_rowid(), true)
+                let item_id = transaction.last_insert_rowid();
+                let time = to_unix(sort_time(item, now, now));
+                stories::place_new_item_in(transaction, feed_id, item_id, Keys::of(item), time)?;
+                (item_id, true)
             }
             Some((item_id, stored_hash, first_seen)) if stored_hash != item.content_hash => {
                 update.execute(params![
@@ -111,7 +156,13 @@ pub(super) fn upsert_items_in(
                     to_unix(now),
                     to_unix(sort_time(item, from_unix(first_seen), now)),
                     item.content_hash,
+                    item.link_key,
+                    item.story.as_ref().map(|story| &story.words),
                 ])?;
+                // An edited item stays in its item and story (its entry id is fixed), but
+                // later items are compared with what it says now.
+                let time = to_unix(sort_time(item, from_unix(first_seen), now));
+                stories::index_bands_in(transaction, item_id, item.story.as_ref(), time)?;
                 summary.updated += 1;
                 (item_id, false)
             }
@@ -189,27 +240,50 @@ impl Store {
         Ok(hashes)
     }
 
-    /// The newest `limit` entries of active feeds, of one topic or (`None`) of all.
+    /// The newest `limit` entries of active feeds, of one topic or (`None`) of all, one per
+    /// story (`entries_grouped` with `Grouping::Stories`).
     pub fn entries(
         &self,
         topic: Option<&str>,
         limit: usize,
     ) -> Result<Vec<OutputEntry>, StoreError> {
+        self.entries_grouped(topic, limit, Grouping::Stories)
+    }
+
+    /// The newest `limit` entries of active feeds, of one topic or (`None`) of all: one entry
+    /// per story (or per item, with `Grouping::Links`), the earliest stored version of it that
+    /// the feed holds, listing the other sources' versions in `other_sources`.
+    pub fn entries_grouped(
+        &self,
+        topic: Option<&str>,
+        limit: usize,
+        grouping: Grouping,
+    ) -> Result<Vec<OutputEntry>, StoreError> {
         let connection = self.reader()?;
-        let topic_filter = if topic.is_some() {
-            "AND i.id IN (SELECT item_id FROM item_topics WHERE topic = ?2)"
-        } else {
-            "AND ?2 IS NULL"
+        let topic_filter = |alias: &str| {
+            if topic.is_some() {
+                format!("AND {alias}.id IN (SELECT item_id FROM item_topics WHERE topic = ?2)")
+            } else {
+                "AND ?2 IS NULL".to_string()
+            }
         };
+        let group = grouping.column();
+        // An entry is the first item of its group that this feed holds; the subquery walks the
+        // group's index (`items_by_story`, `items_by_link_group`).
         let sql = format!(
             "SELECT i.entry_id, i.guid, i.link, i.title, i.summary, i.content, i.author,
                     i.published, i.updated, i.first_seen, i.changed_at, i.sort_time,
                     f.url, COALESCE(f.name, f.title, f.url), f.site_link,
-                    (SELECT group_concat(t.topic, ' ') FROM item_topics t WHERE t.item_id = i.id)
+                    (SELECT group_concat(t.topic, ' ') FROM item_topics t WHERE t.item_id = i.id),
+                    i.id, i.{group}
              FROM items i JOIN feeds f ON f.id = i.feed_id
-             WHERE f.active = 1 {topic_filter}
+             WHERE f.active = 1 {}
+               AND i.id = (SELECT min(j.id) FROM items j JOIN feeds g ON g.id = j.feed_id
+                           WHERE j.{group} = i.{group} AND g.active = 1 {})
              ORDER BY i.sort_time DESC, i.id DESC
-             LIMIT ?1"
+             LIMIT ?1",
+            topic_filter("i"),
+            topic_filter("j"),
         );
         let mut statement = connection.prepare_cached(&sql)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -228,7 +302,7 @@ impl Store {
                 own
             };
             let topics: Option<String> = row.get(15)?;
-            Ok(OutputEntry {
+            let entry = OutputEntry {
                 entry_id: row.get(0)?,
                 guid: row.get(1)?,
                 link: row.get(2)?,
@@ -244,9 +318,42 @@ impl Store {
                 topics: topics
                     .map(|topics| topics.split(' ').map(str::to_string).collect())
                     .unwrap_or_default(),
-            })
+                other_sources: Vec::new(),
+            };
+            Ok((entry, row.get::<_, i64>(16)?, row.get::<_, i64>(17)?))
         })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let rows = rows.collect::<Result<Vec<_>, _>>()?;
+        let mut others = connection.prepare_cached(&format!(
+            "SELECT i.link, i.title, COALESCE(f.name, f.title, f.url), i.first_seen
+             FROM items i JOIN feeds f ON f.id = i.feed_id
+             WHERE i.{group} = ?1 AND i.id != ?2 AND f.active = 1
+             ORDER BY i.id LIMIT {MAX_OTHER_SOURCES}"
+        ))?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for (mut entry, item_id, group_id) in rows {
+            let mut latest = None;
+            let found = others.query_map(params![group_id, item_id], |row| {
+                Ok((
+                    OtherSource {
+                        link: row.get(0)?,
+                        title: row.get(1)?,
+                        source_title: row.get(2)?,
+                    },
+                    row.get::<_, i64>(3)?,
+                ))
+            })?;
+            for other in found {
+                let (other, first_seen) = other?;
+                latest = latest.max(Some(first_seen));
+                entry.other_sources.push(other);
+            }
+            // A version from another outlet changes what the entry shows: it is an update.
+            if let Some(latest) = latest.map(from_unix) {
+                entry.updated = entry.updated.max(latest);
+            }
+            entries.push(entry);
+        }
+        Ok(entries)
     }
 
     /// Re-matches every stored item with `match_item` (given its title, summary and content)

@@ -79,6 +79,36 @@ pub(super) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // stories (4): one item with several sources, and near-duplicates grouped into stories.
+    // `link_key` is the canonical link (normalize::links); `link_group` is the first item
+    // stored with that canonical link, from any feed, so rows of one `link_group` are one item
+    // carried by several sources; `story` is the first item of the item's story (dedupe), a
+    // link group never being split across stories. Both are the row itself when alone, which
+    // is what items stored before this version become. `story_words` is the folded text the
+    // story sketch was made from; `story_bands` indexes the LSH band hashes of the sketch
+    // with the item's time, so candidates are found without reading every recent item.
+    r#"
+    ALTER TABLE items ADD COLUMN link_key TEXT;
+    ALTER TABLE items ADD COLUMN link_group INTEGER;
+    ALTER TABLE items ADD COLUMN story INTEGER;
+    ALTER TABLE items ADD COLUMN story_words TEXT;
+    UPDATE items SET link_group = id, story = id;
+    CREATE INDEX items_by_link_key ON items (link_key) WHERE link_key IS NOT NULL;
+    CREATE INDEX items_by_link_group ON items (link_group);
+    CREATE INDEX items_by_story ON items (story);
+
+    CREATE TABLE story_bands (
+        band    INTEGER NOT NULL,
+        item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        time    INTEGER NOT NULL,               -- the item's sort_time
+        PRIMARY KEY (band, item_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX story_bands_by_item ON story_bands (item_id);
+    -- Items stored before this version get their canonical link and sketch once, at the next
+    -- start (Store::place_items_stored_before_stories): up to this id.
+    INSERT INTO meta (key, value)
+        SELECT 'unplaced_items_up_to', CAST(max(id) AS TEXT) FROM items HAVING max(id) IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -13,6 +13,7 @@ mod batch;
 mod feeds;
 mod items;
 mod migrations;
+mod stories;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,7 +24,7 @@ use rusqlite::Connection;
 
 pub use batch::BatchWriter;
 pub use feeds::{FeedRow, FetchState, FetchedItems, PollRecord};
-pub use items::PollSummary;
+pub use items::{Grouping, PollSummary};
 pub use migrations::SCHEMA_VERSION;
 
 #[derive(Debug, thiserror::Error)]

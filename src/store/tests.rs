@@ -1,7 +1,7 @@
 use chrono::{Duration as TimeDelta, TimeZone};
 
 use super::*;
-use crate::model::{FeedMeta, Item, ItemKey, OutputEntry, TopicMatch, TopicSlug};
+use crate::model::{FeedMeta, Item, ItemKey, OtherSource, OutputEntry, TopicMatch, TopicSlug};
 
 fn item(key: &str, title: &str) -> Item {
     Item {
@@ -16,6 +16,8 @@ fn item(key: &str, title: &str) -> Item {
         updated: None,
         match_text: title.to_string(),
         content_hash: format!("hash of {title}"),
+        link_key: None,
+        story: None,
     }
 }
 
@@ -327,4 +329,274 @@ fn items_known_unchanged_are_left_alone() {
     );
     // The unchanged item kept its topic.
     assert_eq!(store.entries(Some("t"), 50).unwrap().len(), 1);
+}
+
+/// An item of `feed` with a link and a story text, as normalize would make it.
+fn story_item(key: &str, link: &str, title: &str, lead: &str) -> Item {
+    Item {
+        link: Some(link.to_string()),
+        summary: Some(lead.to_string()),
+        link_key: crate::normalize::links::canonical_link(link),
+        story: crate::dedupe::sketch(title, lead),
+        content_hash: format!("hash of {title} {lead}"),
+        ..item(key, title)
+    }
+}
+
+const WIRE: &str = "North Korea fired a ballistic missile toward the East Sea on Thursday \
+    morning, South Korea's Joint Chiefs of Staff said, in the latest of a string of launches \
+    that have raised tensions on the peninsula.";
+
+fn three_feeds(store: &Store) -> Vec<FeedRow> {
+    store
+        .sync_feeds(&[
+            ("https://a.example/feed", Some("A")),
+            ("https://b.example/feed", Some("B")),
+            ("https://c.example/feed", Some("C")),
+        ])
+        .unwrap()
+}
+
+#[test]
+fn one_canonical_link_at_two_sources_is_one_item_with_two_sources() {
+    let store = Store::open_in_memory().unwrap();
+    let feeds = three_feeds(&store);
+    let first = story_item("a1", "https://www.news.example/story#top", "Story", "");
+    let second = story_item(
+        "b1",
+        "http://news.example/story?utm_source=rss&fbclid=1",
+        "Story (syndicated)",
+        "",
+    );
+    poll(&store, &feeds[0], &[(first, matched("t"))], 1_000);
+    poll(&store, &feeds[1], &[(second, matched("t"))], 2_000);
+    for grouping in [Grouping::Stories, Grouping::Links] {
+        let entries = store.entries_grouped(Some("t"), 50, grouping).unwrap();
+        assert_eq!(entries.len(), 1, "{grouping:?}");
+        assert_eq!(entries[0].title, "Story");
+        assert_eq!(
+            entries[0].link.as_deref(),
+            Some("https://www.news.example/story#top")
+        );
+        assert_eq!(
+            entries[0].other_sources,
+            vec![OtherSource {
+                link: Some("http://news.example/story?utm_source=rss&fbclid=1".into()),
+                title: "Story (syndicated)".into(),
+                source_title: "B".into(),
+            }]
+        );
+        // The other source joining is an update of the entry.
+        assert_eq!(entries[0].updated, Utc.timestamp_opt(2_000, 0).unwrap());
+    }
+    // Each feed still holds its own item.
+    let counts: Vec<u64> = store
+        .feed_rows()
+        .unwrap()
+        .iter()
+        .map(|row| row.item_count)
+        .collect();
+    assert_eq!(counts, vec![1, 1, 0]);
+}
+
+#[test]
+fn near_duplicates_of_other_feeds_are_one_story_unless_grouping_is_off() {
+    let store = Store::open_in_memory().unwrap();
+    let feeds = three_feeds(&store);
+    let a = story_item(
+        "a1",
+        "https://a.example/1",
+        "North Korea fires missile",
+        WIRE,
+    );
+    let b = story_item(
+        "b1",
+        "https://b.example/2",
+        "N. Korea launches ballistic missile: JCS",
+        &format!("SEOUL -- {WIRE}"),
+    );
+    let unrelated = story_item(
+        "c1",
+        "https://c.example/3",
+        "Kim inspects factory",
+        "North Korean leader Kim Jong Un inspected a munitions factory producing artillery \
+         shells and called for a sharp increase in output, state media said on Saturday.",
+    );
+    poll(&store, &feeds[0], &[(a, matched("t"))], 1_000);
+    poll(&store, &feeds[1], &[(b, matched("t"))], 2_000);
+    poll(&store, &feeds[2], &[(unrelated, matched("t"))], 3_000);
+    let grouped = store
+        .entries_grouped(Some("t"), 50, Grouping::Stories)
+        .unwrap();
+    let titles: Vec<&str> = grouped.iter().map(|entry| entry.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        vec!["Kim inspects factory", "North Korea fires missile"]
+    );
+    assert_eq!(grouped[1].other_sources.len(), 1);
+    assert_eq!(grouped[1].other_sources[0].source_title, "B");
+    assert!(grouped[0].other_sources.is_empty());
+    let separate = store
+        .entries_grouped(Some("t"), 50, Grouping::Links)
+        .unwrap();
+    assert_eq!(separate.len(), 3);
+    assert!(separate.iter().all(|entry| entry.other_sources.is_empty()));
+}
+
+#[test]
+fn items_of_one_feed_and_items_days_apart_are_never_one_story() {
+    let store = Store::open_in_memory().unwrap();
+    let feeds = three_feeds(&store);
+    let a = story_item(
+        "a1",
+        "https://a.example/1",
+        "North Korea fires missile",
+        WIRE,
+    );
+    // The same feed runs the copy twice under two guids: both stay.
+    let again = story_item(
+        "a2",
+        "https://a.example/2",
+        "North Korea fires missile",
+        WIRE,
+    );
+    let mut late = story_item(
+        "b1",
+        "https://b.example/1",
+        "North Korea fires missile",
+        WIRE,
+    );
+    late.published = Some(Utc.timestamp_opt(1_000 + 4 * 86_400, 0).unwrap());
+    let mut early = story_item(
+        "a0",
+        "https://a.example/0",
+        "North Korea fires missile",
+        WIRE,
+    );
+    early.published = Some(Utc.timestamp_opt(1_000, 0).unwrap());
+    poll(
+        &store,
+        &feeds[0],
+        &[
+            (early, matched("t")),
+            (a, matched("t")),
+            (again, matched("t")),
+        ],
+        1_000,
+    );
+    poll(
+        &store,
+        &feeds[1],
+        &[(late, matched("t"))],
+        1_000 + 4 * 86_400,
+    );
+    let entries = store
+        .entries_grouped(Some("t"), 50, Grouping::Stories)
+        .unwrap();
+    assert_eq!(entries.len(), 4, "{entries:#?}");
+}
+
+#[test]
+fn a_version_3_database_keeps_its_items_and_groups_them_once() {
+    let directory = tempfile::tempdir().unwrap();
+    {
+        let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
+        for migration in &super::migrations::MIGRATIONS[..3] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 3).unwrap();
+        let mut insert = connection
+            .prepare(
+                "INSERT INTO items (feed_id, item_key, entry_id, link, title, summary, first_seen,
+                     changed_at, sort_time, content_hash)
+                 VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?6, ?6, 'h')",
+            )
+            .unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO feeds (id, url, name) VALUES (1, 'https://a.example/', 'A'),
+                     (2, 'https://b.example/', 'B');",
+            )
+            .unwrap();
+        let rows = [
+            (1, "guid:1", "https://news.example/x", "Old one", None, 10),
+            (
+                2,
+                "guid:2",
+                "https://www.news.example/x?utm_source=a",
+                "Old one again",
+                None,
+                20,
+            ),
+            (
+                1,
+                "guid:3",
+                "https://a.example/m",
+                "Missile",
+                Some(WIRE.to_string()),
+                30,
+            ),
+            (
+                2,
+                "guid:4",
+                "https://b.example/m",
+                "Missile (B)",
+                Some(format!("SEOUL -- {WIRE}")),
+                40,
+            ),
+        ];
+        for (feed, key, link, title, summary, time) in rows {
+            insert
+                .execute(rusqlite::params![feed, key, link, title, summary, time])
+                .unwrap();
+        }
+    }
+    let store = Store::open(directory.path()).unwrap();
+    let titles = |entries: Vec<OutputEntry>| -> Vec<String> {
+        entries.into_iter().map(|entry| entry.title).collect()
+    };
+    // Migrated, every old item is its own entry until it is placed.
+    assert_eq!(
+        titles(store.entries(None, 50).unwrap()),
+        vec!["Missile (B)", "Missile", "Old one again", "Old one"]
+    );
+    let placed = store
+        .place_items_stored_before_stories(crate::normalize::comparison_keys)
+        .unwrap();
+    assert_eq!(placed, Some(4));
+    let entries = store.entries(None, 50).unwrap();
+    assert_eq!(titles(entries.clone()), vec!["Missile", "Old one"]);
+    assert_eq!(entries[0].other_sources[0].title, "Missile (B)");
+    // Once only.
+    assert_eq!(
+        store
+            .place_items_stored_before_stories(crate::normalize::comparison_keys)
+            .unwrap(),
+        None
+    );
+    // New items are placed as usual beside the old ones.
+    let feeds = store
+        .sync_feeds(&[
+            ("https://a.example/", Some("A")),
+            ("https://b.example/", Some("B")),
+        ])
+        .unwrap();
+    let new = story_item("b9", "https://news.example/z", "New", "");
+    poll(&store, &feeds[1], &[(new, Vec::new())], 50);
+    assert_eq!(
+        titles(store.entries(None, 50).unwrap()),
+        vec!["New", "Missile", "Old one"]
+    );
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}
+
+#[test]
+fn a_new_store_has_nothing_to_place() {
+    let store = Store::open_in_memory().unwrap();
+    assert_eq!(
+        store
+            .place_items_stored_before_stories(crate::normalize::comparison_keys)
+            .unwrap(),
+        None
+    );
 }

@@ -65,3 +65,38 @@ async fn poll_names_a_feed_and_refuses_unknown_ones() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(server.counts("/a.xml").0, 0);
 }
+
+/// See issue 4: an item known by its link alone is the same item when only a tracking
+/// parameter of its link changes from poll to poll (some feeds stamp each fetch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_whose_link_changes_only_in_tracking_parameters_is_stored_once() {
+    let server = FixtureServer::start().await;
+    let config = format!(
+        "[[feeds]]\nurl = \"{}\"\nname = \"Stamped\"\n",
+        server.url("/stamped.xml")
+    );
+    let workspace = Workspace::new(&config);
+    for poll in 1..=3 {
+        let item = format!(
+            "<title>An item known by its link</title>\
+             <link>http{}://news.example/story?id=7&amp;utm_source=feed&amp;utm_content=poll{poll}</link>\
+             <description>Same text.</description>",
+            if poll == 2 { "s" } else { "" }
+        );
+        let mut fixture = Fixture::rss(rss(&format!("Stamped, edition {poll}"), &[item]));
+        fixture.etag = false;
+        server.set("/stamped.xml", fixture);
+        let stdout = workspace.poll().await;
+        if poll == 1 {
+            assert!(stdout.contains("Stamped: 1 new"), "poll {poll}: {stdout}");
+        } else {
+            // Updated in place: the link it shows is the one the source gives now.
+            assert!(
+                stdout.contains("Stamped: 0 new, 1 updated"),
+                "poll {poll}: {stdout}"
+            );
+        }
+    }
+    let rows = workspace.status().await;
+    assert_eq!(rows[0]["items"], 1);
+}

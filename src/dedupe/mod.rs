@@ -1,0 +1,214 @@
+//! Stories: telling when two items from different outlets are the same story (one wire report,
+//! lightly edited title and lead), cheaply enough to run on every poll.
+//!
+//! Owns the similarity measure and its thresholds. Pure: values in, values out; the store
+//! keeps the index (`story_bands`) and asks `same_story` to confirm a candidate.
+//!
+//! # The measure
+//!
+//! An item's *story text* is its title and lead (the summary, else the content), folded as
+//! topics fold text (`topics::fold`: NFKC, lower case, accents dropped, punctuation to
+//! spaces), cut to its first `LEAD_WORDS` words. Han, Kana and Hangul runs, written without
+//! spaces, count each character as a word. The text becomes a set of word 3-shingles (each run
+//! of three consecutive words).
+//!
+//! Two items are one story when their shingle sets overlap enough, measured exactly:
+//! Jaccard similarity `|A∩B| / |A∪B|` at least `MIN_JACCARD`, or containment
+//! `|A∩B| / min(|A|,|B|)` at least `MIN_CONTAINMENT` (an outlet that runs only the lead of a
+//! longer wire copy). Two guards put precision first:
+//!
+//! - too little text decides nothing: an item with fewer than `MIN_SHINGLES` shingles (a bare
+//!   headline) is never grouped, since "North Korea fires ballistic missile" on Monday and on
+//!   Wednesday are two stories that a title alone cannot tell apart;
+//! - numbers must agree: when both texts hold numbers (dates, counts, casualties) and neither
+//!   set of numbers contains the other, they are different reports, as two daily tallies of
+//!   drones shot down are, however alike their wording.
+//!
+//! Shingles of three words rather than single words: routine reports and same-topic stories
+//! share most of their vocabulary ("missile", "launched", "Japan's coast guard said") but few
+//! three-word runs, while a light edit (a word changed, a clause added) breaks only the
+//! three shingles around it.
+//!
+//! # Finding candidates: MinHash with LSH banding
+//!
+//! Comparing a new item with every item of the last 72 hours would cost a read per item.
+//! Instead each item gets a MinHash signature of `BANDS × ROWS` values (the minimum of a
+//! seeded hash over its shingles, one seed per value: two sets agree on a value with
+//! probability equal to their Jaccard similarity), cut into `BANDS` bands of `ROWS` values;
+//! each band is hashed to one number. The store indexes these band hashes with the item's
+//! time; a new item's candidates are the items within the window that share at least one band
+//! hash, and only those are confirmed with the exact measure above. With 20 bands of 3 rows a
+//! pair of Jaccard 0.5 shares a band with probability 1 − (1 − 0.5³)²⁰ ≈ 0.93, one of Jaccard
+//! 0.3 with ≈ 0.42, and one of 0.1 (unrelated stories on one topic) with ≈ 0.02, so the exact
+//! check runs on few items.
+//!
+//! SimHash was the alternative: one 64-bit fingerprint and a Hamming distance. It weighs the
+//! shared vocabulary of same-topic stories too much and has no exact check behind it; MinHash
+//! estimates the very Jaccard similarity that is then confirmed exactly.
+//!
+//! The hashes are FNV-1a and splitmix64, written out here rather than taken from `std`,
+//! because the band hashes are stored: they must not change with the Rust release.
+
+use std::collections::HashSet;
+
+use crate::model::StorySketch;
+use crate::topics::fold::{fold, is_cjk};
+
+/// Items further apart than this in time are never one story.
+pub const WINDOW_SECONDS: i64 = 72 * 3600;
+/// How many words of title and lead make the story text.
+pub const LEAD_WORDS: usize = 80;
+/// Fewer shingles than this (about a dozen words) is too little text to decide on.
+pub const MIN_SHINGLES: usize = 12;
+/// Jaccard similarity of the shingle sets above which two items are one story.
+pub const MIN_JACCARD: f64 = 0.45;
+/// Containment of the smaller shingle set in the larger above which two items are one story.
+pub const MIN_CONTAINMENT: f64 = 0.7;
+/// LSH bands, and MinHash values per band.
+pub const BANDS: usize = 20;
+pub const ROWS: usize = 3;
+
+/// The sketch of an item for story grouping, or `None` when it has too little text.
+pub fn sketch(title: &str, lead: &str) -> Option<StorySketch> {
+    let words = story_words(title, lead);
+    let shingles = shingles(&words);
+    if shingles.len() < MIN_SHINGLES {
+        return None;
+    }
+    let bands = band_hashes(&shingles);
+    Some(StorySketch {
+        words: words.join(" "),
+        bands,
+    })
+}
+
+/// Whether two sketches' story texts (`StorySketch::words`) are one story by the exact measure.
+pub fn same_story(words_a: &str, words_b: &str) -> bool {
+    similarity(words_a, words_b).is_some_and(|(jaccard, containment)| {
+        jaccard >= MIN_JACCARD || containment >= MIN_CONTAINMENT
+    })
+}
+
+/// The Jaccard similarity and containment of two story texts' shingle sets, or `None` when
+/// the guards (too little text, numbers that disagree) rule them apart whatever the overlap.
+pub fn similarity(words_a: &str, words_b: &str) -> Option<(f64, f64)> {
+    let a: Vec<&str> = words_a.split(' ').filter(|word| !word.is_empty()).collect();
+    let b: Vec<&str> = words_b.split(' ').filter(|word| !word.is_empty()).collect();
+    let (shingles_a, shingles_b) = (shingle_set(&a), shingle_set(&b));
+    if shingles_a.len() < MIN_SHINGLES || shingles_b.len() < MIN_SHINGLES {
+        return None;
+    }
+    if !numbers_agree(&a, &b) {
+        return None;
+    }
+    let shared = shingles_a.intersection(&shingles_b).count() as f64;
+    let union = (shingles_a.len() + shingles_b.len()) as f64 - shared;
+    let smaller = shingles_a.len().min(shingles_b.len()) as f64;
+    Some((shared / union, shared / smaller))
+}
+
+/// Whether two sketches share a band (the index would offer one as the other's candidate) and
+/// the exact measure confirms them: the whole grouping decision, short of time and source.
+pub fn grouped(a: &StorySketch, b: &StorySketch) -> bool {
+    a.bands.iter().any(|band| b.bands.contains(band)) && same_story(&a.words, &b.words)
+}
+
+/// The folded words of title and lead, at most `LEAD_WORDS` of them.
+fn story_words(title: &str, lead: &str) -> Vec<String> {
+    let folded = fold(&format!("{title} {lead}"));
+    let mut words = Vec::new();
+    for word in folded.split(' ').filter(|word| !word.is_empty()) {
+        if word.chars().any(is_cjk) {
+            words.extend(word.chars().map(String::from));
+        } else {
+            words.push(word.to_string());
+        }
+        if words.len() >= LEAD_WORDS {
+            break;
+        }
+    }
+    words.truncate(LEAD_WORDS);
+    words
+}
+
+fn shingles<S: AsRef<str>>(words: &[S]) -> Vec<u64> {
+    let mut hashes: Vec<u64> = words
+        .windows(3)
+        .map(|window| {
+            let mut hash = FNV_OFFSET;
+            for word in window {
+                hash = fnv1a(hash, word.as_ref().as_bytes());
+                hash = fnv1a(hash, &[0]);
+            }
+            hash
+        })
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes
+}
+
+fn shingle_set(words: &[&str]) -> HashSet<u64> {
+    shingles(words).into_iter().collect()
+}
+
+/// Numbers agree when either text has none, or one text's numbers are all in the other's.
+fn numbers_agree(a: &[&str], b: &[&str]) -> bool {
+    let numbers = |words: &[&str]| -> HashSet<String> {
+        words
+            .iter()
+            .filter(|word| word.chars().any(|character| character.is_ascii_digit()))
+            .map(|word| word.to_string())
+            .collect()
+    };
+    let (numbers_a, numbers_b) = (numbers(a), numbers(b));
+    numbers_a.is_empty()
+        || numbers_b.is_empty()
+        || numbers_a.is_subset(&numbers_b)
+        || numbers_b.is_subset(&numbers_a)
+}
+
+fn band_hashes(shingles: &[u64]) -> Vec<i64> {
+    let signature: Vec<u64> = (0..BANDS * ROWS)
+        .map(|index| {
+            let seed = splitmix64(index as u64 + 1);
+            shingles
+                .iter()
+                .map(|shingle| splitmix64(shingle ^ seed))
+                .min()
+                .unwrap_or(u64::MAX)
+        })
+        .collect();
+    signature
+        .chunks(ROWS)
+        .enumerate()
+        .map(|(band, rows)| {
+            let mut hash = fnv1a(FNV_OFFSET, &(band as u64).to_le_bytes());
+            for row in rows {
+                hash = fnv1a(hash, &row.to_le_bytes());
+            }
+            // SQLite integers are signed; the bits are what matter.
+            hash as i64
+        })
+        .collect()
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+fn splitmix64(value: u64) -> u64 {
+    let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests;

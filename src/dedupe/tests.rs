@@ -1,0 +1,55 @@
+use super::*;
+
+const LEAD: &str = "North Korea fired a short-range ballistic missile into the sea off its \
+    east coast on Tuesday, South Korea's military said, the third launch this month as \
+    Pyongyang protests joint drills by Seoul and Washington.";
+
+#[test]
+fn a_light_edit_is_the_same_story() {
+    let a = sketch("North Korea fires ballistic missile into sea", LEAD).unwrap();
+    let edited = format!("SEOUL (AP) -- {}", LEAD.replace("protests", "objects to"));
+    let b = sketch(
+        "N. Korea fires ballistic missile into sea, Seoul says",
+        &edited,
+    )
+    .unwrap();
+    assert!(same_story(&a.words, &b.words));
+    assert!(grouped(&a, &b));
+}
+
+#[test]
+fn a_bare_headline_is_never_grouped() {
+    assert!(sketch("North Korea fires ballistic missile into sea", "").is_none());
+    assert!(!same_story(
+        "north korea fires missile",
+        "north korea fires missile"
+    ));
+}
+
+#[test]
+fn numbers_that_disagree_keep_reports_apart() {
+    let monday = "Russia launched 112 drones and 3 missiles at Ukraine overnight, of which 95 \
+        drones were shot down, Ukraine's air force said on its Telegram channel.";
+    let tuesday = "Russia launched 87 drones and 2 missiles at Ukraine overnight, of which 71 \
+        drones were shot down, Ukraine's air force said on its Telegram channel.";
+    let a = sketch("Air force: drones shot down overnight", monday).unwrap();
+    let b = sketch("Air force: drones shot down overnight", tuesday).unwrap();
+    assert!(!same_story(&a.words, &b.words));
+}
+
+#[test]
+fn sketches_are_stable_and_cjk_is_split_into_characters() {
+    let a = sketch(
+        "北朝鮮が弾道ミサイルを発射",
+        "日本の排他的経済水域の外に落下したとみられると防衛省が発表した",
+    )
+    .unwrap();
+    let b = sketch(
+        "北朝鮮が弾道ミサイルを発射",
+        "日本の排他的経済水域の外に落下したとみられると防衛省が発表した",
+    )
+    .unwrap();
+    assert_eq!(a, b);
+    assert!(a.words.starts_with("北 朝 鮮"));
+    assert_eq!(a.bands.len(), BANDS);
+}
