@@ -10,6 +10,16 @@ use sha2::{Digest, Sha256};
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{FeedId, Item, OutputEntry, TopicMatch};
 
+/// A stored item as topics see it when they are matched again: its feed (the URL as
+/// configured), its plain-text title and its HTML summary and content.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredText<'a> {
+    pub feed_url: &'a str,
+    pub title: &'a str,
+    pub summary: Option<&'a str>,
+    pub content: Option<&'a str>,
+}
+
 /// What one poll did to the items of its feed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollSummary {
@@ -249,16 +259,15 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Re-matches every stored item with `match_item` (given its title, summary and content)
-    /// when the stored matches were made with
-    /// other topics than `fingerprint` says, and writes the matches that changed. So a new or
-    /// edited topic has its history at once, a removed one is gone from the outputs, and a
-    /// start with unchanged topics costs one read. Returns how many items changed, or `None`
-    /// when the topics had not changed.
+    /// Re-matches every stored item with `match_item` (given its feed's URL, title, summary
+    /// and content) when the stored matches were made with other topics than `fingerprint`
+    /// says, and writes the matches that changed. So a new or edited topic has its history at
+    /// once, a removed one is gone from the outputs, and a start with unchanged topics costs
+    /// one read. Returns how many items changed, or `None` when the topics had not changed.
     pub fn rematch_if_changed(
         &self,
         fingerprint: &str,
-        match_item: impl Fn(&str, Option<&str>, Option<&str>) -> Vec<TopicMatch>,
+        match_item: impl Fn(&StoredText<'_>) -> Vec<TopicMatch>,
     ) -> Result<Option<usize>, StoreError> {
         let mut connection = self.writer()?;
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -274,15 +283,23 @@ impl Store {
         }
         let mut changed = 0;
         {
-            let mut select =
-                transaction.prepare("SELECT id, title, summary, content FROM items")?;
+            let mut select = transaction.prepare(
+                "SELECT i.id, f.url, i.title, i.summary, i.content
+                 FROM items i JOIN feeds f ON f.id = i.feed_id",
+            )?;
             let mut rows = select.query([])?;
             while let Some(row) = rows.next()? {
                 let item_id: i64 = row.get(0)?;
-                let title: String = row.get(1)?;
-                let summary: Option<String> = row.get(2)?;
-                let content: Option<String> = row.get(3)?;
-                let matches = match_item(&title, summary.as_deref(), content.as_deref());
+                let feed_url: String = row.get(1)?;
+                let title: String = row.get(2)?;
+                let summary: Option<String> = row.get(3)?;
+                let content: Option<String> = row.get(4)?;
+                let matches = match_item(&StoredText {
+                    feed_url: &feed_url,
+                    title: &title,
+                    summary: summary.as_deref(),
+                    content: content.as_deref(),
+                });
                 if replace_matches_in(&transaction, item_id, &matches)? {
                     changed += 1;
                 }
