@@ -54,6 +54,16 @@ struct Prepared {
 /// builds the poll context.
 async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError> {
     let topics = Arc::new(TopicSet::compile(&config.topics));
+    for warning in topics.warnings() {
+        warn!(
+            config = %config.path.display(),
+            line = warning.location.line,
+            column = warning.location.column,
+            topic = %warning.topic,
+            "{}",
+            warning.message
+        );
+    }
     let feed_list: Vec<(String, Option<String>)> = config
         .feeds
         .iter()

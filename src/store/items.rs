@@ -20,6 +20,22 @@ pub struct StoredText<'a> {
     pub content: Option<&'a str>,
 }
 
+/// A stored item as `tidings explain` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundItem {
+    pub entry_id: String,
+    pub guid: Option<String>,
+    pub link: Option<String>,
+    pub title: String,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    /// The feed's URL as configured, and its name (or title, or URL).
+    pub feed_url: String,
+    pub feed_name: String,
+    /// The topics stored for it, with the terms that matched.
+    pub topics: Vec<TopicMatch>,
+}
+
 /// What one poll did to the items of its feed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollSummary {
@@ -312,6 +328,53 @@ impl Store {
         )?;
         transaction.commit()?;
         Ok(Some(changed))
+    }
+
+    /// The stored items whose published entry id, original guid/id or link is `key`, with
+    /// their feed and stored topic matches (for `tidings explain`). Several when one link
+    /// came from several feeds.
+    pub fn find_items(&self, key: &str) -> Result<Vec<FoundItem>, StoreError> {
+        let connection = self.reader()?;
+        let mut statement = connection.prepare_cached(
+            "SELECT i.id, i.entry_id, i.guid, i.link, i.title, i.summary, i.content,
+                    f.url, COALESCE(f.name, f.title, f.url)
+             FROM items i JOIN feeds f ON f.id = i.feed_id
+             WHERE i.entry_id = ?1 OR i.guid = ?1 OR i.link = ?1
+             ORDER BY i.id",
+        )?;
+        let mut found: Vec<(i64, FoundItem)> = statement
+            .query_map([key.trim()], |row| {
+                Ok((
+                    row.get(0)?,
+                    FoundItem {
+                        entry_id: row.get(1)?,
+                        guid: row.get(2)?,
+                        link: row.get(3)?,
+                        title: row.get(4)?,
+                        summary: row.get(5)?,
+                        content: row.get(6)?,
+                        feed_url: row.get(7)?,
+                        feed_name: row.get(8)?,
+                        topics: Vec::new(),
+                    },
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut topics = connection.prepare_cached(
+            "SELECT topic, terms FROM item_topics WHERE item_id = ?1 ORDER BY topic",
+        )?;
+        for (item_id, item) in &mut found {
+            item.topics = topics
+                .query_map([*item_id], |row| {
+                    let terms: String = row.get(1)?;
+                    Ok(TopicMatch {
+                        topic: crate::model::TopicSlug(row.get(0)?),
+                        terms: serde_json::from_str(&terms).unwrap_or_default(),
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(found.into_iter().map(|(_, item)| item).collect())
     }
 
     /// How many items of active feeds each topic holds.

@@ -23,7 +23,7 @@ use rusqlite::Connection;
 
 pub use batch::BatchWriter;
 pub use feeds::{FeedRow, FetchState, FetchedItems, PollRecord};
-pub use items::{PollSummary, StoredText};
+pub use items::{FoundItem, PollSummary, StoredText};
 pub use migrations::SCHEMA_VERSION;
 
 #[derive(Debug, thiserror::Error)]
