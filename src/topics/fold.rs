@@ -79,7 +79,7 @@ fn fold_chars(
             } else {
                 CharClass::Separator
             }
-        } else if is_invisible(character) {
+        } else if is_invisible(character) || is_name_dot(character) {
             // Soft hyphens and zero-width characters sit inside words ("Ukrai\u{ad}ne"):
             // dropping them keeps the word whole.
             continue;
@@ -262,6 +262,12 @@ fn is_invisible(character: char) -> bool {
         | 0x1D173..=0x1D17A
         | 0xE0000..=0xE0FFF
     )
+}
+
+/// The katakana middle dot between the parts of a foreign name (キム・ジョンウン) is often
+/// left out (キムジョンウン): dropped, so both spellings meet.
+fn is_name_dot(character: char) -> bool {
+    matches!(character, '\u{30FB}' | '\u{FF65}')
 }
 
 /// Letters used as apostrophes (Ukrainian writes `Камʼянське` with U+02BC): separators, like
@@ -486,5 +492,6 @@ mod tests {
     fn scripts_without_spaces_split_from_latin() {
         check("ยูเครนUkraine", "ยูเครน ukraine");
         check("Zelenskyゼレンスキー大統領", "zelensky ゼレンスキー大統領");
+        check("キム・ジョンウン総書記", "キムジョンウン総書記");
     }
 }
