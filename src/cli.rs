@@ -1,4 +1,4 @@
-//! The command line: clap types for `run`, `poll`, `check` and `status`, where settings come
+//! The command line: clap types for `run`, `poll`, `check`, `status` and `explain`, where settings come
 //! from (flag, then environment, then `feeds.toml`, then the default), and exit codes
 //! (0 done, 1 bad config, 2 store or usage error).
 //!
@@ -20,6 +20,7 @@ use crate::daemon;
 use crate::pipeline::PollReportOutcome;
 use crate::store::{FeedRow, Store};
 use crate::telemetry::LogFormat;
+use crate::topics::{ItemText, TopicSet};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -76,6 +77,16 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArgument,
     },
+    /// Explain an item's topics: which matched and with which terms, and why not the others.
+    Explain {
+        #[command(flatten)]
+        config: ConfigArgument,
+        #[command(flatten)]
+        data: DataArgument,
+        /// The item: its link, its id in the output feeds (urn:tidings:item:...), or the
+        /// guid/id its source gave it.
+        item: String,
+    },
     /// Show each feed's polling health.
     Status {
         #[command(flatten)]
@@ -127,6 +138,7 @@ pub fn run(arguments: Arguments) -> ExitCode {
             feeds,
         } => with_runtime(poll(&config.config, data.data, &feeds)),
         Command::Status { config, data, json } => status(&config.config, data.data, json),
+        Command::Explain { config, data, item } => explain(&config.config, data.data, &item),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -150,6 +162,17 @@ fn with_runtime(
 
 fn check(path: &Path) -> Result<(), Failure> {
     let config = config::load(path).map_err(config_failure)?;
+    // Topics that cannot match are worth a word, but the config is still good.
+    for warning in TopicSet::compile(&config.topics).warnings() {
+        eprintln!(
+            "{}:{}:{}: warning: topic \"{}\": {}",
+            path.display(),
+            warning.location.line,
+            warning.location.column,
+            warning.topic,
+            warning.message
+        );
+    }
     println!(
         "{}: ok: {} feeds, {} topics",
         path.display(),
@@ -383,4 +406,84 @@ fn truncate(text: &str, width: usize) -> String {
     let mut short: String = text.chars().take(width - 1).collect();
     short.push('…');
     short
+}
+
+/// `tidings explain ITEM`: for each stored item with that link or id, its topics as stored,
+/// then every topic of the current config, matched or not and why.
+fn explain(config_path: &Path, data_flag: Option<PathBuf>, key: &str) -> Result<(), Failure> {
+    let config = config::load(config_path).map_err(config_failure)?;
+    let directory = data_dir(data_flag, Some(&config));
+    if !directory.join("tidings.db").exists() {
+        return Err(store_failure(anyhow::anyhow!(
+            "no database in {}; run `tidings poll` or `tidings run` first",
+            directory.display()
+        )));
+    }
+    let store = open_store(&directory)?;
+    let found = store.find_items(key).map_err(store_failure)?;
+    if found.is_empty() {
+        return Err(store_failure(anyhow::anyhow!(
+            "no stored item has the link or id \"{key}\""
+        )));
+    }
+    let topics = TopicSet::compile(&config.topics);
+    for (index, item) in found.iter().enumerate() {
+        if index > 0 {
+            println!();
+        }
+        println!("{}", item.title);
+        if let Some(link) = &item.link {
+            println!("  link:   {link}");
+        }
+        println!("  id:     {}", item.entry_id);
+        if let Some(guid) = &item.guid {
+            println!("  guid:   {guid}");
+        }
+        println!("  source: {} <{}>", item.feed_name, item.feed_url);
+        let stored = if item.topics.is_empty() {
+            "none".to_string()
+        } else {
+            item.topics
+                .iter()
+                .map(|found| format!("{} {:?}", found.topic, found.terms))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!("  topics in the outputs: {stored}");
+        let text = crate::normalize::match_text(
+            &item.title,
+            item.summary.as_deref(),
+            item.content.as_deref(),
+        );
+        let explanations = topics.explain(
+            &ItemText::from_match_text(&text),
+            Some(item.feed_url.as_str()),
+        );
+        let mut now: Vec<&str> = explanations
+            .iter()
+            .filter(|explanation| explanation.matched())
+            .map(|explanation| explanation.topic.as_str())
+            .collect();
+        let mut then: Vec<&str> = item
+            .topics
+            .iter()
+            .map(|found| found.topic.as_str())
+            .collect();
+        now.sort_unstable();
+        then.sort_unstable();
+        if now != then {
+            println!(
+                "  (the outputs were matched with an earlier {}: they change when the daemon \
+                 starts or reloads, or at the next `tidings poll`)",
+                config_path.display()
+            );
+        }
+        if explanations.is_empty() {
+            println!("no topics in {}", config_path.display());
+        }
+        for explanation in &explanations {
+            println!("{explanation}");
+        }
+    }
+    Ok(())
 }

@@ -25,7 +25,7 @@ use crate::pipeline::{
 use crate::schedule::{DueQueue, HostTable, host_key};
 use crate::serve::{self, AppState};
 use crate::store::{FeedRow, Grouping, Store, StoreError};
-use crate::topics::TopicSet;
+use crate::topics::{ItemText, TopicSet};
 
 /// How long in-flight polls may run on after a shutdown signal before they are abandoned.
 /// Their database writes are atomic, so an abandoned poll leaves nothing half-written.
@@ -54,6 +54,16 @@ struct Prepared {
 /// builds the poll context.
 async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError> {
     let topics = Arc::new(TopicSet::compile(&config.topics));
+    for warning in topics.warnings() {
+        warn!(
+            config = %config.path.display(),
+            line = warning.location.line,
+            column = warning.location.column,
+            topic = %warning.topic,
+            "{}",
+            warning.message
+        );
+    }
     let feed_list: Vec<(String, Option<String>)> = config
         .feeds
         .iter()
@@ -69,8 +79,9 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
     .await?;
     let matcher = Arc::clone(&topics);
     let rematched = run_blocking(store, move |store| {
-        store.rematch_if_changed(matcher.fingerprint(), |title, summary, content| {
-            matcher.match_text(&crate::normalize::match_text(title, summary, content))
+        store.rematch_if_changed(matcher.fingerprint(), |stored| {
+            let text = crate::normalize::match_text(stored.title, stored.summary, stored.content);
+            matcher.match_item(&ItemText::from_match_text(&text), Some(stored.feed_url))
         })
     })
     .await?;

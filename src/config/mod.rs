@@ -99,6 +99,29 @@ pub struct TopicConfig {
     pub any: Vec<TermConfig>,
     pub all: Vec<TermConfig>,
     pub none: Vec<TermConfig>,
+    /// `None` for a topic of every source; otherwise the URLs of the feeds it is scoped to
+    /// (its `feeds`, plus every feed carrying one of its `tags`), possibly none.
+    pub sources: Option<Vec<String>>,
+    /// The parts of an item its terms look at (all three unless `fields` says otherwise).
+    pub fields: Fields,
+    /// Where the topic's `name` stands, for warnings about the whole topic.
+    pub location: Location,
+}
+
+/// Which parts of an item a topic's terms look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fields {
+    pub title: bool,
+    pub summary: bool,
+    pub content: bool,
+}
+
+impl Fields {
+    pub const ALL: Fields = Fields {
+        title: true,
+        summary: true,
+        content: true,
+    };
 }
 
 /// One term of a topic, its syntax checked.
@@ -109,6 +132,8 @@ pub struct TermConfig {
     pub syntax: TermSyntax,
     /// Longer terms that cancel a hit of this term where they cover it.
     pub except: Vec<TermSyntax>,
+    /// The exceptions as written, for explanations and warnings.
+    pub except_sources: Vec<String>,
     pub location: Location,
 }
 
@@ -242,7 +267,7 @@ impl Builder<'_> {
         let mut topics = Vec::with_capacity(raw.topics.len());
         let mut seen_topics: HashMap<String, usize> = HashMap::new();
         for raw_topic in &raw.topics {
-            let topic = self.topic(raw_topic)?;
+            let topic = self.topic(raw_topic, &feeds)?;
             if let Some(first) =
                 seen_topics.insert(topic.slug.0.clone(), raw_topic.name.span().start)
             {
@@ -444,7 +469,7 @@ impl Builder<'_> {
         })
     }
 
-    fn topic(&self, raw: &RawTopic) -> Result<TopicConfig, ConfigError> {
+    fn topic(&self, raw: &RawTopic, feeds: &[FeedConfig]) -> Result<TopicConfig, ConfigError> {
         let name = raw.name.get_ref();
         let valid_slug = !name.is_empty()
             && name
@@ -479,7 +504,96 @@ impl Builder<'_> {
             any: terms(&raw.any)?,
             all: terms(&raw.all)?,
             none: terms(&raw.none)?,
+            sources: self.topic_sources(raw, feeds)?,
+            fields: self.topic_fields(raw)?,
+            location: Location::of_offset(self.text, raw.name.span().start),
         })
+    }
+
+    /// The feeds a topic is scoped to: those its `feeds` names (by name or URL) and those
+    /// carrying one of its `tags`. A name that is no configured feed is an error (a typo
+    /// would otherwise scope the topic to nothing without a word).
+    fn topic_sources(
+        &self,
+        raw: &RawTopic,
+        feeds: &[FeedConfig],
+    ) -> Result<Option<Vec<String>>, ConfigError> {
+        if raw.feeds.is_none() && raw.tags.is_none() {
+            return Ok(None);
+        }
+        let mut sources: Vec<String> = Vec::new();
+        let mut add = |url: &Url| {
+            let url = url.to_string();
+            if !sources.contains(&url) {
+                sources.push(url);
+            }
+        };
+        for wanted in raw.feeds.iter().flatten() {
+            let text = wanted.get_ref().trim();
+            let by_url = Url::parse(text).ok();
+            let found = feeds.iter().find(|feed| {
+                feed.name
+                    .as_deref()
+                    .is_some_and(|name| name.to_lowercase() == text.to_lowercase())
+                    || by_url
+                        .as_ref()
+                        .is_some_and(|url| duplicate_key(url) == duplicate_key(&feed.url))
+            });
+            match found {
+                Some(feed) => add(&feed.url),
+                None => {
+                    return Err(self.error(
+                        Some(wanted.span()),
+                        format!("topic feeds: no [[feeds]] has the name or url \"{text}\""),
+                    ));
+                }
+            }
+        }
+        for tag in raw.tags.iter().flatten() {
+            if tag.get_ref().trim().is_empty() {
+                return Err(self.error(Some(tag.span()), "topic tags: a tag is empty"));
+            }
+            for feed in feeds {
+                if feed.tags.iter().any(|own| own == tag.get_ref().trim()) {
+                    add(&feed.url);
+                }
+            }
+        }
+        Ok(Some(sources))
+    }
+
+    /// `fields = ["title", "summary", "content"]`: at least one, each known.
+    fn topic_fields(&self, raw: &RawTopic) -> Result<Fields, ConfigError> {
+        let Some(list) = &raw.fields else {
+            return Ok(Fields::ALL);
+        };
+        if list.get_ref().is_empty() {
+            return Err(self.error(
+                Some(list.span()),
+                "`fields` is empty, so nothing could match; leave it out to look at title, summary and content",
+            ));
+        }
+        let mut fields = Fields {
+            title: false,
+            summary: false,
+            content: false,
+        };
+        for field in list.get_ref() {
+            match field.get_ref().as_str() {
+                "title" => fields.title = true,
+                "summary" => fields.summary = true,
+                "content" => fields.content = true,
+                other => {
+                    return Err(self.error(
+                        Some(field.span()),
+                        format!(
+                            "unknown field \"{other}\"; expected \"title\", \"summary\" or \"content\""
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(fields)
     }
 
     fn term(&self, value: &Spanned<toml::Value>) -> Result<TermConfig, ConfigError> {
@@ -531,7 +645,7 @@ impl Builder<'_> {
         };
         let syntax =
             term_syntax(&source).map_err(|message| self.error(Some(span.clone()), message))?;
-        let except = except
+        let except_syntax = except
             .iter()
             .map(|text| {
                 term_syntax(text).map_err(|message| self.error(Some(span.clone()), message))
@@ -540,7 +654,8 @@ impl Builder<'_> {
         Ok(TermConfig {
             source,
             syntax,
-            except,
+            except: except_syntax,
+            except_sources: except,
             location,
         })
     }
@@ -554,12 +669,17 @@ fn term_syntax(source: &str) -> Result<TermSyntax, String> {
         if pattern.is_empty() {
             return Err("empty regex term \"//\"".to_string());
         }
-        return regex::RegexBuilder::new(pattern)
+        let regex = regex::RegexBuilder::new(pattern)
             .case_insensitive(true)
             .unicode(true)
             .build()
-            .map(TermSyntax::Regex)
-            .map_err(|error| format!("bad regex term {text}: {error}"));
+            .map_err(|error| format!("bad regex term {text}: {error}"))?;
+        if regex.is_match("") {
+            return Err(format!(
+                "regex term {text} matches the empty string, so it would match every item"
+            ));
+        }
+        return Ok(TermSyntax::Regex(regex));
     }
     let unquoted = text
         .strip_prefix('"')

@@ -56,4 +56,10 @@ pub struct RawTopic {
     pub all: Vec<Spanned<toml::Value>>,
     #[serde(default)]
     pub none: Vec<Spanned<toml::Value>>,
+    /// Scope: only items of these feeds (by name or URL)...
+    pub feeds: Option<Vec<Spanned<String>>>,
+    /// ...or of feeds with one of these tags.
+    pub tags: Option<Vec<Spanned<String>>>,
+    /// Which parts of an item the terms look at: `title`, `summary`, `content`.
+    pub fields: Option<Spanned<Vec<Spanned<String>>>>,
 }

@@ -186,3 +186,62 @@ fn polling_bounds_are_checked() {
     assert_eq!(config.settings.per_host, 4);
     assert_eq!(config.feeds[0].interval, Duration::from_millis(200));
 }
+
+#[test]
+fn topic_scopes_and_fields_are_checked() {
+    let feeds = "[[feeds]]\nurl = \"https://a.example/rss\"\nname = \"Alpha\"\ntags = [\"ko\"]\n\
+                 [[feeds]]\nurl = \"https://b.example/rss\"\n";
+    let config = parse(
+        Path::new("feeds.toml"),
+        &format!(
+            "{feeds}[[topics]]\nname = \"t\"\nany = [\"x\"]\nfeeds = [\"alpha\", \"https://b.example/rss\"]\n\
+             [[topics]]\nname = \"u\"\nany = [\"x\"]\ntags = [\"ko\"]\nfields = [\"title\", \"summary\"]\n\
+             [[topics]]\nname = \"v\"\nany = [\"x\"]\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        config.topics[0].sources,
+        Some(vec![
+            "https://a.example/rss".to_string(),
+            "https://b.example/rss".to_string()
+        ])
+    );
+    assert_eq!(
+        config.topics[1].sources,
+        Some(vec!["https://a.example/rss".to_string()])
+    );
+    assert_eq!(
+        config.topics[1].fields,
+        Fields {
+            title: true,
+            summary: true,
+            content: false
+        }
+    );
+    assert_eq!(config.topics[2].sources, None);
+    assert_eq!(config.topics[2].fields, Fields::ALL);
+
+    let base = format!("{feeds}[[topics]]\nname = \"t\"\nany = [\"x\"]\n");
+    check_error(
+        &format!("{base}feeds = [\"Gamma\"]\n"),
+        "feeds.toml:10:10: topic feeds: no [[feeds]] has the name or url \"Gamma\"",
+    );
+    check_error(
+        &format!("{base}fields = [\"body\"]\n"),
+        "feeds.toml:10:11: unknown field \"body\"",
+    );
+    check_error(
+        &format!("{base}fields = []\n"),
+        "feeds.toml:10:10: `fields` is empty",
+    );
+}
+
+#[test]
+fn a_regex_that_matches_the_empty_string_is_refused() {
+    let base = "[[feeds]]\nurl = \"https://a.example/\"\n[[topics]]\nname = \"t\"\n";
+    check_error(
+        &format!("{base}any = [\"kyiv\", \"/x?/\"]\n"),
+        "feeds.toml:5:16: regex term /x?/ matches the empty string",
+    );
+}

@@ -150,7 +150,8 @@ pub fn clamp_dates(items: &mut [Item], now: chrono::DateTime<chrono::Utc>) {
     }
 }
 
-/// The text topics are matched against: title, summary and content as plain text. Stored
+/// The text topics are matched against: title, summary and content as plain text, one per
+/// line. Stored
 /// items are matched again from their stored title and HTML, through the same function.
 pub fn match_text(title: &str, summary: Option<&str>, content: Option<&str>) -> String {
     let summary_text = summary.map(html_to_text).unwrap_or_default();
@@ -194,13 +195,17 @@ pub fn comparison_keys(
     )
 }
 
+/// Title, summary and content, one per line (an empty part leaves an empty line), so topics
+/// can tell the fields apart (`topics::ItemText::from_match_text`). The parts are whitespace-
+/// folded and hold no newline of their own.
 fn join_text(title: &str, summary_text: &str, content_text: &str) -> String {
-    [title, summary_text, content_text]
-        .iter()
-        .filter(|part| !part.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join("\n")
+    let one_line = |part: &str| part.replace('\n', " ");
+    format!(
+        "{}\n{}\n{}",
+        one_line(title),
+        one_line(summary_text),
+        one_line(content_text)
+    )
 }
 
 /// Plain text of a feed-rs `Text`: HTML stripped when it is (or, with `as_html`, may be) HTML,

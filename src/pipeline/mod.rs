@@ -25,7 +25,7 @@ use crate::schedule::{HostOutcome, NextPoll, Timing};
 use crate::store::{
     BatchWriter, FeedRow, FetchState, FetchedItems, PollRecord, PollSummary, Store, StoreError,
 };
-use crate::topics::TopicSet;
+use crate::topics::{ItemText, TopicSet};
 use state::{Observed, transition};
 
 /// How long a fetch slot is kept after its response ends. hyper hands a finished connection
@@ -340,7 +340,10 @@ async fn observe(
                     known.get(&item.key.to_storage_string()) == Some(&item.content_hash);
                 let matches = (!unchanged).then(|| {
                     add_comparison_keys(&mut item);
-                    topics.match_text(&item.match_text)
+                    topics.match_item(
+                        &ItemText::from_match_text(&item.match_text),
+                        Some(feed_url.as_str()),
+                    )
                 });
                 (item, matches)
             })

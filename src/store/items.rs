@@ -33,6 +33,32 @@ impl Grouping {
     }
 }
 
+/// A stored item as topics see it when they are matched again: its feed (the URL as
+/// configured), its plain-text title and its HTML summary and content.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredText<'a> {
+    pub feed_url: &'a str,
+    pub title: &'a str,
+    pub summary: Option<&'a str>,
+    pub content: Option<&'a str>,
+}
+
+/// A stored item as `tidings explain` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundItem {
+    pub entry_id: String,
+    pub guid: Option<String>,
+    pub link: Option<String>,
+    pub title: String,
+    pub summary: Option<String>,
+    pub content: Option<String>,
+    /// The feed's URL as configured, and its name (or title, or URL).
+    pub feed_url: String,
+    pub feed_name: String,
+    /// The topics stored for it, with the terms that matched.
+    pub topics: Vec<TopicMatch>,
+}
+
 /// What one poll did to the items of its feed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollSummary {
@@ -356,16 +382,15 @@ impl Store {
         Ok(entries)
     }
 
-    /// Re-matches every stored item with `match_item` (given its title, summary and content)
-    /// when the stored matches were made with
-    /// other topics than `fingerprint` says, and writes the matches that changed. So a new or
-    /// edited topic has its history at once, a removed one is gone from the outputs, and a
-    /// start with unchanged topics costs one read. Returns how many items changed, or `None`
-    /// when the topics had not changed.
+    /// Re-matches every stored item with `match_item` (given its feed's URL, title, summary
+    /// and content) when the stored matches were made with other topics than `fingerprint`
+    /// says, and writes the matches that changed. So a new or edited topic has its history at
+    /// once, a removed one is gone from the outputs, and a start with unchanged topics costs
+    /// one read. Returns how many items changed, or `None` when the topics had not changed.
     pub fn rematch_if_changed(
         &self,
         fingerprint: &str,
-        match_item: impl Fn(&str, Option<&str>, Option<&str>) -> Vec<TopicMatch>,
+        match_item: impl Fn(&StoredText<'_>) -> Vec<TopicMatch>,
     ) -> Result<Option<usize>, StoreError> {
         let mut connection = self.writer()?;
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -381,15 +406,23 @@ impl Store {
         }
         let mut changed = 0;
         {
-            let mut select =
-                transaction.prepare("SELECT id, title, summary, content FROM items")?;
+            let mut select = transaction.prepare(
+                "SELECT i.id, f.url, i.title, i.summary, i.content
+                 FROM items i JOIN feeds f ON f.id = i.feed_id",
+            )?;
             let mut rows = select.query([])?;
             while let Some(row) = rows.next()? {
                 let item_id: i64 = row.get(0)?;
-                let title: String = row.get(1)?;
-                let summary: Option<String> = row.get(2)?;
-                let content: Option<String> = row.get(3)?;
-                let matches = match_item(&title, summary.as_deref(), content.as_deref());
+                let feed_url: String = row.get(1)?;
+                let title: String = row.get(2)?;
+                let summary: Option<String> = row.get(3)?;
+                let content: Option<String> = row.get(4)?;
+                let matches = match_item(&StoredText {
+                    feed_url: &feed_url,
+                    title: &title,
+                    summary: summary.as_deref(),
+                    content: content.as_deref(),
+                });
                 if replace_matches_in(&transaction, item_id, &matches)? {
                     changed += 1;
                 }
@@ -402,6 +435,53 @@ impl Store {
         )?;
         transaction.commit()?;
         Ok(Some(changed))
+    }
+
+    /// The stored items whose published entry id, original guid/id or link is `key`, with
+    /// their feed and stored topic matches (for `tidings explain`). Several when one link
+    /// came from several feeds.
+    pub fn find_items(&self, key: &str) -> Result<Vec<FoundItem>, StoreError> {
+        let connection = self.reader()?;
+        let mut statement = connection.prepare_cached(
+            "SELECT i.id, i.entry_id, i.guid, i.link, i.title, i.summary, i.content,
+                    f.url, COALESCE(f.name, f.title, f.url)
+             FROM items i JOIN feeds f ON f.id = i.feed_id
+             WHERE i.entry_id = ?1 OR i.guid = ?1 OR i.link = ?1
+             ORDER BY i.id",
+        )?;
+        let mut found: Vec<(i64, FoundItem)> = statement
+            .query_map([key.trim()], |row| {
+                Ok((
+                    row.get(0)?,
+                    FoundItem {
+                        entry_id: row.get(1)?,
+                        guid: row.get(2)?,
+                        link: row.get(3)?,
+                        title: row.get(4)?,
+                        summary: row.get(5)?,
+                        content: row.get(6)?,
+                        feed_url: row.get(7)?,
+                        feed_name: row.get(8)?,
+                        topics: Vec::new(),
+                    },
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut topics = connection.prepare_cached(
+            "SELECT topic, terms FROM item_topics WHERE item_id = ?1 ORDER BY topic",
+        )?;
+        for (item_id, item) in &mut found {
+            item.topics = topics
+                .query_map([*item_id], |row| {
+                    let terms: String = row.get(1)?;
+                    Ok(TopicMatch {
+                        topic: crate::model::TopicSlug(row.get(0)?),
+                        terms: serde_json::from_str(&terms).unwrap_or_default(),
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(found.into_iter().map(|(_, item)| item).collect())
     }
 
     /// How many items of active feeds each topic holds.

@@ -24,7 +24,7 @@ use rusqlite::Connection;
 
 pub use batch::BatchWriter;
 pub use feeds::{FeedRow, FetchState, FetchedItems, PollRecord};
-pub use items::{Grouping, PollSummary};
+pub use items::{FoundItem, Grouping, PollSummary, StoredText};
 pub use migrations::SCHEMA_VERSION;
 
 #[derive(Debug, thiserror::Error)]

@@ -186,8 +186,13 @@ fn removed_feeds_leave_the_outputs_and_rematch_follows_topics() {
     store.sync_feeds(&[("https://a.example/", None)]).unwrap();
     assert_eq!(store.entries(Some("t"), 50).unwrap().len(), 1);
 
-    let rematch = |title: &str, _: Option<&str>, _: Option<&str>| {
-        if title == "alpha" {
+    let rematch = |stored: &StoredText<'_>| {
+        assert!(
+            stored.feed_url.ends_with(".example/"),
+            "{}",
+            stored.feed_url
+        );
+        if stored.title == "alpha" {
             matched("u")
         } else {
             vec![]
@@ -196,9 +201,7 @@ fn removed_feeds_leave_the_outputs_and_rematch_follows_topics() {
     assert_eq!(store.rematch_if_changed("v2", rematch).unwrap(), Some(2));
     // The same topics again: nothing to do.
     assert_eq!(
-        store
-            .rematch_if_changed("v2", |_, _, _| unreachable!())
-            .unwrap(),
+        store.rematch_if_changed("v2", |_| unreachable!()).unwrap(),
         None
     );
     assert!(store.entries(Some("t"), 50).unwrap().is_empty());

@@ -1,10 +1,19 @@
 //! Text folding shared by terms and item text, so that both sides of a match are compared in one
-//! form: NFKC, lower case, accents dropped from Latin, Greek and Cyrillic letters, invisible
-//! characters removed, and every run of other characters turned into one space.
+//! form: NFKC, full Unicode case folding (ß and ss, final ς and σ), accents dropped from Latin,
+//! Greek and Cyrillic letters, invisible characters (the Unicode default-ignorable ones: soft
+//! hyphen, zero-width and bidi marks, variation selectors) removed, and every run of other
+//! characters (punctuation, dashes, apostrophes, spaces of every width) turned into one space.
+//!
+//! Words are runs of Unicode letters, digits and marks (`char::is_alphanumeric` and the
+//! general category M); a change between a script written without spaces (Han, Kana, Hangul,
+//! Thai, Lao, Khmer, Myanmar) and any other script is a word boundary too. Apostrophes split
+//! words, unlike in UAX #29, so that elided articles fall away: `l'Ukraine`, `dell'Ucraina`.
 //!
 //! Owns the folded form only; it knows nothing of topics or terms.
 
 use std::sync::OnceLock;
+
+use caseless::Caseless;
 use unicode_normalization::char::is_combining_mark;
 
 use unicode_normalization::{IsNormalized, UnicodeNormalization};
@@ -70,7 +79,7 @@ fn fold_chars(
             } else {
                 CharClass::Separator
             }
-        } else if is_invisible(character) {
+        } else if is_invisible(character) || is_name_dot(character) {
             // Soft hyphens and zero-width characters sit inside words ("Ukrai\u{ad}ne"):
             // dropping them keeps the word whole.
             continue;
@@ -109,6 +118,9 @@ fn fold_chars(
         if character.is_ascii() {
             folded.push(character.to_ascii_lowercase());
             word_latin |= character.is_ascii_alphabetic();
+        } else if class == CharClass::Cjk {
+            // These scripts have no case and keep their marks: nothing to fold.
+            folded.push(character);
         } else {
             word_cyrillic |= is_cyrillic(character);
             push_folded(&mut folded, character);
@@ -215,14 +227,10 @@ fn push_folded(folded: &mut String, character: char) {
     }
 }
 
+/// Full case folding (Unicode `CaseFolding.txt`, statuses C and F): more than lower case, so
+/// that `STRASSE`, `Straße` and `strasse` meet, and a word-final `ς` is a `σ`.
 fn push_lowercase(folded: &mut String, character: char) {
-    let mut lower = character.to_lowercase();
-    // Nearly every letter lowers to one letter; the iterator is only walked for the others.
-    if lower.len() == 1 {
-        folded.push(lower.next().unwrap_or(character));
-    } else {
-        folded.extend(lower);
-    }
+    folded.extend(std::iter::once(character).default_case_fold());
 }
 
 /// Latin, Greek and Cyrillic letters lose their accents (Pjöngjang → pjongjang, Київ → киів);
@@ -231,11 +239,41 @@ fn folds_accents(character: char) -> bool {
     matches!(character as u32, 0x00C0..=0x052F | 0x1E00..=0x1FFF)
 }
 
+/// Unicode's default-ignorable code points (DerivedCoreProperties.txt): characters with no
+/// visible form that turn up inside words (soft hyphens, zero-width spaces and joiners, bidi
+/// marks, variation selectors, Hangul fillers, tags). Dropping them keeps the word whole.
 fn is_invisible(character: char) -> bool {
-    matches!(
-        character,
-        '\u{00AD}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+    matches!(character as u32,
+        0x00AD
+        | 0x034F
+        | 0x061C
+        | 0x115F..=0x1160
+        | 0x17B4..=0x17B5
+        | 0x180B..=0x180F
+        | 0x200B..=0x200F
+        | 0x202A..=0x202E
+        | 0x2060..=0x206F
+        | 0x3164
+        | 0xFE00..=0xFE0F
+        | 0xFEFF
+        | 0xFFA0
+        | 0xFFF0..=0xFFF8
+        | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF
     )
+}
+
+/// The katakana middle dot between the parts of a foreign name (キム・ジョンウン) is often
+/// left out (キムジョンウン): dropped, so both spellings meet.
+fn is_name_dot(character: char) -> bool {
+    matches!(character, '\u{30FB}' | '\u{FF65}')
+}
+
+/// Letters used as apostrophes (Ukrainian writes `Камʼянське` with U+02BC): separators, like
+/// the apostrophe itself.
+fn is_apostrophe_letter(character: char) -> bool {
+    matches!(character, '\u{02B9}' | '\u{02BB}' | '\u{02BC}' | '\u{02BD}')
 }
 
 /// How a character from U+0080 to `FAST_END` folds, worked out once by the general path.
@@ -295,7 +333,9 @@ enum CharClass {
 
 impl CharClass {
     fn of(character: char) -> CharClass {
-        if is_combining_mark(character) {
+        if is_apostrophe_letter(character) {
+            CharClass::Separator
+        } else if is_combining_mark(character) {
             CharClass::Mark
         } else if is_cjk(character) {
             CharClass::Cjk
@@ -307,10 +347,14 @@ impl CharClass {
     }
 }
 
-/// Han, Hiragana, Katakana and Hangul: scripts written without spaces between words, where a
-/// term matches inside a longer run of text.
+/// Han, Hiragana, Katakana and Hangul (and Thai, Lao, Myanmar and Khmer): scripts written
+/// without spaces between words, where a term matches inside a longer run of text.
 pub fn is_cjk(character: char) -> bool {
     matches!(character as u32,
+        0x0E00..=0x0EFF      // Thai, Lao
+        | 0x1000..=0x109F    // Myanmar
+        | 0x1780..=0x17FF    // Khmer
+        |
         0x1100..=0x11FF      // Hangul Jamo
         | 0x3040..=0x30FF    // Hiragana, Katakana
         | 0x3130..=0x318F    // Hangul compatibility Jamo
@@ -412,6 +456,42 @@ mod tests {
     #[test]
     fn folds_fullwidth_and_compatibility_forms() {
         check("ＫＣＮＡ", "kcna");
+        check("ＫＣＮＡ報道", "kcna 報道");
+        check("ｳｸﾗｲﾅ", "ウクライナ");
         check("non\u{a0}breaking", "non breaking");
+        check("Kyiv\u{202f}:\u{2009}news\u{3000}today", "kyiv news today");
+    }
+
+    #[test]
+    fn full_case_folding_not_just_lower_case() {
+        check("STRASSE Straße ẞ", "strasse strasse ss");
+        // A word-final sigma folds like any other sigma.
+        check("ΟΔΥΣΣΕΑΣ Οδυσσέας", "οδυσσεασ οδυσσεασ");
+        check("İstanbul", "istanbul");
+    }
+
+    #[test]
+    fn punctuation_dashes_and_apostrophes_separate_words() {
+        check("l'Ukraine, dell’Ucraina", "l ukraine dell ucraina");
+        check(
+            "Pohjois‑Korea–Venäjä—sopimus",
+            "pohjois korea venaja sopimus",
+        );
+        check("«Курск»/Kursk…", "курск kursk");
+        check("Камʼянське", "кам янське");
+    }
+
+    #[test]
+    fn default_ignorable_characters_vanish_inside_words() {
+        check("Zelen\u{200e}sky", "zelensky");
+        check("Kha\u{2063}rkiv", "kharkiv");
+        check("Kyi\u{fe0f}v", "kyiv");
+    }
+
+    #[test]
+    fn scripts_without_spaces_split_from_latin() {
+        check("ยูเครนUkraine", "ยูเครน ukraine");
+        check("Zelenskyゼレンスキー大統領", "zelensky ゼレンスキー大統領");
+        check("キム・ジョンウン総書記", "キムジョンウン総書記");
     }
 }

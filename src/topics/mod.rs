@@ -1,24 +1,32 @@
 //! Topics: every topic's terms compiled once into a `TopicSet`, and the item text matched
 //! against it.
 //!
-//! Owns term folding, term matching and the any/all/none rule. It does no I/O and reads no
-//! clock. Its entry points are `TopicSet::compile` and `TopicSet::match_text`; the engine behind
-//! them can be replaced without touching the rest of the pipeline.
+//! Owns term folding, term matching, the any/all/none rule, topic scopes (`feeds`/`tags`,
+//! resolved by `config` to feed URLs) and `fields`, explanations and warnings about topics
+//! that cannot match. It does no I/O and reads no clock. Its entry points are
+//! `TopicSet::compile`, `TopicSet::match_item` (and `match_text`), `TopicSet::explain` and
+//! `TopicSet::warnings`.
 
+mod explain;
 pub mod fold;
 mod terms;
+mod warnings;
+
+use std::ops::Range;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::TopicConfig;
+use crate::config::{Fields, Location, TopicConfig};
 pub use crate::model::TopicMatch;
 use crate::model::TopicSlug;
 
+pub use explain::{Explanation, Field, TermReport, Verdict};
 pub use fold::fold;
+pub use warnings::TopicWarning;
 
 /// Bumped when the engine itself matches differently, so stored matches are redone.
-const ENGINE_VERSION: u32 = 2;
-use terms::{CompiledTerm, Hits, Literals, LiteralsBuilder};
+const ENGINE_VERSION: u32 = 3;
+use terms::{Allowed, CompiledTerm, Hits, Literals, LiteralsBuilder};
 
 /// All topics of a config, ready to match. Every literal term of every topic sits in one
 /// automaton, so an item's text is folded once and scanned once.
@@ -26,8 +34,10 @@ use terms::{CompiledTerm, Hits, Literals, LiteralsBuilder};
 pub struct TopicSet {
     topics: Vec<CompiledTopic>,
     literals: Literals,
-    /// Changes exactly when what the topics match changes (slugs and terms, not titles).
+    /// Changes exactly when what the topics match changes (slugs, terms, scopes, fields; not
+    /// titles).
     fingerprint: String,
+    warnings: Vec<TopicWarning>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,11 +47,83 @@ struct CompiledTopic {
     any: Vec<CompiledTerm>,
     all: Vec<CompiledTerm>,
     none: Vec<CompiledTerm>,
+    /// The feed URLs the topic is scoped to; `None` for every source.
+    sources: Option<Vec<String>>,
+    fields: Fields,
+    location: Location,
+}
+
+/// The text of one item, field by field, as plain text (HTML already stripped).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ItemText<'a> {
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub content: &'a str,
+}
+
+impl<'a> ItemText<'a> {
+    /// Splits an item's `match_text` (title, summary and content, one per line; see
+    /// `normalize::match_text`). Missing lines are empty fields.
+    pub fn from_match_text(text: &'a str) -> ItemText<'a> {
+        let mut parts = text.splitn(3, '\n');
+        ItemText {
+            title: parts.next().unwrap_or_default(),
+            summary: parts.next().unwrap_or_default(),
+            content: parts.next().unwrap_or_default(),
+        }
+    }
+}
+
+/// An item's text folded once: the three fields joined by newlines, and where each lies.
+struct FoldedItem {
+    text: String,
+    /// Title, summary, content.
+    fields: [Range<usize>; 3],
+}
+
+impl FoldedItem {
+    fn new(item: &ItemText<'_>) -> FoldedItem {
+        let mut text =
+            String::with_capacity(item.title.len() + item.summary.len() + item.content.len() + 2);
+        let mut fields: [Range<usize>; 3] = [0..0, 0..0, 0..0];
+        for (index, part) in [item.title, item.summary, item.content]
+            .into_iter()
+            .enumerate()
+        {
+            if index > 0 {
+                text.push('\n');
+            }
+            let start = text.len();
+            if !part.is_empty() {
+                text.push_str(&fold(part));
+            }
+            fields[index] = start..text.len();
+        }
+        FoldedItem { text, fields }
+    }
+
+    /// The field a byte range of the folded text lies in.
+    fn field_of(&self, range: &Range<usize>) -> Field {
+        if range.start >= self.fields[2].start {
+            Field::Content
+        } else if range.start >= self.fields[1].start {
+            Field::Summary
+        } else {
+            Field::Title
+        }
+    }
+}
+
+/// What a topic looks at in one item: the scan's hits, and the ranges its `fields` allow.
+struct Context<'a> {
+    folded: &'a str,
+    hits: &'a Hits,
+    allowed: Allowed<'a>,
 }
 
 impl TopicSet {
     /// Compiles the topics of a config. Term syntax was already checked by `config`, so this
-    /// cannot fail.
+    /// cannot fail; what would keep a topic from ever matching is in `warnings`.
     pub fn compile(topics: &[TopicConfig]) -> TopicSet {
         let mut literals = LiteralsBuilder::default();
         let mut compile_all = |terms: &[crate::config::TermConfig]| {
@@ -64,19 +146,25 @@ impl TopicSet {
                     );
                 }
             }
+            hasher.update(format!("scope\0{:?}\0{:?}\0", topic.sources, topic.fields).as_bytes());
         }
+        let compiled: Vec<CompiledTopic> = topics
+            .iter()
+            .map(|topic| CompiledTopic {
+                slug: topic.slug.clone(),
+                title: topic.title.clone(),
+                any: compile_all(&topic.any),
+                all: compile_all(&topic.all),
+                none: compile_all(&topic.none),
+                sources: topic.sources.clone(),
+                fields: topic.fields,
+                location: topic.location,
+            })
+            .collect();
         TopicSet {
             fingerprint: format!("{ENGINE_VERSION}:{}", hex::encode(hasher.finalize())),
-            topics: topics
-                .iter()
-                .map(|topic| CompiledTopic {
-                    slug: topic.slug.clone(),
-                    title: topic.title.clone(),
-                    any: compile_all(&topic.any),
-                    all: compile_all(&topic.all),
-                    none: compile_all(&topic.none),
-                })
-                .collect(),
+            warnings: compiled.iter().flat_map(warnings::of_topic).collect(),
+            topics: compiled,
             literals: literals.build(),
         }
     }
@@ -86,6 +174,12 @@ impl TopicSet {
         &self.fingerprint
     }
 
+    /// Topics that can never match, or terms and exceptions that can never count, with where
+    /// they are written.
+    pub fn warnings(&self) -> &[TopicWarning] {
+        &self.warnings
+    }
+
     /// The topics in config order: slug and title.
     pub fn topics(&self) -> impl Iterator<Item = (&TopicSlug, &str)> {
         self.topics
@@ -93,54 +187,131 @@ impl TopicSet {
             .map(|topic| (&topic.slug, topic.title.as_str()))
     }
 
-    /// Matches plain text (HTML already stripped) against every topic.
-    pub fn match_text(&self, text: &str) -> Vec<TopicMatch> {
+    /// Matches an item from the feed at `source` (its URL as configured; `None` when unknown,
+    /// which leaves out topics scoped to some feeds) against every topic. The text is folded
+    /// once and scanned once for every literal of every topic.
+    pub fn match_item(&self, item: &ItemText<'_>, source: Option<&str>) -> Vec<TopicMatch> {
         if self.topics.is_empty() {
             return Vec::new();
         }
-        let folded = fold(text);
-        let hits = self.literals.scan(&folded);
+        let folded = FoldedItem::new(item);
+        let hits = self.literals.scan(&folded.text);
+        let mut ranges = Vec::with_capacity(3);
         self.topics
             .iter()
-            .filter_map(|topic| topic.match_folded(&folded, &hits))
+            .filter(|topic| topic.in_scope(source))
+            .filter_map(|topic| {
+                let context = Context {
+                    folded: &folded.text,
+                    hits: &hits,
+                    allowed: topic.allowed(&folded, &mut ranges),
+                };
+                topic.decide(&context).map(|terms| TopicMatch {
+                    topic: topic.slug.clone(),
+                    terms,
+                })
+            })
+            .collect()
+    }
+
+    /// Matches plain text against the topics of every source: `text` is read as an item's
+    /// `match_text` (title, summary, content on their own lines).
+    pub fn match_text(&self, text: &str) -> Vec<TopicMatch> {
+        self.match_item(&ItemText::from_match_text(text), None)
+    }
+
+    /// For every topic, whether the item matches and why: every term that hit and where,
+    /// hits its exceptions cancelled, `all` terms missing, `none` terms that vetoed.
+    pub fn explain(&self, item: &ItemText<'_>, source: Option<&str>) -> Vec<Explanation> {
+        let folded = FoldedItem::new(item);
+        let hits = self.literals.scan(&folded.text);
+        let mut ranges = Vec::with_capacity(3);
+        self.topics
+            .iter()
+            .map(|topic| {
+                let context = Context {
+                    folded: &folded.text,
+                    hits: &hits,
+                    allowed: topic.allowed(&folded, &mut ranges),
+                };
+                explain::explain(topic, &context, &folded, topic.in_scope(source))
+            })
             .collect()
     }
 }
 
 impl CompiledTopic {
-    fn match_folded(&self, folded: &str, hits: &Hits) -> Option<TopicMatch> {
-        // Literal terms first: they cost nothing more after the scan. A regex runs only when
-        // the literals leave the answer open.
-        let literal_any: Vec<&CompiledTerm> = self
+    fn in_scope(&self, source: Option<&str>) -> bool {
+        match (&self.sources, source) {
+            (None, _) => true,
+            (Some(sources), Some(source)) => sources.iter().any(|url| url == source),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The ranges of the folded item this topic's `fields` allow (`None`: all of it).
+    fn allowed<'a>(&self, folded: &FoldedItem, ranges: &'a mut Vec<Range<usize>>) -> Allowed<'a> {
+        if self.fields == Fields::ALL {
+            return None;
+        }
+        ranges.clear();
+        for (wanted, range) in [self.fields.title, self.fields.summary, self.fields.content]
+            .into_iter()
+            .zip(&folded.fields)
+        {
+            if wanted {
+                ranges.push(range.clone());
+            }
+        }
+        Some(ranges.as_slice())
+    }
+
+    /// The any/all/none rule, cheapest first: literal terms cost nothing more after the
+    /// scan, so they decide first; a regex runs only when the literals leave a match
+    /// possible. Returns the terms that made the match.
+    fn decide(&self, context: &Context<'_>) -> Option<Vec<String>> {
+        let hit = |term: &CompiledTerm| term.hits(context.folded, context.hits, context.allowed);
+        let mut terms: Vec<String> = self
             .any
             .iter()
-            .filter(|term| !term.is_regex() && term.hits(folded, hits))
+            .filter(|term| !term.needs_regex() && hit(term))
+            .map(|term| term.source.clone())
             .collect();
-        let mut terms: Vec<String> = if literal_any.is_empty() {
-            self.any
-                .iter()
-                .filter(|term| term.is_regex() && term.hits(folded, hits))
-                .map(|term| term.source.clone())
-                .collect()
-        } else {
-            literal_any.iter().map(|term| term.source.clone()).collect()
-        };
-        if terms.is_empty() {
+        if terms.is_empty() && !self.any.iter().any(CompiledTerm::needs_regex) {
             return None;
         }
-        for term in &self.all {
-            if !term.hits(folded, hits) {
+        let literal_all = self.all.iter().filter(|term| !term.needs_regex());
+        let literal_none = self.none.iter().filter(|term| !term.needs_regex());
+        for term in literal_all {
+            if !hit(term) {
                 return None;
             }
-            terms.push(term.source.clone());
         }
-        if self.none.iter().any(|term| term.hits(folded, hits)) {
+        if literal_none.clone().any(hit) {
             return None;
         }
-        Some(TopicMatch {
-            topic: self.slug.clone(),
-            terms,
-        })
+        // Only now do regexes run.
+        if terms.is_empty() {
+            terms = self
+                .any
+                .iter()
+                .filter(|term| term.needs_regex() && hit(term))
+                .map(|term| term.source.clone())
+                .collect();
+            if terms.is_empty() {
+                return None;
+            }
+        }
+        for term in self.all.iter().filter(|term| term.needs_regex()) {
+            if !hit(term) {
+                return None;
+            }
+        }
+        if self.none.iter().filter(|term| term.needs_regex()).any(hit) {
+            return None;
+        }
+        terms.extend(self.all.iter().map(|term| term.source.clone()));
+        Some(terms)
     }
 }
 

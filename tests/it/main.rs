@@ -9,6 +9,7 @@ mod support;
 mod check;
 mod corpus;
 mod end_to_end;
+mod explain;
 mod failures;
 mod grouping;
 mod identity;
