@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::config::{self, Config, DEFAULT_LISTEN};
 use crate::daemon;
@@ -207,7 +207,17 @@ async fn run_daemon(
         .unwrap_or_else(|| format!("http://{address}"));
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    daemon::run(config, store, listener, public_url, shutdown)
+    let (reload_sender, reloads) = tokio::sync::mpsc::channel(4);
+    // A config that cannot be watched is no reason not to run: SIGHUP still reloads it.
+    let _watcher = match config::watch::watch(&config.path, reload_sender.clone()) {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            warn!(error = %error, "feeds.toml is not watched; reload it with SIGHUP");
+            None
+        }
+    };
+    tokio::spawn(reload_on_hangup(reload_sender));
+    daemon::run(config, store, listener, public_url, shutdown, reloads)
         .await
         .map_err(store_failure)
 }
@@ -222,6 +232,29 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     error!("second signal: exiting now");
     std::process::exit(130);
 }
+
+/// Asks for a reload of `feeds.toml` on each SIGHUP.
+#[cfg(unix)]
+async fn reload_on_hangup(reloads: tokio::sync::mpsc::Sender<config::watch::ReloadTrigger>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        warn!("cannot listen for SIGHUP; feeds.toml is still watched");
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        info!("SIGHUP: reading feeds.toml again");
+        if reloads
+            .send(config::watch::ReloadTrigger::Signal)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_hangup(_reloads: tokio::sync::mpsc::Sender<config::watch::ReloadTrigger>) {}
 
 #[cfg(unix)]
 async fn wait_for_signal() {

@@ -6,6 +6,7 @@
 
 mod duration;
 mod raw;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
