@@ -11,6 +11,7 @@ mod corpus;
 mod end_to_end;
 mod failures;
 mod identity;
+mod lifecycle;
 mod polling;
 mod reload;
 mod tidy;

@@ -200,6 +200,24 @@ impl Daemon {
             .unwrap()
     }
 
+    /// Sends a signal (`"TERM"`, `"INT"`, `"HUP"`...) to the daemon.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("the daemon is running");
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{name} {pid} failed");
+    }
+
+    /// Waits for the daemon to exit (at most `limit`) and returns its status.
+    pub async fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("tidings did not exit within {limit:?}"))
+            .unwrap()
+    }
+
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
