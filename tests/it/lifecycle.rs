@@ -149,7 +149,7 @@ async fn kill_9_at_random_moments_loses_nothing_committed() {
     let bumper = {
         let (server, growing, stop) = (Arc::clone(&server), Arc::clone(&growing), stop.clone());
         tokio::spawn(async move {
-            let mut counts = vec![1usize; CRASH_FEEDS];
+            let mut counts = [1usize; CRASH_FEEDS];
             while !stop.is_cancelled() {
                 for (feed, count) in counts.iter_mut().enumerate() {
                     if *count < CRASH_MAX_ITEMS && fastrand::bool() {
