@@ -129,8 +129,9 @@ pub enum PollReportOutcome {
     Failed(String),
     /// HTTP 410: the feed is not polled any more.
     Gone,
-    /// The store could not record the poll (disk full, database locked...). Nothing of this
-    /// poll was written; the feed is tried again later.
+    /// The store could not record the poll (disk full, database locked...). None of its items
+    /// were written; the failure is recorded on the feed when that fits, and the feed is
+    /// tried again later.
     StoreFailed(String),
 }
 
@@ -189,7 +190,7 @@ pub async fn poll_feed(
         .await;
     let summary = match written {
         Ok(summary) => summary,
-        Err(error) => return store_failed(context, feed, row, error.to_string()),
+        Err(error) => return store_failed(context, feed, row, error.to_string()).await,
     };
     if let Some(moved) = &next.moved {
         warn!(
@@ -397,9 +398,12 @@ fn failed(error: FeedError) -> Observed {
     }
 }
 
-/// A poll whose result could not be written: logged, and timed like any other failure of
-/// the feed. Nothing of it was recorded, so the feed keeps its previous state.
-fn store_failed(
+/// A poll whose result could not be written (a full disk, say): nothing of it was written, as
+/// each poll is one savepoint. Its failure is then recorded alone, without items and with the
+/// feed's previous validators (so the next poll fetches the whole document again), which
+/// still fits when the items did not: it updates one row in place. When even that fails, the
+/// feed keeps its previous state. Either way it is timed like any other failure of the feed.
+async fn store_failed(
     context: &PollContext,
     feed: &FeedConfig,
     row: &FeedRow,
@@ -408,7 +412,7 @@ fn store_failed(
     warn!(feed = %row.display_name(), url = %feed.url, error = %error, "cannot record the poll");
     let observed = Observed::Failed {
         status: None,
-        error: error.clone(),
+        error: format!("cannot store the poll: {error}"),
         retry_after: None,
     };
     let next = transition(
@@ -419,9 +423,28 @@ fn store_failed(
         Utc::now(),
         fastrand::f64(),
     );
+    let recorded = context
+        .writer
+        .record(PollRecord {
+            feed_id: row.id,
+            state: next.state.clone(),
+            fetched: None,
+        })
+        .await;
+    let state = match recorded {
+        Ok(_) => Some(next.state),
+        Err(record_error) => {
+            warn!(
+                feed = %row.display_name(),
+                error = %record_error,
+                "cannot record the failure either; the feed keeps its previous state"
+            );
+            None
+        }
+    };
     PollReport {
         feed_id: row.id,
-        state: None,
+        state,
         outcome: PollReportOutcome::StoreFailed(error),
         next_poll: next.next_poll,
         host: HostOutcome::Answered,
@@ -439,3 +462,6 @@ where
         .await
         .map_err(|error| StoreError::Task(error.to_string()))?
 }
+
+#[cfg(test)]
+mod tests;

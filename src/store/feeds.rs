@@ -212,6 +212,11 @@ impl Store {
                 Err(error) => {
                     // Dropping the savepoint rolls this poll back; the others stand.
                     drop(savepoint);
+                    if transaction.is_autocommit() {
+                        // SQLite rolled the whole transaction back itself (it does so on a
+                        // full disk or an I/O error): nothing of the batch was written.
+                        return Err(error);
+                    }
                     results.push(Err(error));
                 }
             }

@@ -108,6 +108,26 @@ impl Store {
         Ok(())
     }
 
+    /// Caps the database at `pages` pages (SQLite's `max_page_count`) for this handle's
+    /// writes, and returns the cap in force: a write that needs more fails as on a full disk.
+    /// For tests that simulate one; the page size is `page_size()`.
+    pub fn set_max_pages(&self, pages: u64) -> Result<u64, StoreError> {
+        let connection = self.writer()?;
+        let pages = i64::try_from(pages).unwrap_or(i64::MAX);
+        Ok(connection
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|count| u64::try_from(count).unwrap_or(0))?)
+    }
+
+    /// How many pages the database file has now.
+    pub fn page_count(&self) -> Result<u64, StoreError> {
+        let connection = self.writer()?;
+        let count: i64 = connection.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// `PRAGMA integrity_check`, `"ok"` when the file is sound.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
         let connection = self.reader()?;
