@@ -175,6 +175,8 @@ struct Scheduler {
     queue: DueQueue,
     /// The text of the config last applied by a reload, to skip a reload that changes nothing.
     last_text: Option<String>,
+    /// When retention next prunes the store.
+    prune_at: Instant,
 }
 
 impl Scheduler {
@@ -196,7 +198,9 @@ impl Scheduler {
             hosts,
             queue: DueQueue::default(),
             last_text: None,
+            prune_at: Instant::now(),
         };
+        scheduler.prune_at = Instant::now() + prune_every(scheduler.config.settings.retention);
         let now_wall = chrono::Utc::now();
         let now = Instant::now();
         for row in rows {
@@ -244,6 +248,30 @@ impl Scheduler {
         match (&report.outcome, report.next_poll.delay) {
             (PollReportOutcome::Gone, _) | (_, None) => {}
             (_, Some(delay)) => self.queue.push(report.feed_id, now + delay),
+        }
+    }
+
+    /// Applies retention: items first seen longer ago than `settings.retention`, and items past
+    /// a feed's `max_items`, leave the store unless their source still lists them.
+    async fn prune(&mut self) {
+        let retention = self.config.settings.retention;
+        self.prune_at = Instant::now() + prune_every(retention);
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let limits: Vec<(FeedId, usize)> = self
+            .feeds
+            .iter()
+            .filter_map(|(id, feed)| feed.max_items.map(|max| (*id, max)))
+            .collect();
+        match run_blocking(&self.store, move |store| store.prune(cutoff, &limits)).await {
+            Ok(pruned) if pruned.expired + pruned.over_limit > 0 => info!(
+                expired = pruned.expired,
+                over_max_items = pruned.over_limit,
+                pages_freed = pruned.pages_freed,
+                "retention: old items pruned"
+            ),
+            Ok(_) => debug!("retention: nothing to prune"),
+            Err(error) => warn!(error = %error, "retention: pruning failed; trying again later"),
         }
     }
 
@@ -418,6 +446,11 @@ impl Scheduler {
     }
 }
 
+/// How often retention runs: a quarter of the retention, between a second and an hour.
+fn prune_every(retention: Duration) -> Duration {
+    (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600))
+}
+
 /// Settings that a running daemon cannot change: logged, to take effect at the next start.
 fn warn_restart_needed(old: &Settings, new: &Settings) {
     let mut pending = Vec::new();
@@ -505,6 +538,7 @@ async fn schedule_loop(
             () = tokio::time::sleep_until(wake) => {}
             Some(report) = done_receiver.recv() => scheduler.finished(report),
             Some(trigger) = reloads.recv() => scheduler.reload(trigger).await,
+            () = tokio::time::sleep_until(scheduler.prune_at) => scheduler.prune().await,
         }
     }
     info!(in_flight = tracker.len(), "shutting down: no new polls");
@@ -649,6 +683,7 @@ mod tests {
             name: None,
             interval,
             tags: Vec::new(),
+            max_items: None,
         }
     }
 

@@ -13,6 +13,7 @@ mod batch;
 mod feeds;
 mod items;
 mod migrations;
+mod retention;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,6 +26,7 @@ pub use batch::BatchWriter;
 pub use feeds::{FeedRow, FetchState, FetchedItems, PollRecord};
 pub use items::PollSummary;
 pub use migrations::SCHEMA_VERSION;
+pub use retention::Pruned;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -71,6 +73,7 @@ impl Store {
         })?;
         let path = data_dir.join("tidings.db");
         let mut writer = Connection::open(&path)?;
+        retention::enable_incremental_vacuum(&writer)?;
         configure(&writer)?;
         migrations::migrate(&mut writer)?;
         let reader = Connection::open(&path)?;
@@ -144,6 +147,10 @@ fn configure(connection: &Connection) -> Result<(), StoreError> {
     // Each poll is written in its own savepoint: keeping the savepoint journal (and other
     // temporary data) in memory saves a temporary file write for every page a poll changes.
     connection.pragma_update(None, "temp_store", "MEMORY")?;
+    // After a checkpoint the WAL file is cut back to this size, so a burst of writes does
+    // not leave a large file behind for good.
+    let _limit: i64 =
+        connection.query_row("PRAGMA journal_size_limit = 16777216", [], |row| row.get(0))?;
     Ok(())
 }
 

@@ -14,5 +14,6 @@ mod identity;
 mod lifecycle;
 mod polling;
 mod reload;
+mod retention;
 mod tidy;
 mod topics;
