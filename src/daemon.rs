@@ -26,6 +26,7 @@ use crate::pipeline::{
 use crate::schedule::{DueQueue, HostTable, host_key};
 use crate::serve::{self, AppState, Live};
 use crate::store::{FeedRow, Store, StoreError};
+use crate::systemd::Notifier;
 use crate::topics::TopicSet;
 
 /// How long in-flight polls may run on after a shutdown signal before they are abandoned.
@@ -151,7 +152,13 @@ pub async fn run(
         topics = config.topics.len(),
         "tidings is running"
     );
-    let scheduler = Scheduler::new(config, prepared, store, live);
+    let notifier = Notifier::from_env();
+    notifier.ready(&format!(
+        "serving on {address}; polling {} feeds, {} topics",
+        config.feeds.len(),
+        config.topics.len()
+    ));
+    let scheduler = Scheduler::new(config, prepared, store, live, notifier);
     schedule_loop(scheduler, reloads, &shutdown).await;
     match server.await {
         Ok(result) => result?,
@@ -177,10 +184,20 @@ struct Scheduler {
     last_text: Option<String>,
     /// When retention next prunes the store.
     prune_at: Instant,
+    /// systemd's notify socket, when there is one.
+    notifier: Notifier,
+    /// When to ping systemd's watchdog next.
+    watchdog_at: Instant,
 }
 
 impl Scheduler {
-    fn new(config: Config, prepared: Prepared, store: Store, live: Live) -> Scheduler {
+    fn new(
+        config: Config,
+        prepared: Prepared,
+        store: Store,
+        live: Live,
+        notifier: Notifier,
+    ) -> Scheduler {
         let Prepared {
             context,
             feeds,
@@ -199,6 +216,8 @@ impl Scheduler {
             queue: DueQueue::default(),
             last_text: None,
             prune_at: Instant::now(),
+            watchdog_at: Instant::now(),
+            notifier,
         };
         scheduler.prune_at = Instant::now() + prune_every(scheduler.config.settings.retention);
         let now_wall = chrono::Utc::now();
@@ -281,7 +300,19 @@ impl Scheduler {
             error = %message,
             "feeds.toml refused: tidings keeps running on the last good config"
         );
+        self.notifier.status(&format!(
+            "feeds.toml refused, running on the last good config: {message}"
+        ));
         self.live.set_config_error(Some(message.to_string()));
+    }
+
+    /// Pings systemd's watchdog from the schedule loop itself, so a loop that hangs stops the
+    /// pings.
+    fn watchdog(&mut self) {
+        if let Some(every) = self.notifier.watchdog_every() {
+            self.notifier.watchdog();
+            self.watchdog_at = Instant::now() + every;
+        }
     }
 
     /// Reads `feeds.toml` again and applies the difference: new feeds are polled at once,
@@ -440,6 +471,11 @@ impl Scheduler {
             changed,
             "feeds.toml reloaded"
         );
+        self.notifier.status(&format!(
+            "feeds.toml reloaded; polling {} feeds, {} topics",
+            new.feeds.len(),
+            new.topics.len()
+        ));
         self.feeds = new_feeds;
         self.config = new;
         Ok(())
@@ -539,9 +575,16 @@ async fn schedule_loop(
             Some(report) = done_receiver.recv() => scheduler.finished(report),
             Some(trigger) = reloads.recv() => scheduler.reload(trigger).await,
             () = tokio::time::sleep_until(scheduler.prune_at) => scheduler.prune().await,
+            () = tokio::time::sleep_until(scheduler.watchdog_at),
+                if scheduler.notifier.watchdog_every().is_some() => scheduler.watchdog(),
         }
     }
     info!(in_flight = tracker.len(), "shutting down: no new polls");
+    scheduler.notifier.stopping(&format!(
+        "shutting down: {} polls in flight get up to {} s",
+        tracker.len(),
+        SHUTDOWN_GRACE.as_secs()
+    ));
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
         .await

@@ -13,6 +13,7 @@
 //! - `publish`: entries → Atom.
 //! - `serve`: the HTTP routes.
 //! - `daemon`: wiring and task lifetimes for `run` and `poll`.
+//! - `systemd`: the notify protocol of a `Type=notify` unit (ready, status, watchdog).
 //! - `cli`: the command line.
 //!
 //! `model` holds the nouns they share; `telemetry` sets up logging.
@@ -30,6 +31,7 @@ pub mod publish;
 pub mod schedule;
 pub mod serve;
 pub mod store;
+pub mod systemd;
 pub mod topics;
 
 pub mod telemetry;

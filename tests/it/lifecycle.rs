@@ -229,3 +229,54 @@ async fn kill_9_at_random_moments_loses_nothing_committed() {
     assert!(!entries.is_empty());
     assert_eq!(daemon.terminate().await.code(), Some(0));
 }
+
+/// A `Type=notify` unit's view: READY with a status once serving, watchdog pings at half of
+/// `WATCHDOG_USEC`, STOPPING on SIGTERM, through a fake `NOTIFY_SOCKET`.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_hears_ready_watchdog_and_stopping() {
+    let server = FixtureServer::start().await;
+    server.set("/feed.xml", Fixture::rss(rss("Feed", &[item("1", "One")])));
+    let workspace = Workspace::new(&one_feed(&server.url("/feed.xml"), "1h"));
+    let socket_path = workspace.directory.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let daemon = workspace
+        .start_daemon_with_env(&[
+            ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "400000"),
+        ])
+        .await;
+    let receive = |socket: &std::os::unix::net::UnixDatagram| {
+        let mut buffer = [0u8; 1024];
+        let read = socket.recv(&mut buffer).unwrap();
+        String::from_utf8_lossy(&buffer[..read]).into_owned()
+    };
+    let ready = receive(&socket);
+    assert!(ready.starts_with("READY=1\nSTATUS=serving on "), "{ready}");
+    assert!(ready.contains("polling 1 feeds"), "{ready}");
+    let mut watchdogs = 0;
+    while watchdogs < 3 {
+        if receive(&socket) == "WATCHDOG=1" {
+            watchdogs += 1;
+        }
+    }
+    daemon.signal("TERM");
+    let stopping = loop {
+        let message = receive(&socket);
+        if message != "WATCHDOG=1" {
+            break message;
+        }
+    };
+    assert!(
+        stopping.starts_with("STOPPING=1\nSTATUS=shutting down"),
+        "{stopping}"
+    );
+    let mut daemon = daemon;
+    assert_eq!(
+        daemon.wait_exit(Duration::from_secs(30)).await.code(),
+        Some(0)
+    );
+}

@@ -71,7 +71,14 @@ impl Workspace {
 
     /// Starts `tidings run` and waits until it serves `/healthz`.
     pub async fn start_daemon(&self) -> Daemon {
+        self.start_daemon_with_env(&[]).await
+    }
+
+    /// Starts `tidings run` with extra environment variables and waits until it serves
+    /// `/healthz`.
+    pub async fn start_daemon_with_env(&self, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(BINARY)
+            .envs(env.iter().copied())
             .args(["--log-format", "json", "run", "--listen", "127.0.0.1:0"])
             .arg("--config")
             .arg(self.config_path())
