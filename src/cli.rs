@@ -1,4 +1,4 @@
-//! The command line: clap types for `run`, `poll`, `check` and `status`, where settings come
+//! The command line: clap types for `run`, `poll`, `add`, `check` and `status`, where settings come
 //! from (flag, then environment, then `feeds.toml`, then the default), and exit codes
 //! (0 done, 1 bad config, 2 store or usage error).
 //!
@@ -71,6 +71,14 @@ pub enum Command {
         #[arg(long = "feed", value_name = "NAME")]
         feeds: Vec<String>,
     },
+    /// Find the feed at URL (a feed, or a page that links to one), show it, and add it to
+    /// feeds.toml.
+    Add {
+        /// A feed's URL, or a web page that announces its feed.
+        url: String,
+        #[command(flatten)]
+        config: ConfigArgument,
+    },
     /// Check feeds.toml and print a one-line summary.
     Check {
         #[command(flatten)]
@@ -127,6 +135,7 @@ pub fn run(arguments: Arguments) -> ExitCode {
             feeds,
         } => with_runtime(poll(&config.config, data.data, &feeds)),
         Command::Status { config, data, json } => status(&config.config, data.data, json),
+        Command::Add { url, config } => with_runtime(add(&config.config, &url)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -272,6 +281,61 @@ async fn wait_for_signal() {
 #[cfg(not(unix))]
 async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// How many of a found feed's newest items `add` shows.
+const ADD_SHOWS: usize = 5;
+
+async fn add(config_path: &Path, address: &str) -> Result<(), Failure> {
+    let config = config::load(config_path).map_err(config_failure)?;
+    let url = url::Url::parse(address.trim())
+        .or_else(|_| url::Url::parse(&format!("https://{}", address.trim())))
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
+        .ok_or_else(|| {
+            store_failure(anyhow::anyhow!("\"{address}\" is not an http or https URL"))
+        })?;
+    let client = crate::fetch::build_client(config.settings.timeout).map_err(store_failure)?;
+    let found = crate::pipeline::discover::discover(&client, &url, config.settings.max_body)
+        .await
+        .map_err(store_failure)?;
+    let title = found
+        .meta
+        .title
+        .clone()
+        .filter(|title| !title.trim().is_empty());
+    println!(
+        "Found {}: {}",
+        found.url,
+        title.as_deref().unwrap_or("(a feed without a title)")
+    );
+    if found.items.is_empty() {
+        println!("  (no items yet)");
+    }
+    for item in found.items.iter().take(ADD_SHOWS) {
+        let date = item
+            .published
+            .or(item.updated)
+            .map_or("          ".to_string(), |date| {
+                date.format("%Y-%m-%d").to_string()
+            });
+        println!("  {date}  {}", item.title);
+    }
+    let edited = match config::edit::append_feed(config_path, &found.url, title.as_deref()) {
+        Ok(edited) => edited,
+        Err(config::edit::EditError::Invalid(error)) => return Err(config_failure(error)),
+        Err(error) => return Err(store_failure(error)),
+    };
+    let name = edited
+        .feeds
+        .last()
+        .and_then(|feed| feed.name.clone())
+        .unwrap_or_else(|| found.url.to_string());
+    println!(
+        "Added \"{name}\" to {}; a running tidings picks it up by itself.",
+        config_path.display()
+    );
+    Ok(())
 }
 
 async fn poll(

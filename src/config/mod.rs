@@ -5,6 +5,7 @@
 //! re-checks strings. It never panics on bad input.
 
 mod duration;
+pub mod edit;
 mod raw;
 pub mod watch;
 

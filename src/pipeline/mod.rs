@@ -5,6 +5,7 @@
 //! `tidings run` and `tidings poll` both call `poll_feed`, so they cannot drift apart. This
 //! module spawns no long-lived tasks and knows nothing of HTTP serving.
 
+pub mod discover;
 pub mod state;
 
 use std::sync::Arc;

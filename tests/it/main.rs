@@ -6,6 +6,7 @@
 
 mod support;
 
+mod add;
 mod check;
 mod corpus;
 mod end_to_end;
