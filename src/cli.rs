@@ -382,6 +382,10 @@ struct StatusRow {
     error_streak: u32,
     next_poll: Option<DateTime<Utc>>,
     next_poll_reason: Option<String>,
+    /// The feed answers, but its newest item is far older than its usual gap.
+    stale: bool,
+    /// The feed's recent items match no topic, while its earlier ones did.
+    not_matching: bool,
 }
 
 impl From<&FeedRow> for StatusRow {
@@ -401,6 +405,8 @@ impl From<&FeedRow> for StatusRow {
             error_streak: state.error_streak,
             next_poll: state.next_poll,
             next_poll_reason: state.next_poll_reason.clone(),
+            stale: false,
+            not_matching: false,
         }
     }
 }
@@ -416,11 +422,42 @@ fn status(config_path: &Path, data_flag: Option<PathBuf>, json: bool) -> Result<
         )));
     }
     let store = open_store(&directory)?;
+    let has_topics = config
+        .as_ref()
+        .is_some_and(|config| !config.topics.is_empty());
+    let health = store
+        .feed_health(has_topics, Utc::now())
+        .map_err(store_failure)?;
+    let mut notes = Vec::new();
     let rows: Vec<StatusRow> = store
         .feed_rows()
         .map_err(store_failure)?
         .iter()
-        .map(StatusRow::from)
+        .map(|feed| {
+            let mut row = StatusRow::from(feed);
+            if let Some(health) = health.get(&feed.id) {
+                row.stale = health.is_stale();
+                row.not_matching = health.not_matching;
+                if let Some((newest, gap)) = health.stale_since {
+                    notes.push(format!(
+                        "  {} is stale: it answers, but its newest item is from {} and it \
+                         usually has one every {}",
+                        row.name,
+                        newest.format("%Y-%m-%d %H:%M"),
+                        crate::config::format_duration(std::time::Duration::from_secs(
+                            gap.unsigned_abs()
+                        ))
+                    ));
+                }
+                if health.not_matching {
+                    notes.push(format!(
+                        "  {}: its newest items match no topic any more (its earlier ones did)",
+                        row.name
+                    ));
+                }
+            }
+            row
+        })
         .collect();
     if json {
         let text = serde_json::to_string_pretty(&rows).map_err(store_failure)?;
@@ -469,6 +506,9 @@ fn status(config_path: &Path, data_flag: Option<PathBuf>, json: bool) -> Result<
             truncate(why, 24),
             row.url
         );
+    }
+    for note in &notes {
+        println!("{note}");
     }
     Ok(())
 }

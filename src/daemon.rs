@@ -14,11 +14,12 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::{Instrument as _, debug, info, warn};
 
 use crate::config::watch::ReloadTrigger;
 use crate::config::{self, Config, FeedConfig, Settings};
 use crate::fetch::{FetchError, build_client};
+use crate::metrics::METRICS;
 use crate::model::FeedId;
 use crate::pipeline::{
     FetchSlot, PollContext, PollReport, PollReportOutcome, poll_feed, run_blocking,
@@ -283,12 +284,15 @@ impl Scheduler {
             .filter_map(|(id, feed)| feed.max_items.map(|max| (*id, max)))
             .collect();
         match run_blocking(&self.store, move |store| store.prune(cutoff, &limits)).await {
-            Ok(pruned) if pruned.expired + pruned.over_limit > 0 => info!(
-                expired = pruned.expired,
-                over_max_items = pruned.over_limit,
-                pages_freed = pruned.pages_freed,
-                "retention: old items pruned"
-            ),
+            Ok(pruned) if pruned.expired + pruned.over_limit > 0 => {
+                METRICS.pruned(pruned.expired + pruned.over_limit);
+                info!(
+                    expired = pruned.expired,
+                    over_max_items = pruned.over_limit,
+                    pages_freed = pruned.pages_freed,
+                    "retention: old items pruned"
+                );
+            }
             Ok(_) => debug!("retention: nothing to prune"),
             Err(error) => warn!(error = %error, "retention: pruning failed; trying again later"),
         }
@@ -304,6 +308,7 @@ impl Scheduler {
             "feeds.toml refused, running on the last good config: {message}"
         ));
         self.live.set_config_error(Some(message.to_string()));
+        METRICS.reload("refused");
     }
 
     /// Pings systemd's watchdog from the schedule loop itself, so a loop that hangs stops the
@@ -341,10 +346,14 @@ impl Scheduler {
         self.live.set_config_error(None);
         if self.last_text.as_deref() == Some(text.as_str()) {
             debug!(trigger = ?trigger, "feeds.toml unchanged");
+            METRICS.reload("unchanged");
             return;
         }
         match self.apply(new).await {
-            Ok(()) => self.last_text = Some(text),
+            Ok(()) => {
+                METRICS.reload("applied");
+                self.last_text = Some(text);
+            }
             Err(error) => self.refuse(&format!(
                 "{}: checked, but the store could not apply it: {error}",
                 path.display()
@@ -561,7 +570,11 @@ async fn schedule_loop(
                     return;
                 }
                 let slot = FetchSlot::new(vec![host_permit, permit]);
-                let report = poll_feed(&context, &feed, &row, slot).await;
+                let span =
+                    tracing::info_span!("poll", feed = %row.display_name(), url = %row.fetch_url());
+                let report = poll_feed(&context, &feed, &row, slot)
+                    .instrument(span)
+                    .await;
                 let _ = done.send(report);
             });
         }

@@ -16,7 +16,8 @@
 //! - `systemd`: the notify protocol of a `Type=notify` unit (ready, status, watchdog).
 //! - `cli`: the command line.
 //!
-//! `model` holds the nouns they share; `telemetry` sets up logging.
+//! `model` holds the nouns they share; `telemetry` sets up logging; `metrics` counts for
+//! `/metrics`.
 
 pub mod model;
 
@@ -34,4 +35,5 @@ pub mod store;
 pub mod systemd;
 pub mod topics;
 
+pub mod metrics;
 pub mod telemetry;

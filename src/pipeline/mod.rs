@@ -19,6 +19,7 @@ use url::Url;
 
 use crate::config::{FeedConfig, Settings};
 use crate::fetch::{self, FetchError, FetchOutcome, Validators};
+use crate::metrics::METRICS;
 use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
 use crate::normalize::normalize;
 use crate::parse::{ParseError, parse};
@@ -249,6 +250,17 @@ pub async fn poll_feed(
             PollReportOutcome::Gone
         }
     };
+    METRICS.poll(match &outcome {
+        PollReportOutcome::NotModified => "not_modified",
+        PollReportOutcome::Unchanged => "unchanged",
+        PollReportOutcome::Fetched(summary) => {
+            METRICS.items(summary.new, summary.updated, summary.unchanged);
+            "fetched"
+        }
+        PollReportOutcome::Failed(_) => "failed",
+        PollReportOutcome::Gone => "gone",
+        PollReportOutcome::StoreFailed(_) => "store_failed",
+    });
     PollReport {
         feed_id,
         state: Some(next.state),
@@ -274,6 +286,7 @@ async fn observe(
         etag: row.state.etag.clone(),
         last_modified: row.state.last_modified.clone(),
     };
+    let started = std::time::Instant::now();
     let fetched = fetch::fetch(
         &context.client,
         &fetch_url,
@@ -282,6 +295,12 @@ async fn observe(
         now,
     )
     .await;
+    let status = match &fetched {
+        Ok(FetchOutcome::Body(body)) => Some(body.status),
+        Ok(FetchOutcome::NotModified { status, .. }) => Some(*status),
+        Err(error) => error.status(),
+    };
+    METRICS.fetched(status, started.elapsed());
     let body = match fetched {
         Ok(FetchOutcome::Body(body)) => body,
         Ok(FetchOutcome::NotModified {
@@ -339,6 +358,9 @@ async fn observe(
                 let unchanged =
                     known.get(&item.key.to_storage_string()) == Some(&item.content_hash);
                 let matches = (!unchanged).then(|| topics.match_text(&item.match_text));
+                for topic_match in matches.iter().flatten() {
+                    METRICS.topic_match(topic_match.topic.as_str());
+                }
                 (item, matches)
             })
             .collect();
@@ -443,6 +465,7 @@ async fn store_failed(
             None
         }
     };
+    METRICS.poll("store_failed");
     PollReport {
         feed_id: row.id,
         state,

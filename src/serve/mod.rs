@@ -6,6 +6,7 @@
 
 mod feeds;
 mod index;
+mod metrics;
 
 use std::sync::{Arc, RwLock};
 
@@ -109,6 +110,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index::index))
         .route("/feeds/{file}", get(feeds::feed))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
+        .layer(axum::middleware::from_fn(metrics::count))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

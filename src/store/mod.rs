@@ -11,6 +11,7 @@
 
 mod batch;
 mod feeds;
+mod health;
 mod items;
 mod migrations;
 mod retention;
@@ -24,6 +25,7 @@ use rusqlite::Connection;
 
 pub use batch::BatchWriter;
 pub use feeds::{FeedRow, FetchState, FetchedItems, PollRecord};
+pub use health::FeedHealth;
 pub use items::PollSummary;
 pub use migrations::SCHEMA_VERSION;
 pub use retention::Pruned;

@@ -16,5 +16,6 @@ mod lifecycle;
 mod polling;
 mod reload;
 mod retention;
+mod seeing;
 mod tidy;
 mod topics;
