@@ -159,11 +159,14 @@ pub async fn run(
         config.feeds.len(),
         config.topics.len()
     ));
-    let scheduler = Scheduler::new(config, prepared, store, live, notifier);
+    let scheduler = Scheduler::new(config, prepared, store.clone(), live, notifier);
     schedule_loop(scheduler, reloads, &shutdown).await;
     match server.await {
         Ok(result) => result?,
         Err(error) => warn!(error = %error, "the HTTP server task ended abnormally"),
+    }
+    if let Err(error) = run_blocking(&store, Store::checkpoint).await {
+        warn!(error = %error, "cannot checkpoint the database at shutdown; the next start will");
     }
     info!("stopped");
     Ok(())

@@ -45,6 +45,12 @@ async fn sigterm_lets_the_poll_in_flight_finish_and_exits_0() {
     daemon.signal("TERM");
     let status = daemon.wait_exit(Duration::from_secs(30)).await;
     assert_eq!(status.code(), Some(0), "log:\n{}", daemon.log_text());
+    // Checkpointed at exit: the database file alone holds everything.
+    let wal = workspace.data_path().join("tidings.db-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(true, |metadata| metadata.len() == 0),
+        "the WAL was left with data"
+    );
     // The poll that was on the wire when the signal came was finished and committed.
     let rows = workspace.status().await;
     assert_eq!(rows[0]["items"], 1, "{rows:?}\nlog:\n{}", daemon.log_text());

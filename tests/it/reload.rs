@@ -212,3 +212,38 @@ async fn sighup_reloads_the_config() {
     );
     assert_eq!(daemon.terminate().await.code(), Some(0));
 }
+
+/// An interval shortened in `feeds.toml` moves the feed's next poll at once: polled at start
+/// with an hour to wait, it is polled again soon after the edit shortens that to a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_interval_takes_effect_at_the_next_poll() {
+    let server = FixtureServer::start().await;
+    server.set("/feed.xml", Fixture::rss(rss("F", &[item("1", "One")])));
+    let block = |interval: &str| {
+        format!(
+            "{SETTINGS}[[feeds]]\nurl = \"{}\"\nname = \"F\"\ninterval = \"{interval}\"\n",
+            server.url("/feed.xml")
+        )
+    };
+    let workspace = Workspace::new(&block("1h"));
+    let daemon = workspace.start_daemon().await;
+    let first = wait_for(PATIENCE, || async {
+        (server.counts("/feed.xml").0 == 1).then_some(())
+    })
+    .await;
+    assert!(first.is_some(), "log:\n{}", daemon.log_text());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.counts("/feed.xml").0, 1);
+    save_by_rename(&workspace.config_path(), &block("1s"));
+    let again = wait_for(PATIENCE, || async {
+        (server.counts("/feed.xml").0 >= 3).then_some(())
+    })
+    .await;
+    assert!(
+        again.is_some(),
+        "the new interval was not used; log:\n{}",
+        daemon.log_text()
+    );
+    assert!(daemon.log_text().contains("the feed's interval changed"));
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}
