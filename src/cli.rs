@@ -1,4 +1,4 @@
-//! The command line: clap types for `run`, `poll`, `check`, `status` and `explain`, where settings come
+//! The command line: clap types for `run`, `poll`, `add`, `check`, `status` and `explain`, where settings come
 //! from (flag, then environment, then `feeds.toml`, then the default), and exit codes
 //! (0 done, 1 bad config, 2 store or usage error).
 //!
@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::config::{self, Config, DEFAULT_LISTEN};
 use crate::daemon;
@@ -71,6 +71,14 @@ pub enum Command {
         /// Poll only this feed (its name, title or URL); may be repeated.
         #[arg(long = "feed", value_name = "NAME")]
         feeds: Vec<String>,
+    },
+    /// Find the feed at URL (a feed, or a page that links to one), show it, and add it to
+    /// feeds.toml.
+    Add {
+        /// A feed's URL, or a web page that announces its feed.
+        url: String,
+        #[command(flatten)]
+        config: ConfigArgument,
     },
     /// Check feeds.toml and print a one-line summary.
     Check {
@@ -139,6 +147,7 @@ pub fn run(arguments: Arguments) -> ExitCode {
         } => with_runtime(poll(&config.config, data.data, &feeds)),
         Command::Status { config, data, json } => status(&config.config, data.data, json),
         Command::Explain { config, data, item } => explain(&config.config, data.data, &item),
+        Command::Add { url, config } => with_runtime(add(&config.config, &url)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -230,7 +239,17 @@ async fn run_daemon(
         .unwrap_or_else(|| format!("http://{address}"));
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    daemon::run(config, store, listener, public_url, shutdown)
+    let (reload_sender, reloads) = tokio::sync::mpsc::channel(4);
+    // A config that cannot be watched is no reason not to run: SIGHUP still reloads it.
+    let _watcher = match config::watch::watch(&config.path, reload_sender.clone()) {
+        Ok(watcher) => Some(watcher),
+        Err(error) => {
+            warn!(error = %error, "feeds.toml is not watched; reload it with SIGHUP");
+            None
+        }
+    };
+    tokio::spawn(reload_on_hangup(reload_sender));
+    daemon::run(config, store, listener, public_url, shutdown, reloads)
         .await
         .map_err(store_failure)
 }
@@ -245,6 +264,29 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     error!("second signal: exiting now");
     std::process::exit(130);
 }
+
+/// Asks for a reload of `feeds.toml` on each SIGHUP.
+#[cfg(unix)]
+async fn reload_on_hangup(reloads: tokio::sync::mpsc::Sender<config::watch::ReloadTrigger>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        warn!("cannot listen for SIGHUP; feeds.toml is still watched");
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        info!("SIGHUP: reading feeds.toml again");
+        if reloads
+            .send(config::watch::ReloadTrigger::Signal)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_hangup(_reloads: tokio::sync::mpsc::Sender<config::watch::ReloadTrigger>) {}
 
 #[cfg(unix)]
 async fn wait_for_signal() {
@@ -262,6 +304,61 @@ async fn wait_for_signal() {
 #[cfg(not(unix))]
 async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// How many of a found feed's newest items `add` shows.
+const ADD_SHOWS: usize = 5;
+
+async fn add(config_path: &Path, address: &str) -> Result<(), Failure> {
+    let config = config::load(config_path).map_err(config_failure)?;
+    let url = url::Url::parse(address.trim())
+        .or_else(|_| url::Url::parse(&format!("https://{}", address.trim())))
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some())
+        .ok_or_else(|| {
+            store_failure(anyhow::anyhow!("\"{address}\" is not an http or https URL"))
+        })?;
+    let client = crate::fetch::build_client(config.settings.timeout).map_err(store_failure)?;
+    let found = crate::pipeline::discover::discover(&client, &url, config.settings.max_body)
+        .await
+        .map_err(store_failure)?;
+    let title = found
+        .meta
+        .title
+        .clone()
+        .filter(|title| !title.trim().is_empty());
+    println!(
+        "Found {}: {}",
+        found.url,
+        title.as_deref().unwrap_or("(a feed without a title)")
+    );
+    if found.items.is_empty() {
+        println!("  (no items yet)");
+    }
+    for item in found.items.iter().take(ADD_SHOWS) {
+        let date = item
+            .published
+            .or(item.updated)
+            .map_or("          ".to_string(), |date| {
+                date.format("%Y-%m-%d").to_string()
+            });
+        println!("  {date}  {}", item.title);
+    }
+    let edited = match config::edit::append_feed(config_path, &found.url, title.as_deref()) {
+        Ok(edited) => edited,
+        Err(config::edit::EditError::Invalid(error)) => return Err(config_failure(error)),
+        Err(error) => return Err(store_failure(error)),
+    };
+    let name = edited
+        .feeds
+        .last()
+        .and_then(|feed| feed.name.clone())
+        .unwrap_or_else(|| found.url.to_string());
+    println!(
+        "Added \"{name}\" to {}; a running tidings picks it up by itself.",
+        config_path.display()
+    );
+    Ok(())
 }
 
 async fn poll(
@@ -308,6 +405,10 @@ struct StatusRow {
     error_streak: u32,
     next_poll: Option<DateTime<Utc>>,
     next_poll_reason: Option<String>,
+    /// The feed answers, but its newest item is far older than its usual gap.
+    stale: bool,
+    /// The feed's recent items match no topic, while its earlier ones did.
+    not_matching: bool,
 }
 
 impl From<&FeedRow> for StatusRow {
@@ -327,6 +428,8 @@ impl From<&FeedRow> for StatusRow {
             error_streak: state.error_streak,
             next_poll: state.next_poll,
             next_poll_reason: state.next_poll_reason.clone(),
+            stale: false,
+            not_matching: false,
         }
     }
 }
@@ -342,11 +445,42 @@ fn status(config_path: &Path, data_flag: Option<PathBuf>, json: bool) -> Result<
         )));
     }
     let store = open_store(&directory)?;
+    let has_topics = config
+        .as_ref()
+        .is_some_and(|config| !config.topics.is_empty());
+    let health = store
+        .feed_health(has_topics, Utc::now())
+        .map_err(store_failure)?;
+    let mut notes = Vec::new();
     let rows: Vec<StatusRow> = store
         .feed_rows()
         .map_err(store_failure)?
         .iter()
-        .map(StatusRow::from)
+        .map(|feed| {
+            let mut row = StatusRow::from(feed);
+            if let Some(health) = health.get(&feed.id) {
+                row.stale = health.is_stale();
+                row.not_matching = health.not_matching;
+                if let Some((newest, gap)) = health.stale_since {
+                    notes.push(format!(
+                        "  {} is stale: it answers, but its newest item is from {} and it \
+                         usually has one every {}",
+                        row.name,
+                        newest.format("%Y-%m-%d %H:%M"),
+                        crate::config::format_duration(std::time::Duration::from_secs(
+                            gap.unsigned_abs()
+                        ))
+                    ));
+                }
+                if health.not_matching {
+                    notes.push(format!(
+                        "  {}: its newest items match no topic any more (its earlier ones did)",
+                        row.name
+                    ));
+                }
+            }
+            row
+        })
         .collect();
     if json {
         let text = serde_json::to_string_pretty(&rows).map_err(store_failure)?;
@@ -395,6 +529,9 @@ fn status(config_path: &Path, data_flag: Option<PathBuf>, json: bool) -> Result<
             truncate(why, 24),
             row.url
         );
+    }
+    for note in &notes {
+        println!("{note}");
     }
     Ok(())
 }

@@ -14,17 +14,20 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{Instrument as _, debug, info, warn};
 
-use crate::config::{Config, FeedConfig};
+use crate::config::watch::ReloadTrigger;
+use crate::config::{self, Config, FeedConfig, Settings};
 use crate::fetch::{FetchError, build_client};
+use crate::metrics::METRICS;
 use crate::model::FeedId;
 use crate::pipeline::{
     FetchSlot, PollContext, PollReport, PollReportOutcome, poll_feed, run_blocking,
 };
 use crate::schedule::{DueQueue, HostTable, host_key};
-use crate::serve::{self, AppState};
+use crate::serve::{self, AppState, Live};
 use crate::store::{FeedRow, Grouping, Store, StoreError};
+use crate::systemd::Notifier;
 use crate::topics::{ItemText, TopicSet};
 
 /// How long in-flight polls may run on after a shutdown signal before they are abandoned.
@@ -77,14 +80,7 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
         store.sync_feeds(&borrowed)
     })
     .await?;
-    let matcher = Arc::clone(&topics);
-    let rematched = run_blocking(store, move |store| {
-        store.rematch_if_changed(matcher.fingerprint(), |stored| {
-            let text = crate::normalize::match_text(stored.title, stored.summary, stored.content);
-            matcher.match_item(&ItemText::from_match_text(&text), Some(stored.feed_url))
-        })
-    })
-    .await?;
+    let rematched = rematch_stored(store, &topics).await?;
     if let Some(changed) = rematched.filter(|changed| *changed > 0) {
         info!(
             items_changed = changed,
@@ -142,21 +138,25 @@ fn feed_host(row: &FeedRow) -> String {
 }
 
 /// The daemon: polls every feed at its interval and serves the outputs on `listener` until
-/// `shutdown` is cancelled, then lets in-flight polls finish (within `SHUTDOWN_GRACE`).
+/// `shutdown` is cancelled, then lets in-flight polls finish (within `SHUTDOWN_GRACE`). Each
+/// message on `reloads` reads `feeds.toml` again and applies the difference; a config that does
+/// not check is refused, and the daemon keeps the last good one.
 pub async fn run(
     config: Config,
     store: Store,
     listener: TcpListener,
     public_url: String,
     shutdown: CancellationToken,
+    reloads: mpsc::Receiver<ReloadTrigger>,
 ) -> Result<(), DaemonError> {
     let prepared = prepare(&config, &store).await?;
     let address = listener.local_addr()?;
+    let live = Live::new(Arc::clone(&prepared.context.topics));
     let server = tokio::spawn(serve::serve(
         listener,
         AppState {
             store: store.clone(),
-            topics: Arc::clone(&prepared.context.topics),
+            live: live.clone(),
             public_url,
             grouping: if config.settings.group_stories {
                 Grouping::Stories
@@ -172,64 +172,404 @@ pub async fn run(
         topics = config.topics.len(),
         "tidings is running"
     );
-    schedule_loop(&config, prepared, &shutdown).await;
+    let notifier = Notifier::from_env();
+    notifier.ready(&format!(
+        "serving on {address}; polling {} feeds, {} topics",
+        config.feeds.len(),
+        config.topics.len()
+    ));
+    let scheduler = Scheduler::new(config, prepared, store.clone(), live, notifier);
+    schedule_loop(scheduler, reloads, &shutdown).await;
     match server.await {
         Ok(result) => result?,
         Err(error) => warn!(error = %error, "the HTTP server task ended abnormally"),
+    }
+    if let Err(error) = run_blocking(&store, Store::checkpoint).await {
+        warn!(error = %error, "cannot checkpoint the database at shutdown; the next start will");
     }
     info!("stopped");
     Ok(())
 }
 
-async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &CancellationToken) {
-    let Prepared {
-        context,
-        feeds,
-        rows,
-    } = prepared;
-    let feeds = Arc::new(feeds);
-    let mut hosts = host_table(config, &rows);
-    let mut feed_hosts: HashMap<FeedId, String> = HashMap::new();
-    // Each feed's latest recorded state, handed to its next poll.
-    let mut feed_rows: HashMap<FeedId, FeedRow> = HashMap::new();
-    let now_wall = chrono::Utc::now();
-    let now = Instant::now();
-    let mut queue = DueQueue::default();
-    for row in &rows {
-        feed_hosts.insert(row.id, feed_host(row));
-        feed_rows.insert(row.id, row.clone());
-        if row.state.gone_since.is_some() {
-            info!(feed = %row.display_name(), url = %row.url, "gone (HTTP 410): not polled");
-            continue;
+/// The daemon's view of its feeds: what to poll, when, from which host, with which state.
+struct Scheduler {
+    config: Config,
+    store: Store,
+    live: Live,
+    context: PollContext,
+    feeds: HashMap<FeedId, FeedConfig>,
+    /// Each feed's latest recorded state, handed to its next poll.
+    feed_rows: HashMap<FeedId, FeedRow>,
+    feed_hosts: HashMap<FeedId, String>,
+    hosts: HostTable,
+    queue: DueQueue,
+    /// The text of the config last applied by a reload, to skip a reload that changes nothing.
+    last_text: Option<String>,
+    /// When retention next prunes the store.
+    prune_at: Instant,
+    /// systemd's notify socket, when there is one.
+    notifier: Notifier,
+    /// When to ping systemd's watchdog next.
+    watchdog_at: Instant,
+}
+
+impl Scheduler {
+    fn new(
+        config: Config,
+        prepared: Prepared,
+        store: Store,
+        live: Live,
+        notifier: Notifier,
+    ) -> Scheduler {
+        let Prepared {
+            context,
+            feeds,
+            rows,
+        } = prepared;
+        let hosts = host_table(&config, &rows);
+        let mut scheduler = Scheduler {
+            config,
+            store,
+            live,
+            context,
+            feeds,
+            feed_rows: HashMap::new(),
+            feed_hosts: HashMap::new(),
+            hosts,
+            queue: DueQueue::default(),
+            last_text: None,
+            prune_at: Instant::now(),
+            watchdog_at: Instant::now(),
+            notifier,
+        };
+        scheduler.prune_at = Instant::now() + prune_every(scheduler.config.settings.retention);
+        let now_wall = chrono::Utc::now();
+        let now = Instant::now();
+        for row in rows {
+            scheduler.feed_hosts.insert(row.id, feed_host(&row));
+            if row.state.gone_since.is_some() {
+                info!(feed = %row.display_name(), url = %row.url, "gone (HTTP 410): not polled");
+            } else {
+                let delay = startup_delay(&row, scheduler.feeds.get(&row.id), now_wall);
+                scheduler.queue.push(row.id, now + delay);
+            }
+            scheduler.feed_rows.insert(row.id, row);
         }
-        queue.push(
-            row.id,
-            now + startup_delay(row, feeds.get(&row.id), now_wall),
+        scheduler
+    }
+
+    /// Records a finished poll: the feed's new state, its host's health, its next poll.
+    fn finished(&mut self, mut report: PollReport) {
+        let now = Instant::now();
+        if let Some(state) = report.state.take()
+            && let Some(row) = self.feed_rows.get_mut(&report.feed_id)
+        {
+            let moved = row.state.fetch_url != state.fetch_url;
+            row.state = state;
+            if moved {
+                // A feed that moved may live on another host now.
+                let host = feed_host(row);
+                if let Some(old_host) = self.feed_hosts.insert(row.id, host.clone()) {
+                    self.hosts.move_feed(row.id, &old_host, &host);
+                }
+            }
+        }
+        if let Some(host) = self.feed_hosts.get(&report.feed_id)
+            && let Some(until) = self.hosts.record(host, report.feed_id, report.host, now)
+        {
+            warn!(
+                host = %host,
+                until = ?until.duration_since(now),
+                "every feed of this host failed: the host backs off"
+            );
+        }
+        if !self.feeds.contains_key(&report.feed_id) {
+            // The feed left feeds.toml while it was being polled.
+            return;
+        }
+        match (&report.outcome, report.next_poll.delay) {
+            (PollReportOutcome::Gone, _) | (_, None) => {}
+            (_, Some(delay)) => self.queue.push(report.feed_id, now + delay),
+        }
+    }
+
+    /// Applies retention: items first seen longer ago than `settings.retention`, and items past
+    /// a feed's `max_items`, leave the store unless their source still lists them.
+    async fn prune(&mut self) {
+        let retention = self.config.settings.retention;
+        self.prune_at = Instant::now() + prune_every(retention);
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let limits: Vec<(FeedId, usize)> = self
+            .feeds
+            .iter()
+            .filter_map(|(id, feed)| feed.max_items.map(|max| (*id, max)))
+            .collect();
+        match run_blocking(&self.store, move |store| store.prune(cutoff, &limits)).await {
+            Ok(pruned) if pruned.expired + pruned.over_limit > 0 => {
+                METRICS.pruned(pruned.expired + pruned.over_limit);
+                info!(
+                    expired = pruned.expired,
+                    over_max_items = pruned.over_limit,
+                    pages_freed = pruned.pages_freed,
+                    "retention: old items pruned"
+                );
+            }
+            Ok(_) => debug!("retention: nothing to prune"),
+            Err(error) => warn!(error = %error, "retention: pruning failed; trying again later"),
+        }
+    }
+
+    /// Logs why a new `feeds.toml` was refused and shows it on `/`.
+    fn refuse(&self, message: &str) {
+        warn!(
+            error = %message,
+            "feeds.toml refused: tidings keeps running on the last good config"
+        );
+        self.notifier.status(&format!(
+            "feeds.toml refused, running on the last good config: {message}"
+        ));
+        self.live.set_config_error(Some(message.to_string()));
+        METRICS.reload("refused");
+    }
+
+    /// Pings systemd's watchdog from the schedule loop itself, so a loop that hangs stops the
+    /// pings.
+    fn watchdog(&mut self) {
+        if let Some(every) = self.notifier.watchdog_every() {
+            self.notifier.watchdog();
+            self.watchdog_at = Instant::now() + every;
+        }
+    }
+
+    /// Reads `feeds.toml` again and applies the difference: new feeds are polled at once,
+    /// removed ones stop being polled (their items leave the outputs), a changed interval moves
+    /// the next poll, changed topics re-match the stored items. A config that does not check
+    /// changes nothing.
+    async fn reload(&mut self, trigger: ReloadTrigger) {
+        let path = self.config.path.clone();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) => {
+                self.refuse(&format!(
+                    "{}: cannot read the config: {error}",
+                    path.display()
+                ));
+                return;
+            }
+        };
+        let new = match config::parse(&path, &text) {
+            Ok(new) => new,
+            Err(error) => {
+                self.refuse(&error.to_string());
+                return;
+            }
+        };
+        self.live.set_config_error(None);
+        if self.last_text.as_deref() == Some(text.as_str()) {
+            debug!(trigger = ?trigger, "feeds.toml unchanged");
+            METRICS.reload("unchanged");
+            return;
+        }
+        match self.apply(new).await {
+            Ok(()) => {
+                METRICS.reload("applied");
+                self.last_text = Some(text);
+            }
+            Err(error) => self.refuse(&format!(
+                "{}: checked, but the store could not apply it: {error}",
+                path.display()
+            )),
+        }
+    }
+
+    async fn apply(&mut self, new: Config) -> Result<(), DaemonError> {
+        warn_restart_needed(&self.config.settings, &new.settings);
+        let feed_list: Vec<(String, Option<String>)> = new
+            .feeds
+            .iter()
+            .map(|feed| (feed.url.to_string(), feed.name.clone()))
+            .collect();
+        let rows = run_blocking(&self.store, move |store| {
+            let borrowed: Vec<(&str, Option<&str>)> = feed_list
+                .iter()
+                .map(|(url, name)| (url.as_str(), name.as_deref()))
+                .collect();
+            store.sync_feeds(&borrowed)
+        })
+        .await?;
+        let topics = Arc::new(TopicSet::compile(&new.topics));
+        if topics.fingerprint() != self.context.topics.fingerprint() {
+            let rematched = rematch_stored(&self.store, &topics).await?;
+            info!(
+                topics = new.topics.len(),
+                items_changed = rematched.unwrap_or(0),
+                "the topics changed: stored items were matched again"
+            );
+            self.context.topics = Arc::clone(&topics);
+            self.live.set_topics(topics);
+        }
+        if new.settings.timeout != self.config.settings.timeout {
+            self.context.client = build_client(new.settings.timeout)?;
+        }
+        self.context.min_interval = new.settings.min_interval;
+        self.context.max_interval = new.settings.max_interval;
+        self.context.max_body = new.settings.max_body;
+
+        let new_feeds: HashMap<FeedId, FeedConfig> = rows
+            .iter()
+            .zip(&new.feeds)
+            .map(|(row, feed)| (row.id, feed.clone()))
+            .collect();
+        let now = Instant::now();
+        let now_wall = chrono::Utc::now();
+        let (mut added, mut changed) = (0usize, 0usize);
+        for row in rows {
+            let Some(feed) = new_feeds.get(&row.id) else {
+                continue;
+            };
+            let Some(old) = self.feeds.get(&row.id) else {
+                added += 1;
+                info!(feed = %row.display_name(), url = %row.url, "feed added to feeds.toml");
+                let host = feed_host(&row);
+                self.hosts.add_feed(&host, row.id);
+                self.feed_hosts.insert(row.id, host);
+                if row.state.gone_since.is_none() {
+                    let delay = startup_delay(&row, Some(feed), now_wall);
+                    self.queue.push(row.id, now + delay);
+                }
+                self.feed_rows.insert(row.id, row);
+                continue;
+            };
+            if old == feed {
+                continue;
+            }
+            changed += 1;
+            let Some(known) = self.feed_rows.get_mut(&row.id) else {
+                continue;
+            };
+            known.name.clone_from(&row.name);
+            if old.interval != feed.interval {
+                info!(
+                    feed = %known.display_name(),
+                    interval = %config::format_duration(feed.interval),
+                    "the feed's interval changed"
+                );
+                // The next poll moves to the last attempt plus the new interval (at once when
+                // that has passed), unless backoff or a Retry-After holds the feed.
+                if known.state.error_streak == 0
+                    && self.queue.due_at(row.id).is_some()
+                    && let Some(last) = known.state.last_attempt
+                {
+                    let next = last
+                        + chrono::Duration::from_std(feed.interval)
+                            .unwrap_or(chrono::Duration::zero());
+                    let delay = (next - now_wall).to_std().unwrap_or(Duration::ZERO);
+                    self.queue.reschedule(row.id, now + delay);
+                }
+            }
+        }
+        let removed: Vec<FeedId> = self
+            .feeds
+            .keys()
+            .filter(|id| !new_feeds.contains_key(id))
+            .copied()
+            .collect();
+        for id in &removed {
+            self.queue.remove(*id);
+            if let Some(host) = self.feed_hosts.remove(id) {
+                self.hosts.remove_feed(&host, *id);
+            }
+            if let Some(row) = self.feed_rows.remove(id) {
+                info!(
+                    feed = %row.display_name(),
+                    url = %row.url,
+                    "feed removed from feeds.toml: no longer polled, its items left the outputs"
+                );
+            }
+        }
+        info!(
+            feeds = new.feeds.len(),
+            topics = new.topics.len(),
+            added,
+            removed = removed.len(),
+            changed,
+            "feeds.toml reloaded"
+        );
+        self.notifier.status(&format!(
+            "feeds.toml reloaded; polling {} feeds, {} topics",
+            new.feeds.len(),
+            new.topics.len()
+        ));
+        self.feeds = new_feeds;
+        self.config = new;
+        Ok(())
+    }
+}
+
+/// How often retention runs: a quarter of the retention, between a second and an hour.
+fn prune_every(retention: Duration) -> Duration {
+    (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600))
+}
+
+/// Settings that a running daemon cannot change: logged, to take effect at the next start.
+fn warn_restart_needed(old: &Settings, new: &Settings) {
+    let mut pending = Vec::new();
+    if old.listen != new.listen {
+        pending.push("listen");
+    }
+    if old.data_dir != new.data_dir {
+        pending.push("data_dir");
+    }
+    if old.public_url != new.public_url {
+        pending.push("public_url");
+    }
+    if old.concurrency != new.concurrency {
+        pending.push("concurrency");
+    }
+    if old.per_host != new.per_host {
+        pending.push("per_host");
+    }
+    if !pending.is_empty() {
+        warn!(
+            settings = %pending.join(", "),
+            "these settings changed in feeds.toml and take effect only after a restart"
         );
     }
-    let permits = Arc::new(Semaphore::new(config.settings.concurrency));
+}
+
+async fn schedule_loop(
+    mut scheduler: Scheduler,
+    mut reloads: mpsc::Receiver<ReloadTrigger>,
+    shutdown: &CancellationToken,
+) {
+    let permits = Arc::new(Semaphore::new(scheduler.config.settings.concurrency));
     let tracker = TaskTracker::new();
     let (done_sender, mut done_receiver) = mpsc::unbounded_channel::<PollReport>();
     loop {
         let now = Instant::now();
-        for feed_id in queue.pop_due(now) {
+        for feed_id in scheduler.queue.pop_due(now) {
             let (Some(feed), Some(row)) = (
-                feeds.get(&feed_id).cloned(),
-                feed_rows.get(&feed_id).cloned(),
+                scheduler.feeds.get(&feed_id).cloned(),
+                scheduler.feed_rows.get(&feed_id).cloned(),
             ) else {
                 continue;
             };
-            let host = feed_hosts.get(&feed_id).cloned().unwrap_or_default();
-            if let Some(until) = hosts.blocked_until(&host, now) {
+            let host = scheduler
+                .feed_hosts
+                .get(&feed_id)
+                .cloned()
+                .unwrap_or_default();
+            if let Some(until) = scheduler.hosts.blocked_until(&host, now) {
                 // The whole host is backing off: try again when its block ends, spread a
                 // little so its feeds do not return all at once.
                 let spread_limit = (feed.interval / 10).min(Duration::from_secs(1));
                 let spread = spread_limit.mul_f64(fastrand::f64());
-                queue.push(feed_id, until + spread);
+                scheduler.queue.push(feed_id, until + spread);
                 continue;
             }
-            let host_permits = hosts.permits(&host);
-            let context = context.clone();
+            let host_permits = scheduler.hosts.permits(&host);
+            let context = scheduler.context.clone();
             let permits = Arc::clone(&permits);
             let done = done_sender.clone();
             let cancelled = shutdown.clone();
@@ -246,48 +586,34 @@ async fn schedule_loop(config: &Config, prepared: Prepared, shutdown: &Cancellat
                     return;
                 }
                 let slot = FetchSlot::new(vec![host_permit, permit]);
-                let report = poll_feed(&context, &feed, &row, slot).await;
+                let span =
+                    tracing::info_span!("poll", feed = %row.display_name(), url = %row.fetch_url());
+                let report = poll_feed(&context, &feed, &row, slot)
+                    .instrument(span)
+                    .await;
                 let _ = done.send(report);
             });
         }
-        let wake = queue
+        let wake = scheduler
+            .queue
             .next_due()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep_until(wake) => {}
-            Some(mut report) = done_receiver.recv() => {
-                let now = Instant::now();
-                if let Some(state) = report.state.take()
-                    && let Some(row) = feed_rows.get_mut(&report.feed_id)
-                {
-                    let moved = row.state.fetch_url != state.fetch_url;
-                    row.state = state;
-                    if moved {
-                        // A feed that moved may live on another host now.
-                        let host = feed_host(row);
-                        if let Some(old_host) = feed_hosts.insert(row.id, host.clone()) {
-                            hosts.move_feed(row.id, &old_host, &host);
-                        }
-                    }
-                }
-                if let Some(host) = feed_hosts.get(&report.feed_id)
-                    && let Some(until) = hosts.record(host, report.feed_id, report.host, now)
-                {
-                    warn!(
-                        host = %host,
-                        until = ?until.duration_since(now),
-                        "every feed of this host failed: the host backs off"
-                    );
-                }
-                match (&report.outcome, report.next_poll.delay) {
-                    (PollReportOutcome::Gone, _) | (_, None) => {}
-                    (_, Some(delay)) => queue.push(report.feed_id, now + delay),
-                }
-            }
+            Some(report) = done_receiver.recv() => scheduler.finished(report),
+            Some(trigger) = reloads.recv() => scheduler.reload(trigger).await,
+            () = tokio::time::sleep_until(scheduler.prune_at) => scheduler.prune().await,
+            () = tokio::time::sleep_until(scheduler.watchdog_at),
+                if scheduler.notifier.watchdog_every().is_some() => scheduler.watchdog(),
         }
     }
     info!(in_flight = tracker.len(), "shutting down: no new polls");
+    scheduler.notifier.stopping(&format!(
+        "shutting down: {} polls in flight get up to {} s",
+        tracker.len(),
+        SHUTDOWN_GRACE.as_secs()
+    ));
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
         .await
@@ -404,6 +730,22 @@ fn poll_once_skip(row: &FeedRow, now: chrono::DateTime<chrono::Utc>) -> Option<&
     )
 }
 
+/// Matches the stored items against `topics` again when the topics' fingerprint differs from
+/// the one the store last matched with (at start-up and on reload); `None` when unchanged.
+async fn rematch_stored(
+    store: &Store,
+    topics: &Arc<TopicSet>,
+) -> Result<Option<usize>, StoreError> {
+    let matcher = Arc::clone(topics);
+    run_blocking(store, move |store| {
+        store.rematch_if_changed(matcher.fingerprint(), |stored| {
+            let text = crate::normalize::match_text(stored.title, stored.summary, stored.content);
+            matcher.match_item(&ItemText::from_match_text(&text), Some(stored.feed_url))
+        })
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
@@ -429,6 +771,7 @@ mod tests {
             name: None,
             interval,
             tags: Vec::new(),
+            max_items: None,
         }
     }
 

@@ -14,9 +14,11 @@
 //! - `publish`: entries → Atom.
 //! - `serve`: the HTTP routes.
 //! - `daemon`: wiring and task lifetimes for `run` and `poll`.
+//! - `systemd`: the notify protocol of a `Type=notify` unit (ready, status, watchdog).
 //! - `cli`: the command line.
 //!
-//! `model` holds the nouns they share; `telemetry` sets up logging.
+//! `model` holds the nouns they share; `telemetry` sets up logging; `metrics` counts for
+//! `/metrics`.
 
 pub mod model;
 
@@ -32,6 +34,8 @@ pub mod publish;
 pub mod schedule;
 pub mod serve;
 pub mod store;
+pub mod systemd;
 pub mod topics;
 
+pub mod metrics;
 pub mod telemetry;

@@ -5,7 +5,9 @@
 //! re-checks strings. It never panics on bad input.
 
 mod duration;
+pub mod edit;
 mod raw;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -83,6 +85,9 @@ pub struct FeedConfig {
     /// This feed's interval, the default already applied.
     pub interval: Duration,
     pub tags: Vec<String>,
+    /// Keep at most this many of the feed's items; the items its source still lists are kept
+    /// in any case.
+    pub max_items: Option<usize>,
 }
 
 impl FeedConfig {
@@ -461,11 +466,25 @@ impl Builder<'_> {
             }
             None => settings.interval,
         };
+        let max_items = match &raw.max_items {
+            Some(value) => {
+                let count = *value.get_ref();
+                if count < 1 {
+                    return Err(self.error(
+                        Some(value.span()),
+                        format!("max_items must be at least 1, not {count}"),
+                    ));
+                }
+                Some(usize::try_from(count).unwrap_or(usize::MAX))
+            }
+            None => None,
+        };
         Ok(FeedConfig {
             url,
             name,
             interval,
             tags: raw.tags.clone(),
+            max_items,
         })
     }
 

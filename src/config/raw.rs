@@ -43,6 +43,8 @@ pub struct RawFeed {
     pub interval: Option<Spanned<String>>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Keep at most this many items of the feed (those it still lists excepted).
+    pub max_items: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

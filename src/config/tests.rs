@@ -245,3 +245,16 @@ fn a_regex_that_matches_the_empty_string_is_refused() {
         "feeds.toml:5:16: regex term /x?/ matches the empty string",
     );
 }
+
+#[test]
+fn max_items_is_a_positive_count() {
+    let good = "[[feeds]]\nurl = \"https://a.example/\"\nmax_items = 200\n";
+    let config = parse(Path::new("feeds.toml"), good).unwrap();
+    assert_eq!(config.feeds[0].max_items, Some(200));
+    let bad = "[[feeds]]\nurl = \"https://a.example/\"\nmax_items = 0\n";
+    let error = parse(Path::new("feeds.toml"), bad).unwrap_err().to_string();
+    assert!(
+        error.starts_with("feeds.toml:3:13: max_items must be at least 1"),
+        "{error}"
+    );
+}

@@ -5,6 +5,7 @@
 //! `tidings run` and `tidings poll` both call `poll_feed`, so they cannot drift apart. This
 //! module spawns no long-lived tasks and knows nothing of HTTP serving.
 
+pub mod discover;
 pub mod state;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use url::Url;
 
 use crate::config::{FeedConfig, Settings};
 use crate::fetch::{self, FetchError, FetchOutcome, Validators};
+use crate::metrics::METRICS;
 use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
 use crate::normalize::{add_comparison_keys, clamp_dates, normalize};
 use crate::parse::{ParseError, parse};
@@ -129,8 +131,9 @@ pub enum PollReportOutcome {
     Failed(String),
     /// HTTP 410: the feed is not polled any more.
     Gone,
-    /// The store could not record the poll (disk full, database locked...). Nothing of this
-    /// poll was written; the feed is tried again later.
+    /// The store could not record the poll (disk full, database locked...). None of its items
+    /// were written; the failure is recorded on the feed when that fits, and the feed is
+    /// tried again later.
     StoreFailed(String),
 }
 
@@ -189,7 +192,7 @@ pub async fn poll_feed(
         .await;
     let summary = match written {
         Ok(summary) => summary,
-        Err(error) => return store_failed(context, feed, row, error.to_string()),
+        Err(error) => return store_failed(context, feed, row, error.to_string()).await,
     };
     if let Some(moved) = &next.moved {
         warn!(
@@ -247,6 +250,17 @@ pub async fn poll_feed(
             PollReportOutcome::Gone
         }
     };
+    METRICS.poll(match &outcome {
+        PollReportOutcome::NotModified => "not_modified",
+        PollReportOutcome::Unchanged => "unchanged",
+        PollReportOutcome::Fetched(summary) => {
+            METRICS.items(summary.new, summary.updated, summary.unchanged);
+            "fetched"
+        }
+        PollReportOutcome::Failed(_) => "failed",
+        PollReportOutcome::Gone => "gone",
+        PollReportOutcome::StoreFailed(_) => "store_failed",
+    });
     PollReport {
         feed_id,
         state: Some(next.state),
@@ -272,6 +286,7 @@ async fn observe(
         etag: row.state.etag.clone(),
         last_modified: row.state.last_modified.clone(),
     };
+    let started = std::time::Instant::now();
     let fetched = fetch::fetch(
         &context.client,
         &fetch_url,
@@ -280,6 +295,12 @@ async fn observe(
         now,
     )
     .await;
+    let status = match &fetched {
+        Ok(FetchOutcome::Body(body)) => Some(body.status),
+        Ok(FetchOutcome::NotModified { status, .. }) => Some(*status),
+        Err(error) => error.status(),
+    };
+    METRICS.fetched(status, started.elapsed());
     let body = match fetched {
         Ok(FetchOutcome::Body(body)) => body,
         Ok(FetchOutcome::NotModified {
@@ -345,6 +366,9 @@ async fn observe(
                         Some(feed_url.as_str()),
                     )
                 });
+                for topic_match in matches.iter().flatten() {
+                    METRICS.topic_match(topic_match.topic.as_str());
+                }
                 (item, matches)
             })
             .collect();
@@ -405,9 +429,12 @@ fn failed(error: FeedError) -> Observed {
     }
 }
 
-/// A poll whose result could not be written: logged, and timed like any other failure of
-/// the feed. Nothing of it was recorded, so the feed keeps its previous state.
-fn store_failed(
+/// A poll whose result could not be written (a full disk, say): nothing of it was written, as
+/// each poll is one savepoint. Its failure is then recorded alone, without items and with the
+/// feed's previous validators (so the next poll fetches the whole document again), which
+/// still fits when the items did not: it updates one row in place. When even that fails, the
+/// feed keeps its previous state. Either way it is timed like any other failure of the feed.
+async fn store_failed(
     context: &PollContext,
     feed: &FeedConfig,
     row: &FeedRow,
@@ -416,7 +443,7 @@ fn store_failed(
     warn!(feed = %row.display_name(), url = %feed.url, error = %error, "cannot record the poll");
     let observed = Observed::Failed {
         status: None,
-        error: error.clone(),
+        error: format!("cannot store the poll: {error}"),
         retry_after: None,
     };
     let next = transition(
@@ -427,9 +454,29 @@ fn store_failed(
         Utc::now(),
         fastrand::f64(),
     );
+    let recorded = context
+        .writer
+        .record(PollRecord {
+            feed_id: row.id,
+            state: next.state.clone(),
+            fetched: None,
+        })
+        .await;
+    let state = match recorded {
+        Ok(_) => Some(next.state),
+        Err(record_error) => {
+            warn!(
+                feed = %row.display_name(),
+                error = %record_error,
+                "cannot record the failure either; the feed keeps its previous state"
+            );
+            None
+        }
+    };
+    METRICS.poll("store_failed");
     PollReport {
         feed_id: row.id,
-        state: None,
+        state,
         outcome: PollReportOutcome::StoreFailed(error),
         next_poll: next.next_poll,
         host: HostOutcome::Answered,
@@ -447,3 +494,6 @@ where
         .await
         .map_err(|error| StoreError::Task(error.to_string()))?
 }
+
+#[cfg(test)]
+mod tests;

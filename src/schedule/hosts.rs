@@ -80,6 +80,15 @@ impl HostTable {
         self.state(host).feeds.insert(feed);
     }
 
+    /// Forgets `feed` (it left the config), so its host no longer waits for it before it can
+    /// back off as a whole.
+    pub fn remove_feed(&mut self, host: &str, feed: FeedId) {
+        if let Some(state) = self.hosts.get_mut(host) {
+            state.feeds.remove(&feed);
+            state.failed_since_success.remove(&feed);
+        }
+    }
+
     /// Moves `feed` from host `from` to host `to` (a permanent redirect moved it), so the old
     /// host no longer waits for it before it can back off as a whole.
     pub fn move_feed(&mut self, feed: FeedId, from: &str, to: &str) {

@@ -8,7 +8,7 @@ mod hosts;
 mod next_poll;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap};
 
 use tokio::time::Instant;
 
@@ -23,18 +23,39 @@ use crate::model::FeedId;
 #[derive(Debug, Default)]
 pub struct DueQueue {
     heap: BinaryHeap<Reverse<(Instant, FeedId)>>,
-    queued: HashSet<FeedId>,
+    /// When each queued feed is due. A heap entry whose time differs is stale (the feed was
+    /// rescheduled or removed) and is dropped when it comes up.
+    queued: HashMap<FeedId, Instant>,
 }
 
 impl DueQueue {
     /// Queues `feed` for `at`. A feed already queued keeps its earlier time.
     pub fn push(&mut self, feed: FeedId, at: Instant) {
-        if self.queued.insert(feed) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = self.queued.entry(feed) {
+            entry.insert(at);
             self.heap.push(Reverse((at, feed)));
         }
     }
 
-    /// When the earliest queued feed is due.
+    /// Queues `feed` for `at`, replacing the time it had (a changed interval).
+    pub fn reschedule(&mut self, feed: FeedId, at: Instant) {
+        if self.queued.insert(feed, at) != Some(at) {
+            self.heap.push(Reverse((at, feed)));
+        }
+    }
+
+    /// Takes `feed` out of the queue (it left the config).
+    pub fn remove(&mut self, feed: FeedId) {
+        self.queued.remove(&feed);
+    }
+
+    /// Whether `feed` is waiting in the queue, and until when.
+    pub fn due_at(&self, feed: FeedId) -> Option<Instant> {
+        self.queued.get(&feed).copied()
+    }
+
+    /// When the earliest queued feed is due. It may be the time of a feed rescheduled since;
+    /// waking then only finds nothing to do.
     pub fn next_due(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
@@ -43,6 +64,11 @@ impl DueQueue {
     pub fn pop_due(&mut self, now: Instant) -> Vec<FeedId> {
         let mut due = Vec::new();
         while let Some(Reverse((at, feed))) = self.heap.peek().copied() {
+            if self.queued.get(&feed) != Some(&at) {
+                // Stale: rescheduled or removed since it was pushed.
+                self.heap.pop();
+                continue;
+            }
             if at > now {
                 break;
             }
@@ -54,11 +80,11 @@ impl DueQueue {
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.queued.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.queued.is_empty()
     }
 }
 
@@ -83,6 +109,34 @@ mod tests {
             vec![FeedId(1), FeedId(2)]
         );
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn a_rescheduled_or_removed_feed_keeps_only_its_new_time() {
+        let start = Instant::now();
+        let mut queue = DueQueue::default();
+        queue.push(FeedId(1), start + Duration::from_secs(100));
+        queue.push(FeedId(2), start + Duration::from_secs(50));
+        queue.push(FeedId(3), start + Duration::from_secs(60));
+        // A shorter interval brings feed 1 forward; a longer one pushes feed 2 back.
+        queue.reschedule(FeedId(1), start + Duration::from_secs(10));
+        queue.reschedule(FeedId(2), start + Duration::from_secs(200));
+        queue.remove(FeedId(3));
+        assert_eq!(queue.len(), 2);
+        assert_eq!(queue.due_at(FeedId(3)), None);
+        assert_eq!(
+            queue.pop_due(start + Duration::from_secs(10)),
+            vec![FeedId(1)]
+        );
+        assert!(queue.pop_due(start + Duration::from_secs(199)).is_empty());
+        assert_eq!(
+            queue.pop_due(start + Duration::from_secs(200)),
+            vec![FeedId(2)]
+        );
+        assert!(queue.is_empty());
+        // A removed feed can be queued again.
+        queue.push(FeedId(3), start);
+        assert_eq!(queue.pop_due(start), vec![FeedId(3)]);
     }
 
     /// A 503 with `Retry-After: 120`: on tokio's paused clock, the feed is not due a moment

@@ -38,7 +38,8 @@ pub async fn feed(
         "All sources".to_string()
     } else {
         state
-            .topics
+            .live
+            .topics()
             .topics()
             .find(|(topic, _)| topic.as_str() == slug)
             .map(|(_, title)| title.to_string())

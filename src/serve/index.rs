@@ -32,7 +32,7 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeE
             .map(|feed| feed.item_count)
             .sum(),
     )];
-    for (slug, title) in state.topics.topics() {
+    for (slug, title) in state.live.topics().topics() {
         topics.push((
             slug.to_string(),
             title.to_string(),
@@ -57,8 +57,18 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeE
         "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;\
          padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;\
          padding:.2rem .5rem;border-bottom:1px solid #ddd}.bad{color:#a00}</style>\n\
-         </head>\n<body>\n<h1>tidings</h1>\n<h2>Topics</h2>\n<table>\n\
-         <tr><th>Topic</th><th>Items</th><th>Subscribe</th></tr>\n",
+         </head>\n<body>\n<h1>tidings</h1>\n",
+    );
+    if let Some(error) = state.live.config_error() {
+        let _ = writeln!(
+            page,
+            "<p class=\"bad\" id=\"config-error\">feeds.toml was not loaded: {}. \
+             tidings keeps running on the last good config.</p>",
+            text(&error)
+        );
+    }
+    page.push_str(
+        "<h2>Topics</h2>\n<table>\n<tr><th>Topic</th><th>Items</th><th>Subscribe</th></tr>\n",
     );
     for (slug, title, count) in &topics {
         let _ = writeln!(

@@ -6,8 +6,9 @@
 
 mod feeds;
 mod index;
+mod metrics;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use axum::extract::State;
@@ -26,11 +27,59 @@ use crate::topics::TopicSet;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub topics: Arc<TopicSet>,
+    /// The topics and config status, replaced when `feeds.toml` is reloaded.
+    pub live: Live,
     /// Base of self links, without a trailing slash.
     pub public_url: String,
     /// One entry per story (`settings.group_stories`), else one per item.
     pub grouping: Grouping,
+}
+
+/// What a reload of `feeds.toml` changes under a running server: the topics, and why the last
+/// edit was refused (shown on `/`). Clones share the same values.
+#[derive(Clone)]
+pub struct Live {
+    topics: Arc<RwLock<Arc<TopicSet>>>,
+    config_error: Arc<RwLock<Option<String>>>,
+}
+
+impl Live {
+    pub fn new(topics: Arc<TopicSet>) -> Live {
+        Live {
+            topics: Arc::new(RwLock::new(topics)),
+            config_error: Arc::new(RwLock::new(None)),
+        }
+    }
+
+    /// The topics in force now.
+    pub fn topics(&self) -> Arc<TopicSet> {
+        match self.topics.read() {
+            Ok(topics) => Arc::clone(&topics),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub fn set_topics(&self, topics: Arc<TopicSet>) {
+        match self.topics.write() {
+            Ok(mut current) => *current = topics,
+            Err(poisoned) => *poisoned.into_inner() = topics,
+        }
+    }
+
+    /// Why the last edit of `feeds.toml` was refused, while the file stays broken.
+    pub fn config_error(&self) -> Option<String> {
+        match self.config_error.read() {
+            Ok(error) => error.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set_config_error(&self, error: Option<String>) {
+        match self.config_error.write() {
+            Ok(mut current) => *current = error,
+            Err(poisoned) => *poisoned.into_inner() = error,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +112,8 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index::index))
         .route("/feeds/{file}", get(feeds::feed))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
+        .layer(axum::middleware::from_fn(metrics::count))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

@@ -12,7 +12,7 @@ fn state() -> AppState {
     let config = config::parse(Path::new("feeds.toml"), text).unwrap();
     AppState {
         store: Store::open_in_memory().unwrap(),
-        topics: Arc::new(TopicSet::compile(&config.topics)),
+        live: Live::new(Arc::new(TopicSet::compile(&config.topics))),
         public_url: "http://tidings.example".into(),
         grouping: crate::store::Grouping::Stories,
     }
@@ -109,5 +109,39 @@ async fn health_and_index_answer() {
     assert!(
         page.contains("http://tidings.example/feeds/ukraine.atom"),
         "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_config_is_named_on_the_index_and_topics_follow_a_reload() {
+    let state = state();
+    state
+        .live
+        .set_config_error(Some("feeds.toml:3:7: bad feed url".into()));
+    let response = get(&state, "/", &[]).await;
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let page = String::from_utf8_lossy(&body);
+    assert!(page.contains("feeds.toml:3:7: bad feed url"), "{page}");
+    state.live.set_config_error(None);
+    let text = "[[feeds]]\nurl = \"https://a.example/\"\n[[topics]]\nname = \"korea\"\nany = [\"korea\"]\n";
+    let config = config::parse(Path::new("feeds.toml"), text).unwrap();
+    state
+        .live
+        .set_topics(Arc::new(TopicSet::compile(&config.topics)));
+    let response = get(&state, "/", &[]).await;
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let page = String::from_utf8_lossy(&body);
+    assert!(!page.contains("bad feed url"), "{page}");
+    assert_eq!(
+        get(&state, "/feeds/korea.atom", &[]).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&state, "/feeds/ukraine.atom", &[]).await.status(),
+        StatusCode::NOT_FOUND
     );
 }

@@ -67,14 +67,30 @@ fn write_batches(store: &Store, receiver: &mut mpsc::Receiver<(PollRecord, Reply
                     let _ = reply.send(result);
                 }
             }
+            Err(_) if records.len() > 1 => {
+                // Nothing of the batch was written (a full disk rolls it all back): write each
+                // poll alone, so one that does not fit does not fail the others.
+                for (record, reply) in records.iter().zip(replies) {
+                    let _ = reply.send(write_alone(store, record));
+                }
+            }
             Err(error) => {
-                let message = error.to_string();
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Task(format!(
-                        "the batch was not written: {message}"
-                    ))));
+                // A batch of one: its poll gets the error itself.
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(error));
                 }
             }
         }
+    }
+}
+
+fn write_alone(store: &Store, record: &PollRecord) -> Result<PollSummary, StoreError> {
+    match store.record_polls(std::slice::from_ref(record)) {
+        Ok(mut results) => results
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Task("no result for the poll".to_string()))),
+        Err(error) => Err(StoreError::Task(format!(
+            "the poll was not written: {error}"
+        ))),
     }
 }

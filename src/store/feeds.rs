@@ -212,6 +212,11 @@ impl Store {
                 Err(error) => {
                     // Dropping the savepoint rolls this poll back; the others stand.
                     drop(savepoint);
+                    if transaction.is_autocommit() {
+                        // SQLite rolled the whole transaction back itself (it does so on a
+                        // full disk or an I/O error): nothing of the batch was written.
+                        return Err(error);
+                    }
                     results.push(Err(error));
                 }
             }
@@ -245,6 +250,15 @@ fn write_poll_in(
                      WHERE id = ?1",
                 )?
                 .execute(params![record.feed_id.0, fetched.meta.title, fetched.meta.site_link])?;
+            // What the source lists now; retention leaves these items alone.
+            let listed: Vec<String> = fetched
+                .items
+                .iter()
+                .map(|(item, _)| item.key.to_storage_string().replace('\n', " "))
+                .collect();
+            transaction
+                .prepare_cached("UPDATE feeds SET listed_keys = ?2 WHERE id = ?1")?
+                .execute(params![record.feed_id.0, listed.join("\n")])?;
             summary
         }
         None => PollSummary::default(),

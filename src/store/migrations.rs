@@ -109,6 +109,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     INSERT INTO meta (key, value)
         SELECT 'unplaced_items_up_to', CAST(max(id) AS TEXT) FROM items HAVING max(id) IS NOT NULL;
     "#,
+    // service: the item keys each feed listed in its last new document (one per line), so
+    // retention never prunes an item its source still lists (it would come back as new).
+    r#"
+    ALTER TABLE feeds ADD COLUMN listed_keys TEXT;
+    CREATE INDEX items_by_first_seen ON items (first_seen);
+    "#,
 ];
 
 /// The schema version this build writes.

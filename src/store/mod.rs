@@ -11,8 +11,10 @@
 
 mod batch;
 mod feeds;
+mod health;
 mod items;
 mod migrations;
+mod retention;
 mod stories;
 
 use std::path::{Path, PathBuf};
@@ -24,8 +26,10 @@ use rusqlite::Connection;
 
 pub use batch::BatchWriter;
 pub use feeds::{FeedRow, FetchState, FetchedItems, PollRecord};
+pub use health::FeedHealth;
 pub use items::{FoundItem, Grouping, PollSummary, StoredText};
 pub use migrations::SCHEMA_VERSION;
+pub use retention::Pruned;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -72,6 +76,7 @@ impl Store {
         })?;
         let path = data_dir.join("tidings.db");
         let mut writer = Connection::open(&path)?;
+        retention::enable_incremental_vacuum(&writer)?;
         configure(&writer)?;
         migrations::migrate(&mut writer)?;
         let reader = Connection::open(&path)?;
@@ -109,6 +114,35 @@ impl Store {
         Ok(())
     }
 
+    /// Caps the database at `pages` pages (SQLite's `max_page_count`) for this handle's
+    /// writes, and returns the cap in force: a write that needs more fails as on a full disk.
+    /// For tests that simulate one; the page size is `page_size()`.
+    pub fn set_max_pages(&self, pages: u64) -> Result<u64, StoreError> {
+        let connection = self.writer()?;
+        let pages = i64::try_from(pages).unwrap_or(i64::MAX);
+        Ok(connection
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|count| u64::try_from(count).unwrap_or(0))?)
+    }
+
+    /// How many pages the database file has now.
+    pub fn page_count(&self) -> Result<u64, StoreError> {
+        let connection = self.writer()?;
+        let count: i64 = connection.query_row("PRAGMA page_count", [], |row| row.get(0))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Moves everything in the WAL into the database file and empties the WAL, so the file
+    /// alone is complete (called at shutdown). Readers in progress may keep part of the WAL;
+    /// that is not an error, the next open finishes the job.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let connection = self.writer()?;
+        connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// `PRAGMA integrity_check`, `"ok"` when the file is sound.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
         let connection = self.reader()?;
@@ -125,6 +159,10 @@ fn configure(connection: &Connection) -> Result<(), StoreError> {
     // Each poll is written in its own savepoint: keeping the savepoint journal (and other
     // temporary data) in memory saves a temporary file write for every page a poll changes.
     connection.pragma_update(None, "temp_store", "MEMORY")?;
+    // After a checkpoint the WAL file is cut back to this size, so a burst of writes does
+    // not leave a large file behind for good.
+    let _limit: i64 =
+        connection.query_row("PRAGMA journal_size_limit = 16777216", [], |row| row.get(0))?;
     Ok(())
 }
 

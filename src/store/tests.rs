@@ -603,3 +603,72 @@ fn a_new_store_has_nothing_to_place() {
         None
     );
 }
+
+/// A full disk makes SQLite roll back the whole group-commit transaction; the writer then
+/// writes each poll alone, so the poll that fits is kept and only the other one fails.
+#[tokio::test]
+async fn on_a_full_disk_a_batch_falls_back_to_one_poll_at_a_time() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(directory.path()).unwrap();
+    let feeds = store
+        .sync_feeds(&[
+            ("https://small.example/", None),
+            ("https://big.example/", None),
+        ])
+        .unwrap();
+    let record = |feed: &FeedRow, items: Vec<Item>| PollRecord {
+        feed_id: feed.id,
+        state: FetchState {
+            last_attempt: Some(Utc::now()),
+            last_status: Some(200),
+            ..FetchState::default()
+        },
+        fetched: Some(FetchedItems {
+            meta: FeedMeta::default(),
+            items: items
+                .into_iter()
+                .map(|item| (item, Some(Vec::new())))
+                .collect(),
+        }),
+    };
+    let filler = "x".repeat(4000);
+    let big: Vec<Item> = (0..100)
+        .map(|index| Item {
+            content: Some(filler.clone()),
+            ..item(&format!("big-{index}"), "Big")
+        })
+        .collect();
+    let records = vec![
+        record(&feeds[0], vec![item("small-1", "Small")]),
+        record(&feeds[1], big),
+    ];
+    store
+        .set_max_pages(store.page_count().unwrap() + 4)
+        .unwrap();
+    // Both in one transaction: the big poll takes the whole batch down.
+    assert!(store.record_polls(&records).is_err());
+    assert_eq!(
+        store
+            .feed_rows()
+            .unwrap()
+            .iter()
+            .map(|row| row.item_count)
+            .sum::<u64>(),
+        0
+    );
+    // Through the writer: the small poll is written, the big one fails alone.
+    let writer = BatchWriter::start(store.clone()).unwrap();
+    let mut records = records.into_iter();
+    let (small, big) = (records.next().unwrap(), records.next().unwrap());
+    let (small, big) = tokio::join!(writer.record(small), writer.record(big));
+    assert_eq!(small.unwrap().new, 1);
+    assert!(big.unwrap_err().to_string().contains("full"));
+    let counts: Vec<u64> = store
+        .feed_rows()
+        .unwrap()
+        .iter()
+        .map(|row| row.item_count)
+        .collect();
+    assert_eq!(counts.iter().sum::<u64>(), 1);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+}

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod add;
 mod check;
 mod corpus;
 mod end_to_end;
@@ -13,8 +14,12 @@ mod explain;
 mod failures;
 mod grouping;
 mod identity;
+mod lifecycle;
 mod parsing;
 mod polling;
+mod reload;
+mod retention;
+mod seeing;
 mod stories;
 mod tidy;
 mod topics;

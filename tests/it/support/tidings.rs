@@ -71,7 +71,14 @@ impl Workspace {
 
     /// Starts `tidings run` and waits until it serves `/healthz`.
     pub async fn start_daemon(&self) -> Daemon {
+        self.start_daemon_with_env(&[]).await
+    }
+
+    /// Starts `tidings run` with extra environment variables and waits until it serves
+    /// `/healthz`.
+    pub async fn start_daemon_with_env(&self, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(BINARY)
+            .envs(env.iter().copied())
             .args(["--log-format", "json", "run", "--listen", "127.0.0.1:0"])
             .arg("--config")
             .arg(self.config_path())
@@ -197,6 +204,24 @@ impl Daemon {
         tokio::time::timeout(Duration::from_secs(30), self.child.wait())
             .await
             .expect("tidings did not exit within 30 s of SIGTERM")
+            .unwrap()
+    }
+
+    /// Sends a signal (`"TERM"`, `"INT"`, `"HUP"`...) to the daemon.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().expect("the daemon is running");
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{name} {pid} failed");
+    }
+
+    /// Waits for the daemon to exit (at most `limit`) and returns its status.
+    pub async fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("tidings did not exit within {limit:?}"))
             .unwrap()
     }
 

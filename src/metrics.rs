@@ -1,0 +1,344 @@
+//! Counters for `/metrics`: what the daemon did since it started, in Prometheus' text format
+//! (version 0.0.4). Every name starts with `tidings_`.
+//!
+//! One process-wide set (`METRICS`), so that the stage that sees an event counts it without
+//! the counters being threaded through every call. Plain atomics and short-held mutexes; no
+//! I/O. Gauges that describe the store (its size, items per topic, flagged feeds) are read at
+//! scrape time by `serve` and passed to `render`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
+
+/// Upper bounds of the fetch latency histogram, in seconds.
+const LATENCY_BUCKETS: [f64; 11] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [AtomicU64; LATENCY_BUCKETS.len()],
+    total: AtomicU64,
+    /// The sum, in microseconds.
+    sum_micros: AtomicU64,
+}
+
+/// Counters keyed by one label value.
+#[derive(Debug, Default)]
+struct Family(Mutex<BTreeMap<String, u64>>);
+
+impl Family {
+    fn add(&self, label: &str, value: u64) {
+        let mut counts = match self.0.lock() {
+            Ok(counts) => counts,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *counts.entry(label.to_string()).or_insert(0) += value;
+    }
+
+    fn snapshot(&self) -> BTreeMap<String, u64> {
+        match self.0.lock() {
+            Ok(counts) => counts.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// Everything counted since the process started.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    polls: Family,
+    http_statuses: Family,
+    fetch_latency: Histogram,
+    items: Family,
+    topic_matches: Family,
+    requests: Family,
+    not_modified: AtomicU64,
+    reloads: Family,
+    pruned: AtomicU64,
+}
+
+/// The process's counters.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::default);
+
+impl Metrics {
+    /// A finished poll: `outcome` is one of not_modified, unchanged, fetched, failed, gone,
+    /// store_failed.
+    pub fn poll(&self, outcome: &str) {
+        self.polls.add(outcome, 1);
+    }
+
+    /// An HTTP response from a source, and how long the fetch took.
+    pub fn fetched(&self, status: Option<u16>, took: Duration) {
+        let label = status.map_or_else(|| "none".to_string(), |status| status.to_string());
+        self.http_statuses.add(&label, 1);
+        let seconds = took.as_secs_f64();
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(&self.fetch_latency.counts) {
+            if seconds <= *bound {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.fetch_latency.total.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.fetch_latency
+            .sum_micros
+            .fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Items of a poll: new, updated, unchanged (already stored the same).
+    pub fn items(&self, new: usize, updated: usize, unchanged: usize) {
+        for (kind, count) in [("new", new), ("updated", updated), ("unchanged", unchanged)] {
+            self.items.add(kind, count as u64);
+        }
+    }
+
+    /// An item newly matched to `topic`.
+    pub fn topic_match(&self, topic: &str) {
+        self.topic_matches.add(topic, 1);
+    }
+
+    /// A request to the HTTP server: its route (`/`, `feed`, `/metrics`...) and status.
+    pub fn request(&self, route: &str, status: u16) {
+        self.requests.add(&format!("{route}\u{0}{status}"), 1);
+        if status == 304 {
+            self.not_modified.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A reload of `feeds.toml`: applied, unchanged or refused.
+    pub fn reload(&self, outcome: &str) {
+        self.reloads.add(outcome, 1);
+    }
+
+    /// Items deleted by retention.
+    pub fn pruned(&self, count: usize) {
+        self.pruned.fetch_add(count as u64, Ordering::Relaxed);
+    }
+}
+
+/// What the store says at scrape time.
+#[derive(Debug, Default, Clone)]
+pub struct StoreGauges {
+    pub database_bytes: u64,
+    pub feeds_active: u64,
+    pub feeds_failing: u64,
+    pub feeds_stale: u64,
+    pub feeds_not_matching: u64,
+    pub items_stored: u64,
+    /// Items per topic.
+    pub topic_items: BTreeMap<String, u64>,
+}
+
+/// Escapes a label value.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn family(out: &mut String, name: &str, key: &str, help: &str, values: &BTreeMap<String, u64>) {
+    header(out, name, "counter", help);
+    for (value, count) in values {
+        let _ = writeln!(out, "{name}{{{key}=\"{}\"}} {count}", label(value));
+    }
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    header(out, name, "gauge", help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// The Prometheus text of `metrics` and `store`.
+pub fn render(metrics: &Metrics, store: &StoreGauges) -> String {
+    let mut out = String::new();
+    family(
+        &mut out,
+        "tidings_polls_total",
+        "outcome",
+        "Polls by outcome.",
+        &metrics.polls.snapshot(),
+    );
+    family(
+        &mut out,
+        "tidings_http_responses_total",
+        "status",
+        "Responses from sources by HTTP status (none: no response).",
+        &metrics.http_statuses.snapshot(),
+    );
+    header(
+        &mut out,
+        "tidings_fetch_duration_seconds",
+        "histogram",
+        "How long fetching a source took.",
+    );
+    for (bound, count) in LATENCY_BUCKETS.iter().zip(&metrics.fetch_latency.counts) {
+        let _ = writeln!(
+            out,
+            "tidings_fetch_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+            count.load(Ordering::Relaxed)
+        );
+    }
+    let total = metrics.fetch_latency.total.load(Ordering::Relaxed);
+    let sum = metrics.fetch_latency.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+    let _ = writeln!(
+        out,
+        "tidings_fetch_duration_seconds_bucket{{le=\"+Inf\"}} {total}"
+    );
+    let _ = writeln!(out, "tidings_fetch_duration_seconds_sum {sum}");
+    let _ = writeln!(out, "tidings_fetch_duration_seconds_count {total}");
+    family(
+        &mut out,
+        "tidings_items_total",
+        "kind",
+        "Items seen in polled documents: new, updated in place, unchanged.",
+        &metrics.items.snapshot(),
+    );
+    family(
+        &mut out,
+        "tidings_topic_matches_total",
+        "topic",
+        "New items matched to a topic.",
+        &metrics.topic_matches.snapshot(),
+    );
+    header(
+        &mut out,
+        "tidings_http_requests_total",
+        "counter",
+        "Requests served, by route and status.",
+    );
+    for (key, count) in metrics.requests.snapshot() {
+        let (route, status) = key.split_once('\u{0}').unwrap_or((key.as_str(), ""));
+        let _ = writeln!(
+            out,
+            "tidings_http_requests_total{{route=\"{}\",status=\"{}\"}} {count}",
+            label(route),
+            label(status)
+        );
+    }
+    header(
+        &mut out,
+        "tidings_http_not_modified_total",
+        "counter",
+        "Requests answered 304 Not Modified.",
+    );
+    let _ = writeln!(
+        out,
+        "tidings_http_not_modified_total {}",
+        metrics.not_modified.load(Ordering::Relaxed)
+    );
+    family(
+        &mut out,
+        "tidings_config_reloads_total",
+        "outcome",
+        "Reloads of feeds.toml: applied, unchanged, refused.",
+        &metrics.reloads.snapshot(),
+    );
+    header(
+        &mut out,
+        "tidings_items_pruned_total",
+        "counter",
+        "Items deleted by retention.",
+    );
+    let _ = writeln!(
+        out,
+        "tidings_items_pruned_total {}",
+        metrics.pruned.load(Ordering::Relaxed)
+    );
+    gauge(
+        &mut out,
+        "tidings_database_bytes",
+        "Size of the database file.",
+        store.database_bytes,
+    );
+    gauge(
+        &mut out,
+        "tidings_items_stored",
+        "Items in the store.",
+        store.items_stored,
+    );
+    gauge(
+        &mut out,
+        "tidings_feeds_active",
+        "Feeds in feeds.toml.",
+        store.feeds_active,
+    );
+    gauge(
+        &mut out,
+        "tidings_feeds_failing",
+        "Active feeds whose last poll failed.",
+        store.feeds_failing,
+    );
+    gauge(
+        &mut out,
+        "tidings_feeds_stale",
+        "Active feeds that answer but have had no new item for far longer than usual.",
+        store.feeds_stale,
+    );
+    gauge(
+        &mut out,
+        "tidings_feeds_not_matching",
+        "Active feeds whose recent items stopped matching any topic.",
+        store.feeds_not_matching,
+    );
+    header(
+        &mut out,
+        "tidings_topic_items",
+        "gauge",
+        "Items of active feeds per topic.",
+    );
+    for (topic, count) in &store.topic_items {
+        let _ = writeln!(
+            out,
+            "tidings_topic_items{{topic=\"{}\"}} {count}",
+            label(topic)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_format_counts_and_escapes() {
+        let metrics = Metrics::default();
+        metrics.poll("fetched");
+        metrics.poll("fetched");
+        metrics.poll("failed");
+        metrics.fetched(Some(200), Duration::from_millis(30));
+        metrics.fetched(None, Duration::from_secs(40));
+        metrics.request("feed", 304);
+        metrics.topic_match("a\"b");
+        let text = render(
+            &metrics,
+            &StoreGauges {
+                database_bytes: 4096,
+                ..StoreGauges::default()
+            },
+        );
+        assert!(
+            text.contains("tidings_polls_total{outcome=\"fetched\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("tidings_polls_total{outcome=\"failed\"} 1\n"));
+        assert!(text.contains("tidings_http_responses_total{status=\"none\"} 1\n"));
+        assert!(text.contains("tidings_fetch_duration_seconds_bucket{le=\"0.025\"} 0\n"));
+        assert!(text.contains("tidings_fetch_duration_seconds_bucket{le=\"0.05\"} 1\n"));
+        assert!(text.contains("tidings_fetch_duration_seconds_bucket{le=\"30\"} 1\n"));
+        assert!(text.contains("tidings_fetch_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(text.contains("tidings_http_requests_total{route=\"feed\",status=\"304\"} 1\n"));
+        assert!(text.contains("tidings_http_not_modified_total 1\n"));
+        assert!(text.contains("tidings_topic_matches_total{topic=\"a\\\"b\"} 1\n"));
+        assert!(text.contains("tidings_database_bytes 4096\n"));
+        for line in text.lines().filter(|line| !line.starts_with('#')) {
+            assert!(line.starts_with("tidings_"), "{line}");
+        }
+    }
+}
