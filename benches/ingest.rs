@@ -140,6 +140,45 @@ fn bench(criterion: &mut Criterion) {
     let mut group = criterion.benchmark_group("ingest");
     group.throughput(Throughput::Elements((FEEDS * ITEMS) as u64));
     group.sample_size(10);
+    // The stages alone on the same bytes, to see where the time goes.
+    group.bench_function("feed-rs alone", |bencher| {
+        bencher.iter(|| {
+            let entries: usize = batch
+                .documents
+                .iter()
+                .map(|(_, body)| {
+                    feed_rs::parser::parse(body.as_slice())
+                        .unwrap()
+                        .entries
+                        .len()
+                })
+                .sum();
+            black_box(entries)
+        });
+    });
+    group.bench_function("parse", |bencher| {
+        bencher.iter(|| {
+            let entries: usize = batch
+                .documents
+                .iter()
+                .map(|(url, body)| parse(body, None, url.as_str()).unwrap().feed.entries.len())
+                .sum();
+            black_box(entries)
+        });
+    });
+    group.bench_function("parse + normalize", |bencher| {
+        bencher.iter(|| {
+            let items: usize = batch
+                .documents
+                .iter()
+                .map(|(url, body)| {
+                    let parsed = parse(body, None, url.as_str()).unwrap();
+                    normalize(&parsed, url).1.len()
+                })
+                .sum();
+            black_box(items)
+        });
+    });
     group.bench_function("new items", |bencher| {
         bencher.iter_batched(
             || {

@@ -40,11 +40,15 @@ fn bench(criterion: &mut Criterion) {
     let mut group = criterion.benchmark_group("corpus");
     group.throughput(Throughput::Bytes(bytes as u64));
     group.sample_size(20);
+    // quick-xml panics on a few documents of the corpus; feed-rs alone is fenced the way
+    // tidings fences it, and the panic messages are silenced.
+    std::panic::set_hook(Box::new(|_| {}));
     group.bench_function("feed-rs alone", |bencher| {
         bencher.iter(|| {
             let mut entries = 0;
             for (_, body) in &documents {
-                if let Ok(feed) = feed_rs::parser::parse(body.as_slice()) {
+                let parsed = std::panic::catch_unwind(|| feed_rs::parser::parse(body.as_slice()));
+                if let Ok(Ok(feed)) = parsed {
                     entries += feed.entries.len();
                 }
             }
