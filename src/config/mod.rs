@@ -70,6 +70,8 @@ pub struct Settings {
     pub max_interval: Duration,
     pub per_host: usize,
     pub max_body: usize,
+    /// A WebSub hub that output feeds name (`rel="hub"`) and that is told when they change.
+    pub websub_hub: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -359,6 +361,21 @@ impl Builder<'_> {
                 .map_err(|message| self.error(Some(value.span()), message))?,
             None => DEFAULT_MAX_BODY,
         };
+        let websub_hub = match &raw.websub_hub {
+            Some(hub) => {
+                let url = Url::parse(hub.get_ref())
+                    .ok()
+                    .filter(|url| matches!(url.scheme(), "http" | "https"));
+                let Some(url) = url else {
+                    return Err(self.error(
+                        Some(hub.span()),
+                        format!("websub_hub \"{}\" is not an http or https URL", hub.get_ref()),
+                    ));
+                };
+                Some(url.to_string())
+            }
+            None => None,
+        };
         Ok(Settings {
             listen,
             data_dir: raw.data_dir.as_ref().map(PathBuf::from),
@@ -371,6 +388,7 @@ impl Builder<'_> {
             max_interval,
             per_host,
             max_body,
+            websub_hub,
         })
     }
 
@@ -615,7 +633,7 @@ fn parse_size(text: &str) -> Result<usize, String> {
 
 /// Two feed URLs that differ only in what `Url` already normalizes (case of scheme and host,
 /// default port) or in a trailing slash are the same feed.
-fn duplicate_key(url: &Url) -> String {
+pub(crate) fn duplicate_key(url: &Url) -> String {
     url.as_str().trim_end_matches('/').to_string()
 }
 

@@ -32,6 +32,7 @@ pub struct RawSettings {
     pub max_interval: Option<Spanned<String>>,
     pub per_host: Option<Spanned<i64>>,
     pub max_body: Option<Spanned<String>>,
+    pub websub_hub: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,5 +1,9 @@
-//! `/feeds/{topic}.atom`: `?limit`, `ETag` and `Last-Modified`, `304` for a matching
-//! `If-None-Match` or `If-Modified-Since`, 404 for an unknown topic or format.
+//! `/feeds/{all|topic}.{atom,rss,json}`: `?limit` and `?before`, pages from the `outputs`
+//! cache, `ETag` and `Last-Modified`, `304` for a matching `If-None-Match` or
+//! `If-Modified-Since`, `Cache-Control`, 404 for an unknown topic or format. `HEAD` is answered
+//! by axum from the same handler, without the body.
+
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::header::{
@@ -11,15 +15,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{AppState, ServeError, blocking};
-use crate::config::ALL_TOPIC;
-use crate::publish::{OutputFeed, Rendered, render_atom};
-
-pub const DEFAULT_LIMIT: usize = 50;
-pub const MAX_LIMIT: usize = 500;
+use crate::model::Cursor;
+use crate::publish::{DEFAULT_LIMIT, Format, MAX_LIMIT, Rendered};
 
 #[derive(Debug, Deserialize)]
 pub struct FeedQuery {
     limit: Option<String>,
+    before: Option<String>,
 }
 
 pub async fn feed(
@@ -31,38 +33,24 @@ pub async fn feed(
     let Some((slug, extension)) = file.rsplit_once('.') else {
         return Err(ServeError::NotFound);
     };
-    if extension != "atom" {
-        return Err(ServeError::NotFound);
-    }
-    let title = if slug == ALL_TOPIC {
-        "All sources".to_string()
-    } else {
-        state
-            .topics
-            .topics()
-            .find(|(topic, _)| topic.as_str() == slug)
-            .map(|(_, title)| title.to_string())
-            .ok_or(ServeError::NotFound)?
-    };
+    let format = Format::from_extension(extension).ok_or(ServeError::NotFound)?;
     let limit = parse_limit(query.limit.as_deref())?;
+    let before = query
+        .before
+        .as_deref()
+        .map(str::parse::<Cursor>)
+        .transpose()
+        .map_err(ServeError::BadRequest)?;
     let slug = slug.to_string();
-    let store = state.store.clone();
-    let public_url = state.public_url.clone();
+    let outputs = Arc::clone(&state.outputs);
     let rendered = blocking(move || {
-        let topic = (slug != ALL_TOPIC).then_some(slug.as_str());
-        let entries = store
-            .entries(topic, limit)
-            .map_err(|error| ServeError::Internal(error.to_string()))?;
-        let feed = OutputFeed {
-            slug: slug.clone(),
-            title,
-            public_url,
-            entries,
-        };
-        render_atom(&feed).map_err(|error| ServeError::Internal(error.to_string()))
+        outputs
+            .page(&slug, format, limit, before)
+            .map_err(|error| ServeError::Internal(error.to_string()))
     })
-    .await?;
-    Ok(respond(&rendered, &headers))
+    .await?
+    .ok_or(ServeError::NotFound)?;
+    Ok(respond(&rendered, &headers, state.outputs.max_age().as_secs()))
 }
 
 fn parse_limit(limit: Option<&str>) -> Result<usize, ServeError> {
@@ -83,7 +71,7 @@ fn http_date(time: DateTime<Utc>) -> String {
 
 /// A `304` when the client's copy is current (RFC 9110 §13.2.2: `If-None-Match` wins over
 /// `If-Modified-Since`), else the feed.
-fn respond(rendered: &Rendered, request: &HeaderMap) -> Response {
+fn respond(rendered: &Rendered, request: &HeaderMap, max_age: u64) -> Response {
     let not_modified = match request
         .get(IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
@@ -105,10 +93,9 @@ fn respond(rendered: &Rendered, request: &HeaderMap) -> Response {
     if let Ok(last_modified) = HeaderValue::from_str(&http_date(rendered.last_modified)) {
         headers.insert(LAST_MODIFIED, last_modified);
     }
-    headers.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
+    if let Ok(cache_control) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        headers.insert(CACHE_CONTROL, cache_control);
+    }
     if not_modified {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }

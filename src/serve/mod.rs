@@ -6,6 +6,7 @@
 
 mod feeds;
 mod index;
+mod opml;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 use tracing::error;
 
+use crate::outputs::Outputs;
 use crate::store::Store;
 use crate::topics::TopicSet;
 
@@ -29,6 +31,8 @@ pub struct AppState {
     pub topics: Arc<TopicSet>,
     /// Base of self links, without a trailing slash.
     pub public_url: String,
+    /// Rendered feeds, cached until the store changes.
+    pub outputs: Arc<Outputs>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(index::index))
         .route("/feeds/{file}", get(feeds::feed))
+        .route("/opml", get(opml::opml))
         .route("/healthz", get(healthz))
         .layer(CompressionLayer::new())
         .with_state(state)

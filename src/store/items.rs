@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, from_unix, to_unix};
-use crate::model::{FeedId, Item, OutputEntry, TopicMatch};
+use crate::model::{Cursor, FeedId, Item, OutputEntry, TopicMatch};
 
 /// What one poll did to the items of its feed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -195,6 +195,18 @@ impl Store {
         topic: Option<&str>,
         limit: usize,
     ) -> Result<Vec<OutputEntry>, StoreError> {
+        Ok(self.entries_page(topic, None, limit)?.0)
+    }
+
+    /// One page of an output feed: the newest `limit` entries older than `before` (all when
+    /// `None`), of one topic or (`None`) of all, and the cursor of the next page when there
+    /// are older entries still.
+    pub fn entries_page(
+        &self,
+        topic: Option<&str>,
+        before: Option<Cursor>,
+        limit: usize,
+    ) -> Result<(Vec<OutputEntry>, Option<Cursor>), StoreError> {
         let connection = self.reader()?;
         let topic_filter = if topic.is_some() {
             "AND i.id IN (SELECT item_id FROM item_topics WHERE topic = ?2)"
@@ -205,48 +217,70 @@ impl Store {
             "SELECT i.entry_id, i.guid, i.link, i.title, i.summary, i.content, i.author,
                     i.published, i.updated, i.first_seen, i.changed_at, i.sort_time,
                     f.url, COALESCE(f.name, f.title, f.url), f.site_link,
-                    (SELECT group_concat(t.topic, ' ') FROM item_topics t WHERE t.item_id = i.id)
+                    (SELECT group_concat(t.topic, ' ') FROM item_topics t WHERE t.item_id = i.id),
+                    i.id
              FROM items i JOIN feeds f ON f.id = i.feed_id
              WHERE f.active = 1 {topic_filter}
+               AND (?3 IS NULL OR i.sort_time < ?3 OR (i.sort_time = ?3 AND i.id < ?4))
              ORDER BY i.sort_time DESC, i.id DESC
              LIMIT ?1"
         );
         let mut statement = connection.prepare_cached(&sql)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = statement.query_map(params![limit, topic], |row| {
-            let published: Option<i64> = row.get(7)?;
-            let source_updated: Option<i64> = row.get(8)?;
-            let first_seen: i64 = row.get(9)?;
-            let changed_at: i64 = row.get(10)?;
-            let sort_time: i64 = row.get(11)?;
-            // An item edited at its source was updated when we saw the edit, unless the source
-            // says a later time; otherwise its own date stands.
-            let own = source_updated.unwrap_or(sort_time);
-            let updated = if changed_at > first_seen {
-                own.max(changed_at)
-            } else {
-                own
-            };
-            let topics: Option<String> = row.get(15)?;
-            Ok(OutputEntry {
-                entry_id: row.get(0)?,
-                guid: row.get(1)?,
-                link: row.get(2)?,
-                title: row.get(3)?,
-                summary: row.get(4)?,
-                content: row.get(5)?,
-                author: row.get(6)?,
-                published: published.map(from_unix),
-                updated: from_unix(updated),
-                source_url: row.get(12)?,
-                source_title: row.get(13)?,
-                source_link: row.get(14)?,
-                topics: topics
-                    .map(|topics| topics.split(' ').map(str::to_string).collect())
-                    .unwrap_or_default(),
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        // One more than asked, to know whether there is a next page.
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows = statement.query_map(
+            params![
+                fetch,
+                topic,
+                before.map(|cursor| cursor.sort_time),
+                before.map_or(0, |cursor| cursor.row)
+            ],
+            |row| {
+                let published: Option<i64> = row.get(7)?;
+                let source_updated: Option<i64> = row.get(8)?;
+                let first_seen: i64 = row.get(9)?;
+                let changed_at: i64 = row.get(10)?;
+                let sort_time: i64 = row.get(11)?;
+                // An item edited at its source was updated when we saw the edit, unless the
+                // source says a later time; otherwise its own date stands.
+                let own = source_updated.unwrap_or(sort_time);
+                let updated = if changed_at > first_seen {
+                    own.max(changed_at)
+                } else {
+                    own
+                };
+                let topics: Option<String> = row.get(15)?;
+                Ok(OutputEntry {
+                    entry_id: row.get(0)?,
+                    guid: row.get(1)?,
+                    link: row.get(2)?,
+                    title: row.get(3)?,
+                    summary: row.get(4)?,
+                    content: row.get(5)?,
+                    author: row.get(6)?,
+                    published: published.map(from_unix),
+                    updated: from_unix(updated),
+                    source_url: row.get(12)?,
+                    source_title: row.get(13)?,
+                    source_link: row.get(14)?,
+                    topics: topics
+                        .map(|topics| topics.split(' ').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                    position: Cursor {
+                        sort_time,
+                        row: row.get(16)?,
+                    },
+                })
+            },
+        )?;
+        let mut entries = rows.collect::<Result<Vec<_>, _>>()?;
+        let next = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(|entry| entry.position)
+        } else {
+            None
+        };
+        Ok((entries, next))
     }
 
     /// Re-matches every stored item with `match_item` (given its title, summary and content)
@@ -294,6 +328,7 @@ impl Store {
             [fingerprint],
         )?;
         transaction.commit()?;
+        self.changed();
         Ok(Some(changed))
     }
 
