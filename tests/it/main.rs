@@ -12,5 +12,6 @@ mod end_to_end;
 mod failures;
 mod identity;
 mod polling;
+mod publish;
 mod tidy;
 mod topics;
