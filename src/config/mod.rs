@@ -369,7 +369,10 @@ impl Builder<'_> {
                 let Some(url) = url else {
                     return Err(self.error(
                         Some(hub.span()),
-                        format!("websub_hub \"{}\" is not an http or https URL", hub.get_ref()),
+                        format!(
+                            "websub_hub \"{}\" is not an http or https URL",
+                            hub.get_ref()
+                        ),
                     ));
                 };
                 Some(url.to_string())

@@ -66,7 +66,9 @@ pub fn export(title: &str, sources: &[Source]) -> Result<String, OpmlError> {
     let body = document
         .to_string()
         .map_err(|error| OpmlError::Write(error.to_string()))?;
-    Ok(format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}\n"))
+    Ok(format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}\n"
+    ))
 }
 
 /// Every feed of an OPML document (outlines with an `xmlUrl`, in folders or not).
@@ -80,7 +82,11 @@ pub fn sources(text: &str) -> Result<Vec<Source>, OpmlError> {
 
 fn collect(outlines: &[opml::Outline], folders: &mut Vec<String>, found: &mut Vec<Source>) {
     for outline in outlines {
-        if let Some(xml_url) = outline.xml_url.as_deref().filter(|url| !url.trim().is_empty()) {
+        if let Some(xml_url) = outline
+            .xml_url
+            .as_deref()
+            .filter(|url| !url.trim().is_empty())
+        {
             let title = outline
                 .title
                 .clone()
@@ -128,7 +134,9 @@ pub fn import(config: &str, sources: Vec<Source>) -> Result<ImportReport, OpmlEr
     let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut last_position = None;
     if let Some(feeds) = document.get("feeds") {
-        let feeds = feeds.as_array_of_tables().ok_or(OpmlError::FeedsNotTables)?;
+        let feeds = feeds
+            .as_array_of_tables()
+            .ok_or(OpmlError::FeedsNotTables)?;
         for table in feeds {
             if let Some(url) = table.get("url").and_then(Item::as_str)
                 && let Ok(url) = Url::parse(url)

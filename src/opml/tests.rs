@@ -44,7 +44,13 @@ fn import_adds_new_feeds_after_the_last_one_and_keeps_comments() {
     assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
     assert_eq!(report.refused.len(), 1);
     let text = &report.config;
-    for kept in ["# my sources", "# keep me", "# first", "# News", "# Topics below"] {
+    for kept in [
+        "# my sources",
+        "# keep me",
+        "# first",
+        "# News",
+        "# Topics below",
+    ] {
         assert!(text.contains(kept), "lost {kept:?}:\n{text}");
     }
     // New feeds come before the topics, and the result is a valid config.

@@ -70,17 +70,34 @@ fn poll(store: &Store, items: &[Item]) {
 fn pages_are_cached_until_the_store_changes_and_keep_their_etag_when_nothing_new() {
     let (outputs, store) = outputs();
     poll(&store, &[item(1), item(2)]);
-    let first = outputs.page("ukraine", Format::Atom, 50, None).unwrap().unwrap();
-    let again = outputs.page("ukraine", Format::Atom, 50, None).unwrap().unwrap();
+    let first = outputs
+        .page("ukraine", Format::Atom, 50, None)
+        .unwrap()
+        .unwrap();
+    let again = outputs
+        .page("ukraine", Format::Atom, 50, None)
+        .unwrap()
+        .unwrap();
     assert!(Arc::ptr_eq(&first, &again), "not cached");
     // A poll that brings nothing new: the page is checked again but keeps its ETag.
     poll(&store, &[item(1), item(2)]);
-    let same = outputs.page("ukraine", Format::Atom, 50, None).unwrap().unwrap();
+    let same = outputs
+        .page("ukraine", Format::Atom, 50, None)
+        .unwrap()
+        .unwrap();
     assert_eq!(same.etag, first.etag);
     poll(&store, &[item(1), item(2), item(3)]);
-    let newer = outputs.page("ukraine", Format::Atom, 50, None).unwrap().unwrap();
+    let newer = outputs
+        .page("ukraine", Format::Atom, 50, None)
+        .unwrap()
+        .unwrap();
     assert_ne!(newer.etag, first.etag);
-    assert!(outputs.page("nope", Format::Atom, 50, None).unwrap().is_none());
+    assert!(
+        outputs
+            .page("nope", Format::Atom, 50, None)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
@@ -106,7 +123,10 @@ fn paging_walks_every_entry_once_newest_first() {
     poll(&store, &[item(8)]);
     let after_new = store.entries_page(Some("ukraine"), next, 3).unwrap();
     assert_eq!(before_new, after_new);
-    let page = outputs.page("ukraine", Format::Rss, 3, None).unwrap().unwrap();
+    let page = outputs
+        .page("ukraine", Format::Rss, 3, None)
+        .unwrap()
+        .unwrap();
     let text = String::from_utf8(page.body.clone()).unwrap();
     assert!(text.contains("rel=\"next\""), "{text}");
     assert!(text.contains("rel=\"hub\""), "{text}");
@@ -118,8 +138,18 @@ fn public_files_are_written_when_they_change_and_only_then() {
     let directory = tempfile::tempdir().unwrap();
     let changed = outputs.publish_files(directory.path()).unwrap();
     assert_eq!(changed.len(), 6, "{changed:?}");
-    for name in ["all.atom", "all.rss", "all.json", "ukraine.atom", "ukraine.rss", "ukraine.json"] {
-        assert!(directory.path().join(PUBLIC_DIR).join(name).exists(), "{name}");
+    for name in [
+        "all.atom",
+        "all.rss",
+        "all.json",
+        "ukraine.atom",
+        "ukraine.rss",
+        "ukraine.json",
+    ] {
+        assert!(
+            directory.path().join(PUBLIC_DIR).join(name).exists(),
+            "{name}"
+        );
     }
     assert!(outputs.publish_files(directory.path()).unwrap().is_empty());
     poll(&store, &[item(1)]);
@@ -127,7 +157,10 @@ fn public_files_are_written_when_they_change_and_only_then() {
     assert_eq!(changed.len(), 6, "{changed:?}");
     assert!(changed.contains(&"http://tidings.example/feeds/ukraine.json".to_string()));
     let written = std::fs::read(directory.path().join(PUBLIC_DIR).join("ukraine.atom")).unwrap();
-    let served = outputs.page("ukraine", Format::Atom, 50, None).unwrap().unwrap();
+    let served = outputs
+        .page("ukraine", Format::Atom, 50, None)
+        .unwrap()
+        .unwrap();
     assert_eq!(written, served.body);
     // No temporary file is left behind.
     let names: Vec<_> = std::fs::read_dir(directory.path().join(PUBLIC_DIR))

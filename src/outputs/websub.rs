@@ -18,8 +18,7 @@ pub(super) async fn publish(
         .post(hub)
         .form(&[("hub.mode", "publish"), ("hub.url", feed)])
         .send()
-        .await
-        ?;
+        .await?;
     let status = response.status();
     if status.is_success() {
         Ok(())

@@ -61,10 +61,10 @@ fn element(name: &str, value: &str) -> Extension {
 fn render_item(entry: &OutputEntry, public_url: &str) -> Item {
     let mut extensions = ExtensionMap::default();
     let mut add = |prefix: &str, name: &str, value: &str| {
-        extensions
-            .entry(prefix.to_string())
-            .or_default()
-            .insert(name.to_string(), vec![element(&format!("{prefix}:{name}"), value)]);
+        extensions.entry(prefix.to_string()).or_default().insert(
+            name.to_string(),
+            vec![element(&format!("{prefix}:{name}"), value)],
+        );
     };
     // RSS has one date; the time of the last edit goes beside it as Atom's `updated`.
     add("atom", "updated", &entry.updated.to_rfc3339());

@@ -67,7 +67,11 @@ fn every_format_reads_back_with_feed_rs_and_keeps_what_matters() {
         assert_eq!(terms, ["ukraine", "europe"], "{format:?}");
         assert!(read.published.is_some(), "{format:?}");
         assert!(read.updated.is_some(), "{format:?}");
-        assert_eq!(read.authors[0].name.as_deref(), Some("Reporter"), "{format:?}");
+        assert_eq!(
+            read.authors[0].name.as_deref(),
+            Some("Reporter"),
+            "{format:?}"
+        );
     }
 }
 
@@ -182,7 +186,10 @@ fn json_feed_is_version_1_1_with_source_extension_and_paging() {
     assert_eq!(value["hubs"][0]["type"], "WebSub");
     let item = &value["items"][0];
     assert_eq!(item["id"], "urn:tidings:item:abc2");
-    assert_eq!(item["_tidings"]["source"]["feed_url"], "https://news.example/feed.xml");
+    assert_eq!(
+        item["_tidings"]["source"]["feed_url"],
+        "https://news.example/feed.xml"
+    );
     assert_eq!(item["_tidings"]["original_id"], "source-guid-2");
     assert_eq!(item["authors"][0]["name"], "Reporter");
     assert_eq!(item["summary"], "Hi");
@@ -199,8 +206,9 @@ fn a_later_page_links_to_the_first_and_the_same_entries_give_the_same_etag() {
     later.next = None;
     let text = String::from_utf8(render(&later, Format::Atom).unwrap().body).unwrap();
     assert!(
-        text.contains("href=\"https://proxy.example/news/feeds/ukraine.atom?limit=2\" rel=\"first\"")
-            || text.contains("rel=\"first\""),
+        text.contains(
+            "href=\"https://proxy.example/news/feeds/ukraine.atom?limit=2\" rel=\"first\""
+        ) || text.contains("rel=\"first\""),
         "{text}"
     );
     assert!(!text.contains("rel=\"next\""), "{text}");
@@ -210,14 +218,21 @@ fn a_later_page_links_to_the_first_and_the_same_entries_give_the_same_etag() {
         assert_eq!(first.etag, again.etag, "{format:?}");
         let mut changed = feed();
         changed.entries[0].title = "Another title".into();
-        assert_ne!(render(&changed, format).unwrap().etag, first.etag, "{format:?}");
+        assert_ne!(
+            render(&changed, format).unwrap().etag,
+            first.etag,
+            "{format:?}"
+        );
     }
 }
 
 #[test]
 fn the_default_first_page_has_a_plain_self_link() {
     let feed = OutputFeed::new("all", "All", "http://127.0.0.1:8080", vec![entry(1)]);
-    assert_eq!(feed.self_url(Format::Rss), "http://127.0.0.1:8080/feeds/all.rss");
+    assert_eq!(
+        feed.self_url(Format::Rss),
+        "http://127.0.0.1:8080/feeds/all.rss"
+    );
     assert_eq!(feed.next_url(Format::Rss), None);
 }
 

@@ -50,7 +50,11 @@ pub async fn feed(
     })
     .await?
     .ok_or(ServeError::NotFound)?;
-    Ok(respond(&rendered, &headers, state.outputs.max_age().as_secs()))
+    Ok(respond(
+        &rendered,
+        &headers,
+        state.outputs.max_age().as_secs(),
+    ))
 }
 
 fn parse_limit(limit: Option<&str>) -> Result<usize, ServeError> {

@@ -29,7 +29,10 @@ pub async fn opml(State(state): State<AppState>) -> Result<Response, ServeError>
     let body = export("tidings sources", &sources)
         .map_err(|error| ServeError::Internal(error.to_string()))?;
     Ok((
-        [(CONTENT_TYPE, HeaderValue::from_static("text/x-opml; charset=utf-8"))],
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/x-opml; charset=utf-8"),
+        )],
         body,
     )
         .into_response())

@@ -149,7 +149,9 @@ async fn every_format_is_served_with_its_type_cache_control_and_head() {
             .unwrap();
         assert_eq!(head.status(), StatusCode::OK);
         assert!(head.headers().contains_key(header::ETAG));
-        let body = axum::body::to_bytes(head.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(head.into_body(), 1 << 20)
+            .await
+            .unwrap();
         assert!(body.is_empty());
     }
 }

@@ -8,6 +8,7 @@ use std::process::Command;
 
 /// What feedparser made of one document.
 #[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)] // Read by some tests and printed by all when they fail.
 pub struct Seen {
     pub bozo: bool,
     pub bozo_exception: Option<String>,
@@ -17,6 +18,7 @@ pub struct Seen {
 }
 
 #[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)] // Read by some tests and printed by all when they fail.
 pub struct SeenEntry {
     pub id: Option<String>,
     pub title: Option<String>,
@@ -82,6 +84,9 @@ pub fn check(targets: &[String]) -> std::collections::HashMap<String, Seen> {
 
 /// Runs feedparser on files.
 pub fn check_files(files: &[&Path]) -> std::collections::HashMap<String, Seen> {
-    let targets: Vec<String> = files.iter().map(|file| file.display().to_string()).collect();
+    let targets: Vec<String> = files
+        .iter()
+        .map(|file| file.display().to_string())
+        .collect();
     check(&targets)
 }
