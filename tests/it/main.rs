@@ -13,5 +13,6 @@ mod failures;
 mod identity;
 mod polling;
 mod publish;
+mod readers;
 mod tidy;
 mod topics;

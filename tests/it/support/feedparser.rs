@@ -42,19 +42,31 @@ json.dump(out, sys.stdout)
 
 /// Whether feedparser can run here; when not, says why and whether that is a failure.
 pub fn available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import feedparser"])
+    tool_available(
+        "python3 with feedparser",
+        "pip install feedparser",
+        "python3",
+        &["-c", "import feedparser"],
+    )
+}
+
+/// Whether `program arguments` runs and exits 0. When it does not, a test that needs it fails
+/// under `TIDINGS_REQUIRE_SHARED=1` (as in `.ci/run`, which installs these tools) and is
+/// skipped otherwise, saying why and how to install `what`.
+pub fn tool_available(what: &str, install: &str, program: &str, arguments: &[&str]) -> bool {
+    let ok = Command::new(program)
+        .args(arguments)
         .output()
         .is_ok_and(|output| output.status.success());
     if ok {
         return true;
     }
     if std::env::var("TIDINGS_REQUIRE_SHARED").is_ok_and(|value| value == "1") {
-        panic!("python3 with feedparser is required (pip install feedparser; .ci/run does it)");
+        panic!("{what} is required ({install}; .ci/run does it)");
     }
     eprintln!(
-        "skipped: python3 cannot import feedparser (pip install feedparser); \
-         set TIDINGS_REQUIRE_SHARED=1 to make this a failure"
+        "skipped: {what} is not installed ({install}); set TIDINGS_REQUIRE_SHARED=1 to make \
+         this a failure"
     );
     false
 }
