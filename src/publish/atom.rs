@@ -87,6 +87,19 @@ fn render_entry(entry: &OutputEntry, public_url: &str) -> Entry {
     if let Some(site) = &entry.source_link {
         source_links.push(link(site, "alternate", None));
     }
+    // RFC 4287 §4.1.2: an entry without an alternate link must have content; the summary
+    // (else the title) stands in for it then.
+    let (summary, content) = match (&entry.content, &entry.link) {
+        (Some(content), _) => (
+            entry.summary.as_deref(),
+            Some((sanitize_html(content), "html")),
+        ),
+        (None, Some(_)) => (entry.summary.as_deref(), None),
+        (None, None) => match &entry.summary {
+            Some(summary) => (None, Some((sanitize_html(summary), "html"))),
+            None => (None, Some((strip_xml_forbidden(&entry.title), "text"))),
+        },
+    };
     let mut extensions = ExtensionMap::default();
     if let Some(guid) = &entry.guid {
         // The source's own guid/id, so a downstream reader can deduplicate again.
@@ -123,13 +136,10 @@ fn render_entry(entry: &OutputEntry, public_url: &str) -> Entry {
                 label: None,
             })
             .collect(),
-        summary: entry
-            .summary
-            .as_deref()
-            .map(|summary| Text::html(sanitize_html(summary))),
-        content: entry.content.as_deref().map(|content| Content {
-            value: Some(sanitize_html(content)),
-            content_type: Some("html".to_string()),
+        summary: summary.map(|summary| Text::html(sanitize_html(summary))),
+        content: content.map(|(value, content_type)| Content {
+            value: Some(value),
+            content_type: Some(content_type.to_string()),
             ..Content::default()
         }),
         source: Some(Source {

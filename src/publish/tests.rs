@@ -246,3 +246,20 @@ fn cursors_round_trip_and_bad_ones_are_refused() {
     assert!("abc".parse::<Cursor>().is_err());
     assert!("1_".parse::<Cursor>().is_err());
 }
+
+#[test]
+fn an_atom_entry_without_link_or_content_still_has_content() {
+    let mut bare = entry(1);
+    bare.link = None;
+    bare.content = None;
+    bare.summary = None;
+    let feed = OutputFeed::new("all", "All", "http://127.0.0.1:8080", vec![bare]);
+    let text = String::from_utf8(render(&feed, Format::Atom).unwrap().body).unwrap();
+    let document = roxmltree::Document::parse(&text).unwrap();
+    let content = document
+        .descendants()
+        .find(|node| node.has_tag_name("content"))
+        .expect("RFC 4287 4.1.2: content when there is no alternate link");
+    assert_eq!(content.attribute("type"), Some("text"));
+    assert_eq!(content.text(), Some("Kyiv & <Odesa>"));
+}

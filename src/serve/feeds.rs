@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
@@ -51,10 +52,19 @@ pub async fn feed(
     .await?
     .ok_or(ServeError::NotFound)?;
     Ok(respond(
-        &rendered,
+        rendered,
         &headers,
         state.outputs.max_age().as_secs(),
     ))
+}
+
+/// A cached page's body, shared with the cache instead of copied for each response.
+struct SharedBody(Arc<Rendered>);
+
+impl AsRef<[u8]> for SharedBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.body
+    }
 }
 
 fn parse_limit(limit: Option<&str>) -> Result<usize, ServeError> {
@@ -75,7 +85,7 @@ fn http_date(time: DateTime<Utc>) -> String {
 
 /// A `304` when the client's copy is current (RFC 9110 §13.2.2: `If-None-Match` wins over
 /// `If-Modified-Since`), else the feed.
-fn respond(rendered: &Rendered, request: &HeaderMap, max_age: u64) -> Response {
+fn respond(rendered: Arc<Rendered>, request: &HeaderMap, max_age: u64) -> Response {
     let not_modified = match request
         .get(IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
@@ -107,5 +117,6 @@ fn respond(rendered: &Rendered, request: &HeaderMap, max_age: u64) -> Response {
         CONTENT_TYPE,
         HeaderValue::from_static(rendered.content_type),
     );
-    (StatusCode::OK, headers, rendered.body.clone()).into_response()
+    let body = Body::from(Bytes::from_owner(SharedBody(rendered)));
+    (StatusCode::OK, headers, body).into_response()
 }
