@@ -111,10 +111,36 @@ impl Outputs {
 
     /// The title of `slug`, or `None` when no such feed exists.
     pub fn title(&self, slug: &str) -> Option<String> {
-        self.feeds()
-            .into_iter()
-            .find(|(known, _)| known == slug)
-            .map(|(_, title)| title)
+        if slug == ALL_TOPIC {
+            return Some("All sources".to_string());
+        }
+        self.topics
+            .topics()
+            .find(|(known, _)| known.as_str() == slug)
+            .map(|(_, title)| title.to_string())
+    }
+
+    /// The page when it is cached and the store has not changed since: no database, no
+    /// rendering, so a caller on an async thread may ask this first and go to `page` (on the
+    /// blocking pool) only when it answers `None`.
+    pub fn fresh_page(
+        &self,
+        slug: &str,
+        format: Format,
+        limit: usize,
+        before: Option<Cursor>,
+    ) -> Option<Arc<Rendered>> {
+        let key = PageKey {
+            slug: slug.to_string(),
+            format,
+            limit,
+            before,
+        };
+        let generation = self.store.generation();
+        self.lock_cache()
+            .get(&key)
+            .filter(|cached| cached.generation == generation)
+            .map(|cached| Arc::clone(&cached.rendered))
     }
 
     /// One page of a feed, from the cache while the store has not changed since it was
@@ -129,20 +155,18 @@ impl Outputs {
         let Some(title) = self.title(slug) else {
             return Ok(None);
         };
+        // Read before the query: a write that lands during it makes the next request check
+        // again, never the reverse.
+        let generation = self.store.generation();
+        if let Some(page) = self.fresh_page(slug, format, limit, before) {
+            return Ok(Some(page));
+        }
         let key = PageKey {
             slug: slug.to_string(),
             format,
             limit,
             before,
         };
-        // Read before the query: a write that lands during it makes the next request check
-        // again, never the reverse.
-        let generation = self.store.generation();
-        if let Some(cached) = self.lock_cache().get(&key)
-            && cached.generation == generation
-        {
-            return Ok(Some(Arc::clone(&cached.rendered)));
-        }
         let topic = (slug != ALL_TOPIC).then_some(slug);
         let (entries, next) = self.store.entries_page(topic, before, limit)?;
         let feed = OutputFeed {
@@ -217,7 +241,10 @@ pub async fn run_publisher(
             Ok(Ok(changed)) => {
                 if !changed.is_empty() {
                     info!(feeds = changed.len(), "published feeds changed");
-                    notify_hub(&outputs, &client, &changed).await;
+                    // A slow hub must not hold up the next files.
+                    let outputs = Arc::clone(&outputs);
+                    let client = client.clone();
+                    tokio::spawn(async move { notify_hub(&outputs, &client, &changed).await });
                 }
             }
             Ok(Err(error)) => warn!(error = %error, "cannot write the public feed files"),

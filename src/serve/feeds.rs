@@ -42,15 +42,20 @@ pub async fn feed(
         .map(str::parse::<Cursor>)
         .transpose()
         .map_err(ServeError::BadRequest)?;
-    let slug = slug.to_string();
-    let outputs = Arc::clone(&state.outputs);
-    let rendered = blocking(move || {
-        outputs
-            .page(&slug, format, limit, before)
-            .map_err(|error| ServeError::Internal(error.to_string()))
-    })
-    .await?
-    .ok_or(ServeError::NotFound)?;
+    let rendered = match state.outputs.fresh_page(slug, format, limit, before) {
+        Some(rendered) => rendered,
+        None => {
+            let slug = slug.to_string();
+            let outputs = Arc::clone(&state.outputs);
+            blocking(move || {
+                outputs
+                    .page(&slug, format, limit, before)
+                    .map_err(|error| ServeError::Internal(error.to_string()))
+            })
+            .await?
+            .ok_or(ServeError::NotFound)?
+        }
+    };
     Ok(respond(
         rendered,
         &headers,

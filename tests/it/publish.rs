@@ -434,6 +434,16 @@ async fn served_feeds_page_cache_validate_write_files_and_ping_the_hub() {
     assert!(pinged_again.is_some(), "no ping for the change");
     let text = std::fs::read_to_string(public.join("ukraine.rss")).unwrap();
     assert!(text.contains("Kyiv report number 8"), "{text}");
+    // The index shows the newest headline, the count and a subscribe link per format.
+    let (status, index) = daemon.get("/").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(index.contains("Kyiv report number 8"), "{index}");
+    assert!(index.contains("<td class=\"num\">8</td>"), "{index}");
+    for format in ["atom", "rss", "json"] {
+        let link = format!("href=\"https://proxy.example/news/feeds/ukraine.{format}\"");
+        assert!(index.contains(&link), "{link}: {index}");
+    }
+    assert!(!index.contains("<script"), "{index}");
     assert_eq!(daemon.terminate().await.code(), Some(0));
 }
 
