@@ -269,13 +269,14 @@ async fn poll(
     let reports = daemon::poll_once(&config, &store, only)
         .await
         .map_err(store_failure)?;
-    // Without a daemon there is no listen address: self links use public_url, else the
-    // default address the daemon would serve on.
-    let public_url = config
-        .settings
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{DEFAULT_LISTEN}"));
+    // Without a daemon there is no bound address: self links use public_url, else the
+    // address the daemon would serve on (settings.listen, else the default).
+    let public_url = config.settings.public_url.clone().unwrap_or_else(|| {
+        config.settings.listen.map_or_else(
+            || format!("http://{DEFAULT_LISTEN}"),
+            |listen| format!("http://{listen}"),
+        )
+    });
     match daemon::publish_after_poll(&config, &store, &public_url, &directory).await {
         Ok(changed) => info!(files = changed, "public feed files written"),
         // The poll itself is recorded; a file that could not be written is said, not fatal.
