@@ -17,6 +17,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{self, Config, DEFAULT_LISTEN};
 use crate::daemon;
+use crate::opml;
 use crate::pipeline::PollReportOutcome;
 use crate::store::{FeedRow, Store};
 use crate::telemetry::LogFormat;
@@ -105,6 +106,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Add the feeds of an OPML file to feeds.toml (keeping its comments), skipping those
+    /// already there.
+    ImportOpml {
+        /// The OPML file.
+        file: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgument,
+    },
+    /// Print the sources of feeds.toml as OPML 2.0.
+    ExportOpml {
+        #[command(flatten)]
+        config: ConfigArgument,
+    },
 }
 
 /// Exit code for a config that is not valid.
@@ -148,6 +162,8 @@ pub fn run(arguments: Arguments) -> ExitCode {
         Command::Status { config, data, json } => status(&config.config, data.data, json),
         Command::Explain { config, data, item } => explain(&config.config, data.data, &item),
         Command::Add { url, config } => with_runtime(add(&config.config, &url)),
+        Command::ImportOpml { file, config } => import_opml(&file, &config.config),
+        Command::ExportOpml { config } => export_opml(&config.config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -221,7 +237,8 @@ async fn run_daemon(
     listen_flag: Option<SocketAddr>,
 ) -> Result<(), Failure> {
     let config = config::load(config_path).map_err(config_failure)?;
-    let store = open_store(&data_dir(data_flag, Some(&config)))?;
+    let directory = data_dir(data_flag, Some(&config));
+    let store = open_store(&directory)?;
     let listen = listen_flag.or(config.settings.listen).unwrap_or_else(|| {
         DEFAULT_LISTEN
             .parse()
@@ -249,9 +266,11 @@ async fn run_daemon(
         }
     };
     tokio::spawn(reload_on_hangup(reload_sender));
-    daemon::run(config, store, listener, public_url, shutdown, reloads)
-        .await
-        .map_err(store_failure)
+    daemon::run(
+        config, store, listener, public_url, &directory, shutdown, reloads,
+    )
+    .await
+    .map_err(store_failure)
 }
 
 /// Cancels `shutdown` on SIGINT or SIGTERM. A second signal exits at once; the database
@@ -367,10 +386,24 @@ async fn poll(
     only: &[String],
 ) -> Result<(), Failure> {
     let config = config::load(config_path).map_err(config_failure)?;
-    let store = open_store(&data_dir(data_flag, Some(&config)))?;
+    let directory = data_dir(data_flag, Some(&config));
+    let store = open_store(&directory)?;
     let reports = daemon::poll_once(&config, &store, only)
         .await
         .map_err(store_failure)?;
+    // Without a daemon there is no bound address: self links use public_url, else the
+    // address the daemon would serve on (settings.listen, else the default).
+    let public_url = config.settings.public_url.clone().unwrap_or_else(|| {
+        config.settings.listen.map_or_else(
+            || format!("http://{DEFAULT_LISTEN}"),
+            |listen| format!("http://{listen}"),
+        )
+    });
+    match daemon::publish_after_poll(&config, &store, &public_url, &directory).await {
+        Ok(changed) => info!(files = changed, "public feed files written"),
+        // The poll itself is recorded; a file that could not be written is said, not fatal.
+        Err(error) => error!(error = %error, "cannot write the public feed files"),
+    }
     for (name, report) in &reports {
         let line = match report.as_ref().map(|report| &report.outcome) {
             Err(reason) => format!("skipped: {reason}"),
@@ -622,5 +655,70 @@ fn explain(config_path: &Path, data_flag: Option<PathBuf>, key: &str) -> Result<
             println!("{explanation}");
         }
     }
+    Ok(())
+}
+
+fn export_opml(config_path: &Path) -> Result<(), Failure> {
+    let config = config::load(config_path).map_err(config_failure)?;
+    let sources: Vec<opml::Source> = config
+        .feeds
+        .iter()
+        .map(|feed| opml::Source {
+            title: feed.display_name(),
+            xml_url: feed.url.to_string(),
+            html_url: None,
+            tags: feed.tags.clone(),
+        })
+        .collect();
+    let text = opml::export("tidings sources", &sources).map_err(store_failure)?;
+    print!("{text}");
+    Ok(())
+}
+
+/// Adds the OPML file's feeds to `feeds.toml`. The new file is checked like any config before
+/// it replaces the old one (atomically), so a failed import leaves the file untouched.
+fn import_opml(file: &Path, config_path: &Path) -> Result<(), Failure> {
+    let usage = |error: anyhow::Error| Failure {
+        code: EXIT_STORE,
+        error,
+    };
+    let opml_text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {}", file.display()))
+        .map_err(usage)?;
+    let sources = opml::sources(&opml_text)
+        .with_context(|| format!("{}", file.display()))
+        .map_err(usage)?;
+    let config_text = std::fs::read_to_string(config_path)
+        .with_context(|| format!("cannot read {}", config_path.display()))
+        .map_err(usage)?;
+    let report = opml::import(&config_text, sources)
+        .with_context(|| format!("{}", config_path.display()))
+        .map_err(usage)?;
+    for (source, reason) in &report.refused {
+        println!("refused: {} ({}): {reason}", source.title, source.xml_url);
+    }
+    for source in &report.skipped {
+        println!("already there: {} ({})", source.title, source.xml_url);
+    }
+    if report.added.is_empty() {
+        println!("{}: nothing to add", config_path.display());
+        return Ok(());
+    }
+    config::parse(config_path, &report.config).map_err(config_failure)?;
+    let temporary = config_path.with_extension("toml.import-tmp");
+    std::fs::write(&temporary, &report.config)
+        .and_then(|()| std::fs::rename(&temporary, config_path))
+        .with_context(|| format!("cannot write {}", config_path.display()))
+        .map_err(usage)?;
+    for source in &report.added {
+        println!("added: {} ({})", source.title, source.xml_url);
+    }
+    println!(
+        "{}: {} added, {} already there, {} refused",
+        config_path.display(),
+        report.added.len(),
+        report.skipped.len(),
+        report.refused.len()
+    );
     Ok(())
 }

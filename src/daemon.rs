@@ -6,6 +6,7 @@
 //! `pipeline::poll_feed`, timing is `schedule`, HTTP is `serve`.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use crate::config::{self, Config, FeedConfig, Settings};
 use crate::fetch::{FetchError, build_client};
 use crate::metrics::METRICS;
 use crate::model::FeedId;
+use crate::outputs::{Outputs, notify_hub, run_publisher};
 use crate::pipeline::{
     FetchSlot, PollContext, PollReport, PollReportOutcome, poll_feed, run_blocking,
 };
@@ -42,6 +44,8 @@ pub enum DaemonError {
     Fetch(#[from] FetchError),
     #[error("the HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
+    #[error("cannot publish the feeds: {0}")]
+    Publish(String),
     #[error("no feed named \"{name}\" in {config}")]
     UnknownFeed { name: String, config: String },
 }
@@ -114,6 +118,59 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
     })
 }
 
+/// How long a subscriber may keep a feed without asking again: half the shortest poll interval
+/// of any source (a feed cannot change faster than its sources are polled), at least a
+/// minute, at most an hour.
+pub fn feed_max_age(config: &Config) -> Duration {
+    let shortest = config
+        .feeds
+        .iter()
+        .map(|feed| feed.interval)
+        .min()
+        .unwrap_or(config.settings.interval);
+    (shortest / 2).clamp(Duration::from_secs(60), Duration::from_secs(3600))
+}
+
+fn outputs_for(
+    config: &Config,
+    store: &Store,
+    topics: Arc<TopicSet>,
+    public_url: &str,
+) -> Arc<Outputs> {
+    Arc::new(Outputs::new(
+        store.clone(),
+        topics,
+        if config.settings.group_stories {
+            Grouping::Stories
+        } else {
+            Grouping::Links
+        },
+        public_url.to_string(),
+        config.settings.websub_hub.clone(),
+        feed_max_age(config),
+    ))
+}
+
+/// After `tidings poll`: writes the public files of the feeds that changed and tells the
+/// WebSub hub about them. Returns how many feed files changed.
+pub async fn publish_after_poll(
+    config: &Config,
+    store: &Store,
+    public_url: &str,
+    data_dir: &Path,
+) -> Result<usize, DaemonError> {
+    let topics = Arc::new(TopicSet::compile(&config.topics));
+    let outputs = outputs_for(config, store, topics, public_url);
+    let writer = Arc::clone(&outputs);
+    let directory = data_dir.to_path_buf();
+    let changed = tokio::task::spawn_blocking(move || writer.publish_files(&directory))
+        .await
+        .map_err(|error| DaemonError::Publish(error.to_string()))?
+        .map_err(|error| DaemonError::Publish(error.to_string()))?;
+    notify_hub(&outputs, &build_client(config.settings.timeout)?, &changed).await;
+    Ok(changed.len())
+}
+
 /// The host table for the feeds of a run: per-host permits, and host backoff that starts at
 /// `min_interval` and is capped at `max_interval`.
 fn host_table(config: &Config, rows: &[FeedRow]) -> HostTable {
@@ -146,23 +203,32 @@ pub async fn run(
     store: Store,
     listener: TcpListener,
     public_url: String,
+    data_dir: &Path,
     shutdown: CancellationToken,
     reloads: mpsc::Receiver<ReloadTrigger>,
 ) -> Result<(), DaemonError> {
     let prepared = prepare(&config, &store).await?;
     let address = listener.local_addr()?;
-    let live = Live::new(Arc::clone(&prepared.context.topics));
+    let live = Live::new();
+    let outputs = outputs_for(
+        &config,
+        &store,
+        Arc::clone(&prepared.context.topics),
+        &public_url,
+    );
+    let publisher = tokio::spawn(run_publisher(
+        Arc::clone(&outputs),
+        data_dir.to_path_buf(),
+        build_client(config.settings.timeout)?,
+        shutdown.clone(),
+    ));
     let server = tokio::spawn(serve::serve(
         listener,
         AppState {
             store: store.clone(),
             live: live.clone(),
             public_url,
-            grouping: if config.settings.group_stories {
-                Grouping::Stories
-            } else {
-                Grouping::Links
-            },
+            outputs: Arc::clone(&outputs),
         },
         shutdown.clone(),
     ));
@@ -178,11 +244,14 @@ pub async fn run(
         config.feeds.len(),
         config.topics.len()
     ));
-    let scheduler = Scheduler::new(config, prepared, store.clone(), live, notifier);
+    let scheduler = Scheduler::new(config, prepared, store.clone(), live, outputs, notifier);
     schedule_loop(scheduler, reloads, &shutdown).await;
     match server.await {
         Ok(result) => result?,
         Err(error) => warn!(error = %error, "the HTTP server task ended abnormally"),
+    }
+    if let Err(error) = publisher.await {
+        warn!(error = %error, "the publishing task ended abnormally");
     }
     if let Err(error) = run_blocking(&store, Store::checkpoint).await {
         warn!(error = %error, "cannot checkpoint the database at shutdown; the next start will");
@@ -196,6 +265,8 @@ struct Scheduler {
     config: Config,
     store: Store,
     live: Live,
+    /// The rendered output feeds, told of new topics on reload.
+    outputs: Arc<Outputs>,
     context: PollContext,
     feeds: HashMap<FeedId, FeedConfig>,
     /// Each feed's latest recorded state, handed to its next poll.
@@ -219,6 +290,7 @@ impl Scheduler {
         prepared: Prepared,
         store: Store,
         live: Live,
+        outputs: Arc<Outputs>,
         notifier: Notifier,
     ) -> Scheduler {
         let Prepared {
@@ -231,6 +303,7 @@ impl Scheduler {
             config,
             store,
             live,
+            outputs,
             context,
             feeds,
             feed_rows: HashMap::new(),
@@ -407,7 +480,7 @@ impl Scheduler {
                 "the topics changed: stored items were matched again"
             );
             self.context.topics = Arc::clone(&topics);
-            self.live.set_topics(topics);
+            self.outputs.set_topics(topics);
         }
         if new.settings.timeout != self.config.settings.timeout {
             self.context.client = build_client(new.settings.timeout)?;

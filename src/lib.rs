@@ -11,7 +11,9 @@
 //! - `store`: SQLite; feeds, items and topic matches.
 //! - `topics`: which topics an item belongs to, and why.
 //! - `pipeline`: one feed, one pass through the stages above.
-//! - `publish`: entries → Atom.
+//! - `publish`: entries → Atom, RSS and JSON Feed.
+//! - `outputs`: rendered feeds cached until the store changes, public files, WebSub pings.
+//! - `opml`: the sources as OPML, and OPML imported into `feeds.toml`.
 //! - `serve`: the HTTP routes.
 //! - `daemon`: wiring and task lifetimes for `run` and `poll`.
 //! - `systemd`: the notify protocol of a `Type=notify` unit (ready, status, watchdog).
@@ -28,6 +30,8 @@ pub mod daemon;
 pub mod dedupe;
 pub mod fetch;
 pub mod normalize;
+pub mod opml;
+pub mod outputs;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;

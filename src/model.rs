@@ -115,6 +115,35 @@ pub struct TopicMatch {
     pub terms: Vec<String>,
 }
 
+/// A position in an output feed's newest-first order: the entries after it are older. It is
+/// published as the `?before=` of a "next page" link, so it names a place in the order (the
+/// sort time and the row that sorts there), never an offset that shifts as new items arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    pub sort_time: i64,
+    pub row: i64,
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}_{}", self.sort_time, self.row)
+    }
+}
+
+impl std::str::FromStr for Cursor {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Cursor, String> {
+        let parsed = text.split_once('_').and_then(|(time, row)| {
+            Some(Cursor {
+                sort_time: time.parse().ok()?,
+                row: row.parse().ok()?,
+            })
+        });
+        parsed.ok_or_else(|| format!("\"{text}\" is not a page cursor of this feed"))
+    }
+}
+
 /// An item as an output feed shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputEntry {
@@ -133,6 +162,8 @@ pub struct OutputEntry {
     pub source_title: String,
     pub source_link: Option<String>,
     pub topics: Vec<String>,
+    /// Where the entry stands in the newest-first order (for the next page's cursor).
+    pub position: Cursor,
     /// The same item or story as carried by other sources, first seen first; shown in the
     /// entry so a subscriber sees one entry per story with every outlet's link.
     pub other_sources: Vec<OtherSource>,

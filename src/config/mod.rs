@@ -75,6 +75,8 @@ pub struct Settings {
     /// Whether output feeds show one entry per story (near-duplicates from different outlets
     /// grouped); `false` shows every outlet's item, still once per canonical link.
     pub group_stories: bool,
+    /// A WebSub hub that output feeds name (`rel="hub"`) and that is told when they change.
+    pub websub_hub: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -392,6 +394,24 @@ impl Builder<'_> {
                 .map_err(|message| self.error(Some(value.span()), message))?,
             None => DEFAULT_MAX_BODY,
         };
+        let websub_hub = match &raw.websub_hub {
+            Some(hub) => {
+                let url = Url::parse(hub.get_ref())
+                    .ok()
+                    .filter(|url| matches!(url.scheme(), "http" | "https"));
+                let Some(url) = url else {
+                    return Err(self.error(
+                        Some(hub.span()),
+                        format!(
+                            "websub_hub \"{}\" is not an http or https URL",
+                            hub.get_ref()
+                        ),
+                    ));
+                };
+                Some(url.to_string())
+            }
+            None => None,
+        };
         Ok(Settings {
             listen,
             data_dir: raw.data_dir.as_ref().map(PathBuf::from),
@@ -405,6 +425,7 @@ impl Builder<'_> {
             per_host,
             max_body,
             group_stories: raw.group_stories.unwrap_or(true),
+            websub_hub,
         })
     }
 
@@ -758,7 +779,7 @@ fn parse_size(text: &str) -> Result<usize, String> {
 
 /// Two feed URLs that differ only in what `Url` already normalizes (case of scheme and host,
 /// default port) or in a trailing slash are the same feed.
-fn duplicate_key(url: &Url) -> String {
+pub(crate) fn duplicate_key(url: &Url) -> String {
     url.as_str().trim_end_matches('/').to_string()
 }
 

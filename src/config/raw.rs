@@ -33,6 +33,7 @@ pub struct RawSettings {
     pub per_host: Option<Spanned<i64>>,
     pub max_body: Option<Spanned<String>>,
     pub group_stories: Option<bool>,
+    pub websub_hub: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

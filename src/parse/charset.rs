@@ -208,7 +208,9 @@ fn without_foreign_declaration(text: &str) -> Option<String> {
     if !rest.starts_with("<?xml") {
         return None;
     }
-    let end = rest[..rest.len().min(512)].find("?>")?;
+    // Bytes, not a `str` slice: byte 512 may fall inside a character of the text after the
+    // declaration. `?>` is ASCII, so where it is found is a character boundary.
+    let end = memchr::memmem::find(&rest.as_bytes()[..rest.len().min(512)], b"?>")?;
     let (value, range) = encoding_value(&rest[..end])?;
     if value.eq_ignore_ascii_case("utf-8") {
         return None;
@@ -223,6 +225,26 @@ fn without_foreign_declaration(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_declaration_followed_by_multibyte_text_near_byte_512_does_not_panic() {
+        // Byte 512 falls inside a two-byte Cyrillic letter (found by the Newsboat test).
+        for padding in 0..2 {
+            let text = format!(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss>{}{}</rss>",
+                " ".repeat(padding),
+                "и".repeat(400)
+            );
+            assert_eq!(without_foreign_declaration(&text), None);
+            let koi = format!(
+                "<?xml version=\"1.0\" encoding=\"koi8-r\"?>{}{}",
+                " ".repeat(padding),
+                "и".repeat(400)
+            );
+            let rewritten = without_foreign_declaration(&koi).unwrap();
+            assert!(rewritten.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
+        }
+    }
     use encoding_rs::{EUC_KR, GB18030, ISO_8859_7, KOI8_R, SHIFT_JIS, WINDOWS_1251};
 
     fn document(title: &str, label: &str) -> String {

@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use feed_rs::parser;
 
+use crate::publish::{GENERATOR, GENERATOR_URI};
+
 /// A parsed document, as feed-rs models it. Entries that the source gave no id have an empty
 /// `id` (see `parse`), never an invented one.
 #[derive(Debug, Clone)]
@@ -38,6 +40,14 @@ pub enum ParseError {
     OtherXml { root: String },
     #[error("not a valid RSS, Atom or JSON feed: {0}")]
     Invalid(String),
+    #[error(
+        "this is tidings' own output (generator {generator}, self link {self_link}); refused, \
+         as re-ingesting it would loop: remove this source from feeds.toml"
+    )]
+    OwnOutput {
+        generator: String,
+        self_link: String,
+    },
 }
 
 /// Parses `body`. `content_type` is the HTTP header as sent (used in messages);
@@ -84,6 +94,9 @@ pub fn parse(
                 .filter(|minutes| *minutes > 0)
                 .map(|minutes| Duration::from_secs(u64::from(minutes) * 60));
             let update_period = ttl.max(syndication_period(text));
+            if let Some(error) = own_output(&feed, text, base_url) {
+                return Err(error);
+            }
             Ok(ParsedFeed {
                 feed,
                 update_period,
@@ -233,6 +246,64 @@ fn other_xml_root(text: &[u8]) -> Option<String> {
         .to_ascii_lowercase();
     (!name.is_empty() && !matches!(local.as_str(), "rss" | "feed" | "RDF" | "entry"))
         .then_some(name)
+}
+
+/// tidings' own output feeds say so in their generator (Atom and RSS `generator`, JSON
+/// Feed `_tidings.generator`) and have a self link (else are fetched from a URL) of the shape
+/// `/feeds/{topic}.{atom,rss,json}`. Both must hold, so a feed that only mentions tidings
+/// somewhere is still read.
+fn own_output(feed: &feed_rs::model::Feed, body: &[u8], base_url: &str) -> Option<ParseError> {
+    let (generator, json_self) = match &feed.generator {
+        Some(generator) => {
+            let named = generator.content.trim() == GENERATOR
+                || generator
+                    .content
+                    .trim()
+                    .starts_with(&format!("{GENERATOR} "));
+            let ours = generator.uri.as_deref() == Some(GENERATOR_URI)
+                || generator.content.contains(GENERATOR_URI);
+            (named && ours).then(|| (generator.content.trim().to_string(), None))
+        }
+        None => json_generator(body),
+    }?;
+    let self_link = json_self.as_deref().unwrap_or_else(|| {
+        feed.links
+            .iter()
+            .find(|link| link.rel.as_deref() == Some("self"))
+            .map_or(base_url, |link| link.href.as_str())
+    });
+    let path = url::Url::parse(self_link)
+        .map(|url| url.path().to_string())
+        .unwrap_or_default();
+    let file = path.rsplit_once("/feeds/").map(|(_, file)| file)?;
+    let (slug, extension) = file.rsplit_once('.')?;
+    let output_shaped = !slug.is_empty()
+        && slug
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+        && matches!(extension, "atom" | "rss" | "json");
+    output_shaped.then(|| ParseError::OwnOutput {
+        generator,
+        self_link: self_link.to_string(),
+    })
+}
+
+/// The `_tidings.generator` of a JSON Feed when it names tidings, and the feed's `feed_url`
+/// (feed-rs reads neither extension keys nor which link is the feed's own).
+fn json_generator(body: &[u8]) -> Option<(String, Option<String>)> {
+    let start = body.iter().position(|byte| !byte.is_ascii_whitespace())?;
+    if body.get(start) != Some(&b'{') {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let extension = value.get("_tidings")?;
+    let generator = extension.get("generator")?.as_str()?;
+    let feed_url = value
+        .get("feed_url")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
+    (generator == GENERATOR && extension.get("about")?.as_str()? == GENERATOR_URI)
+        .then(|| (generator.to_string(), feed_url))
 }
 
 /// The RSS 1.0 syndication module: `sy:updatePeriod` (hourly, daily, weekly, monthly,
@@ -395,6 +466,28 @@ mod tests {
             matches!(&note, Err(ParseError::OtherXml { root }) if root == "note"),
             "{note:?}"
         );
+    }
+
+    #[test]
+    fn tidings_own_output_is_refused_in_every_format() {
+        use crate::publish::{Format, OutputFeed, render};
+        let feed = OutputFeed::new("ukraine", "Ukraine", "https://news.example", Vec::new());
+        for format in Format::ALL {
+            let body = render(&feed, format).unwrap().body;
+            let error = parse(&body, None, "https://elsewhere.example/x").unwrap_err();
+            assert!(
+                matches!(error, ParseError::OwnOutput { .. }),
+                "{format:?}: {error:?}"
+            );
+            assert!(error.to_string().contains("own output"), "{error}");
+        }
+        // A feed merely generated by something called tidings, without an output self link,
+        // is read as usual.
+        let other = br#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>x</id>
+            <updated>2024-01-01T00:00:00Z</updated>
+            <generator uri="https://github.com/tidings-rs/tidings">tidings</generator>
+            <link rel="self" href="https://e.org/blog/atom.xml"/></feed>"#;
+        assert!(parse(other, None, "https://e.org/blog/atom.xml").is_ok());
     }
 
     #[test]

@@ -10,14 +10,16 @@ use atom_syndication::{
 use chrono::{DateTime, Utc};
 
 use super::sanitize::{sanitize_html, strip_xml_forbidden};
-use super::{OutputFeed, PublishError, TIDINGS_NAMESPACE, body_html};
+use super::{
+    Format, GENERATOR, GENERATOR_URI, OutputFeed, PublishError, TIDINGS_NAMESPACE, body_html,
+};
 use crate::model::OutputEntry;
 
 fn fixed(time: DateTime<Utc>) -> FixedDateTime {
     time.fixed_offset()
 }
 
-fn link(href: &str, rel: &str, mime_type: Option<&str>) -> Link {
+pub(super) fn link(href: &str, rel: &str, mime_type: Option<&str>) -> Link {
     Link {
         href: strip_xml_forbidden(href),
         rel: rel.to_string(),
@@ -33,17 +35,10 @@ pub fn render(feed: &OutputFeed) -> Result<Vec<u8>, PublishError> {
         title: Text::plain(strip_xml_forbidden(&feed.title)),
         id: format!("urn:tidings:feed:{}", feed.slug),
         updated: fixed(feed.updated()),
-        links: vec![
-            link(&feed.self_url("atom"), "self", Some("application/atom+xml")),
-            link(
-                &format!("{}/", feed.public_url),
-                "alternate",
-                Some("text/html"),
-            ),
-        ],
+        links: feed_links(feed),
         generator: Some(Generator {
-            value: "tidings".to_string(),
-            uri: Some(env!("CARGO_PKG_REPOSITORY").to_string()),
+            value: GENERATOR.to_string(),
+            uri: Some(GENERATOR_URI.to_string()),
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
         }),
         entries: feed
@@ -59,6 +54,30 @@ pub fn render(feed: &OutputFeed) -> Result<Vec<u8>, PublishError> {
         .write_to(&mut body)
         .map_err(|error| PublishError::Atom(error.to_string()))?;
     Ok(body)
+}
+
+/// The feed-level links of one page in `format`: self, the site, RFC 5005 paging (`first`
+/// on later pages, `next` while older entries remain) and the WebSub hub. RSS carries the
+/// same links as `atom:link`.
+pub(super) fn page_links(feed: &OutputFeed, format: Format) -> Vec<Link> {
+    let media_type = format.media_type();
+    let mut links = vec![link(&feed.self_url(format), "self", Some(media_type))];
+    if feed.before.is_some() {
+        links.push(link(&feed.first_url(format), "first", Some(media_type)));
+    }
+    if let Some(next) = feed.next_url(format) {
+        links.push(link(&next, "next", Some(media_type)));
+    }
+    if let Some(hub) = &feed.hub {
+        links.push(link(hub, "hub", None));
+    }
+    links
+}
+
+fn feed_links(feed: &OutputFeed) -> Vec<Link> {
+    let mut links = page_links(feed, Format::Atom);
+    links.insert(1, link(&feed.home_url(), "alternate", Some("text/html")));
+    links
 }
 
 fn render_entry(entry: &OutputEntry, public_url: &str) -> Entry {
@@ -79,6 +98,20 @@ fn render_entry(entry: &OutputEntry, public_url: &str) -> Entry {
     if let Some(site) = &entry.source_link {
         source_links.push(link(site, "alternate", None));
     }
+    // RFC 4287 §4.1.2: an entry without an alternate link must have content; the summary
+    // (else the title) stands in for it then.
+    // The content lists the other outlets of the item or story after the entry's own body.
+    let (summary, content) = match (body_html(entry), &entry.link) {
+        (Some(content), _) => (
+            entry.summary.as_deref(),
+            Some((sanitize_html(&content), "html")),
+        ),
+        (None, Some(_)) => (entry.summary.as_deref(), None),
+        (None, None) => match &entry.summary {
+            Some(summary) => (None, Some((sanitize_html(summary), "html"))),
+            None => (None, Some((strip_xml_forbidden(&entry.title), "text"))),
+        },
+    };
     let mut extensions = ExtensionMap::default();
     if let Some(guid) = &entry.guid {
         // The source's own guid/id, so a downstream reader can deduplicate again.
@@ -115,13 +148,10 @@ fn render_entry(entry: &OutputEntry, public_url: &str) -> Entry {
                 label: None,
             })
             .collect(),
-        summary: entry
-            .summary
-            .as_deref()
-            .map(|summary| Text::html(sanitize_html(summary))),
-        content: body_html(entry).map(|content| Content {
-            value: Some(sanitize_html(&content)),
-            content_type: Some("html".to_string()),
+        summary: summary.map(|summary| Text::html(sanitize_html(summary))),
+        content: content.map(|(value, content_type)| Content {
+            value: Some(value),
+            content_type: Some(content_type.to_string()),
             ..Content::default()
         }),
         source: Some(Source {
@@ -133,91 +163,5 @@ fn render_entry(entry: &OutputEntry, public_url: &str) -> Entry {
         }),
         extensions,
         ..Entry::default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-
-    use super::*;
-
-    fn entry() -> OutputEntry {
-        OutputEntry {
-            entry_id: "urn:tidings:item:abc".into(),
-            guid: Some("source-guid-1".into()),
-            link: Some("https://news.example/a?x=1&y=2".into()),
-            title: "Kyiv & <Odesa>\u{0}".into(),
-            summary: Some("<p onclick=\"x()\">Hi<script>bad()</script></p>".into()),
-            content: None,
-            author: Some("Reporter".into()),
-            published: Some(Utc.timestamp_opt(1_700_000_000, 0).unwrap()),
-            updated: Utc.timestamp_opt(1_700_000_100, 0).unwrap(),
-            source_url: "https://news.example/feed.xml".into(),
-            source_title: "News".into(),
-            source_link: Some("https://news.example/".into()),
-            topics: vec!["ukraine".into()],
-            other_sources: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn renders_valid_atom_that_feed_rs_reads_back() {
-        let feed = OutputFeed {
-            slug: "ukraine".into(),
-            title: "Ukraine".into(),
-            public_url: "http://127.0.0.1:8080".into(),
-            entries: vec![entry()],
-        };
-        let body = render(&feed).unwrap();
-        let text = String::from_utf8(body.clone()).unwrap();
-        assert!(!text.contains('\u{0}'));
-        assert!(!text.contains("<script"), "{text}");
-        assert!(text.contains("tidings:original-id"), "{text}");
-        let parsed = feed_rs::parser::parse(body.as_slice()).unwrap();
-        assert_eq!(parsed.entries.len(), 1);
-        let read = &parsed.entries[0];
-        assert_eq!(read.id, "urn:tidings:item:abc");
-        assert_eq!(read.title.as_ref().unwrap().content, "Kyiv & <Odesa>");
-        assert_eq!(read.links[0].href, "https://news.example/a?x=1&y=2");
-        assert_eq!(read.categories[0].term, "ukraine");
-        // The same entries render to the same bytes.
-        assert_eq!(render(&feed).unwrap(), body);
-    }
-
-    #[test]
-    fn other_sources_are_listed_in_the_content_and_as_related_links() {
-        let mut story = entry();
-        story.other_sources = vec![crate::model::OtherSource {
-            link: Some("https://other.example/story?id=1&x=2".into()),
-            title: "Kyiv <edited>".into(),
-            source_title: "Other & Co".into(),
-        }];
-        let feed = OutputFeed {
-            slug: "ukraine".into(),
-            title: "Ukraine".into(),
-            public_url: "http://127.0.0.1:8080".into(),
-            entries: vec![story],
-        };
-        let body = render(&feed).unwrap();
-        let parsed = feed_rs::parser::parse(body.as_slice()).unwrap();
-        let read = &parsed.entries[0];
-        let related: Vec<&str> = read
-            .links
-            .iter()
-            .filter(|link| link.rel.as_deref() == Some("related"))
-            .map(|link| link.href.as_str())
-            .collect();
-        assert_eq!(related, vec!["https://other.example/story?id=1&x=2"]);
-        let content = read.content.as_ref().unwrap().body.as_deref().unwrap();
-        // The summary stands as the body, followed by the list.
-        assert!(content.starts_with("<p>Hi</p>"), "{content}");
-        assert!(content.contains("Also reported by:"), "{content}");
-        assert!(
-            content
-                .contains("Other &amp; Co: <a href=\"https://other.example/story?id=1&amp;x=2\""),
-            "{content}"
-        );
-        assert!(content.contains("Kyiv &lt;edited&gt;</a>"), "{content}");
     }
 }

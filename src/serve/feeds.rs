@@ -1,6 +1,11 @@
-//! `/feeds/{topic}.atom`: `?limit`, `ETag` and `Last-Modified`, `304` for a matching
-//! `If-None-Match` or `If-Modified-Since`, 404 for an unknown topic or format.
+//! `/feeds/{all|topic}.{atom,rss,json}`: `?limit` and `?before`, pages from the `outputs`
+//! cache, `ETag` and `Last-Modified`, `304` for a matching `If-None-Match` or
+//! `If-Modified-Since`, `Cache-Control`, 404 for an unknown topic or format. `HEAD` is answered
+//! by axum from the same handler, without the body.
 
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
@@ -11,15 +16,13 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{AppState, ServeError, blocking};
-use crate::config::ALL_TOPIC;
-use crate::publish::{OutputFeed, Rendered, render_atom};
-
-pub const DEFAULT_LIMIT: usize = 50;
-pub const MAX_LIMIT: usize = 500;
+use crate::model::Cursor;
+use crate::publish::{DEFAULT_LIMIT, Format, MAX_LIMIT, Rendered};
 
 #[derive(Debug, Deserialize)]
 pub struct FeedQuery {
     limit: Option<String>,
+    before: Option<String>,
 }
 
 pub async fn feed(
@@ -31,40 +34,42 @@ pub async fn feed(
     let Some((slug, extension)) = file.rsplit_once('.') else {
         return Err(ServeError::NotFound);
     };
-    if extension != "atom" {
-        return Err(ServeError::NotFound);
-    }
-    let title = if slug == ALL_TOPIC {
-        "All sources".to_string()
-    } else {
-        state
-            .live
-            .topics()
-            .topics()
-            .find(|(topic, _)| topic.as_str() == slug)
-            .map(|(_, title)| title.to_string())
-            .ok_or(ServeError::NotFound)?
-    };
+    let format = Format::from_extension(extension).ok_or(ServeError::NotFound)?;
     let limit = parse_limit(query.limit.as_deref())?;
-    let slug = slug.to_string();
-    let store = state.store.clone();
-    let public_url = state.public_url.clone();
-    let grouping = state.grouping;
-    let rendered = blocking(move || {
-        let topic = (slug != ALL_TOPIC).then_some(slug.as_str());
-        let entries = store
-            .entries_grouped(topic, limit, grouping)
-            .map_err(|error| ServeError::Internal(error.to_string()))?;
-        let feed = OutputFeed {
-            slug: slug.clone(),
-            title,
-            public_url,
-            entries,
-        };
-        render_atom(&feed).map_err(|error| ServeError::Internal(error.to_string()))
-    })
-    .await?;
-    Ok(respond(&rendered, &headers))
+    let before = query
+        .before
+        .as_deref()
+        .map(str::parse::<Cursor>)
+        .transpose()
+        .map_err(ServeError::BadRequest)?;
+    let rendered = match state.outputs.fresh_page(slug, format, limit, before) {
+        Some(rendered) => rendered,
+        None => {
+            let slug = slug.to_string();
+            let outputs = Arc::clone(&state.outputs);
+            blocking(move || {
+                outputs
+                    .page(&slug, format, limit, before)
+                    .map_err(|error| ServeError::Internal(error.to_string()))
+            })
+            .await?
+            .ok_or(ServeError::NotFound)?
+        }
+    };
+    Ok(respond(
+        rendered,
+        &headers,
+        state.outputs.max_age().as_secs(),
+    ))
+}
+
+/// A cached page's body, shared with the cache instead of copied for each response.
+struct SharedBody(Arc<Rendered>);
+
+impl AsRef<[u8]> for SharedBody {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.body
+    }
 }
 
 fn parse_limit(limit: Option<&str>) -> Result<usize, ServeError> {
@@ -85,7 +90,7 @@ fn http_date(time: DateTime<Utc>) -> String {
 
 /// A `304` when the client's copy is current (RFC 9110 §13.2.2: `If-None-Match` wins over
 /// `If-Modified-Since`), else the feed.
-fn respond(rendered: &Rendered, request: &HeaderMap) -> Response {
+fn respond(rendered: Arc<Rendered>, request: &HeaderMap, max_age: u64) -> Response {
     let not_modified = match request
         .get(IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
@@ -107,10 +112,9 @@ fn respond(rendered: &Rendered, request: &HeaderMap) -> Response {
     if let Ok(last_modified) = HeaderValue::from_str(&http_date(rendered.last_modified)) {
         headers.insert(LAST_MODIFIED, last_modified);
     }
-    headers.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
+    if let Ok(cache_control) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        headers.insert(CACHE_CONTROL, cache_control);
+    }
     if not_modified {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
@@ -118,5 +122,6 @@ fn respond(rendered: &Rendered, request: &HeaderMap) -> Response {
         CONTENT_TYPE,
         HeaderValue::from_static(rendered.content_type),
     );
-    (StatusCode::OK, headers, rendered.body.clone()).into_response()
+    let body = Body::from(Bytes::from_owner(SharedBody(rendered)));
+    (StatusCode::OK, headers, body).into_response()
 }

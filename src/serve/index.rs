@@ -1,5 +1,6 @@
-//! `/`: a small HTML page, no JavaScript: every topic with its item count and subscribe link,
-//! feed autodiscovery links in the head, and every source with its health.
+//! `/`: a small HTML page, no JavaScript: every topic with its item count, newest headline and
+//! subscribe links for each format, feed autodiscovery links in the head, and every source
+//! with its health. Every value is escaped with html-escape.
 
 use std::fmt::Write as _;
 
@@ -9,99 +10,164 @@ use html_escape::{encode_double_quoted_attribute as attribute, encode_text as te
 
 use super::{AppState, ServeError, blocking};
 use crate::config::ALL_TOPIC;
+use crate::publish::{Format, feed_url};
+use crate::store::FeedRow;
+
+/// One row of the topics table.
+struct TopicRow {
+    slug: String,
+    title: String,
+    count: u64,
+    /// The newest entry's title and link.
+    newest: Option<(String, Option<String>)>,
+}
 
 pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeError> {
     let store = state.store.clone();
-    let (counts, feeds) = blocking(move || {
-        let counts = store
-            .topic_counts()
-            .map_err(|error| ServeError::Internal(error.to_string()))?;
-        let feeds = store
-            .feed_rows()
-            .map_err(|error| ServeError::Internal(error.to_string()))?;
-        Ok((counts, feeds))
+    let feeds_list = state.outputs.feeds();
+    let (topics, sources) = blocking(move || {
+        let internal = |error: crate::store::StoreError| ServeError::Internal(error.to_string());
+        let counts = store.topic_counts().map_err(internal)?;
+        let sources = store.feed_rows().map_err(internal)?;
+        let mut topics = Vec::with_capacity(feeds_list.len());
+        for (slug, title) in feeds_list {
+            let topic = (slug != ALL_TOPIC).then_some(slug.as_str());
+            let count = match topic {
+                Some(topic) => counts.get(topic).copied().unwrap_or(0),
+                None => sources
+                    .iter()
+                    .filter(|feed| feed.active)
+                    .map(|feed| feed.item_count)
+                    .sum(),
+            };
+            let newest = store
+                .entries(topic, 1)
+                .map_err(internal)?
+                .into_iter()
+                .next()
+                .map(|entry| (entry.title, entry.link));
+            topics.push(TopicRow {
+                slug,
+                title,
+                count,
+                newest,
+            });
+        }
+        Ok((topics, sources))
     })
     .await?;
-    let public_url = &state.public_url;
-    let mut topics: Vec<(String, String, u64)> = vec![(
-        ALL_TOPIC.to_string(),
-        "All sources".to_string(),
-        feeds
-            .iter()
-            .filter(|feed| feed.active)
-            .map(|feed| feed.item_count)
-            .sum(),
-    )];
-    for (slug, title) in state.live.topics().topics() {
-        topics.push((
-            slug.to_string(),
-            title.to_string(),
-            counts.get(slug.as_str()).copied().unwrap_or(0),
-        ));
-    }
+    Ok(Html(page(
+        &state.public_url,
+        state.live.config_error().as_deref(),
+        &topics,
+        &sources,
+    )))
+}
 
+fn page(
+    public_url: &str,
+    config_error: Option<&str>,
+    topics: &[TopicRow],
+    sources: &[FeedRow],
+) -> String {
     let mut page = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>tidings</title>\n",
     );
-    for (slug, title, _) in &topics {
-        let _ = writeln!(
-            page,
-            "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{}\" href=\"{}\">",
-            attribute(title),
-            attribute(&format!("{public_url}/feeds/{slug}.atom"))
-        );
+    for topic in topics {
+        for format in Format::ALL {
+            let _ = writeln!(
+                page,
+                "<link rel=\"alternate\" type=\"{}\" title=\"{} ({})\" href=\"{}\">",
+                format.media_type(),
+                attribute(&topic.title),
+                format.label(),
+                attribute(&feed_url(public_url, &topic.slug, format))
+            );
+        }
     }
+    let _ = writeln!(
+        page,
+        "<link rel=\"outline\" type=\"text/x-opml\" title=\"Sources (OPML)\" href=\"{}\">",
+        attribute(&format!("{public_url}/opml"))
+    );
     page.push_str(
-        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;\
+        "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;\
          padding:0 1rem}table{border-collapse:collapse;width:100%}td,th{text-align:left;\
-         padding:.2rem .5rem;border-bottom:1px solid #ddd}.bad{color:#a00}</style>\n\
+         padding:.2rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}\
+         .bad{color:#a00}.num{text-align:right}</style>\n\
          </head>\n<body>\n<h1>tidings</h1>\n",
     );
-    if let Some(error) = state.live.config_error() {
+    if let Some(error) = config_error {
         let _ = writeln!(
             page,
             "<p class=\"bad\" id=\"config-error\">feeds.toml was not loaded: {}. \
              tidings keeps running on the last good config.</p>",
-            text(&error)
+            text(error)
         );
     }
     page.push_str(
-        "<h2>Topics</h2>\n<table>\n<tr><th>Topic</th><th>Items</th><th>Subscribe</th></tr>\n",
+        "<h2>Topics</h2>\n<table>\n\
+         <tr><th>Topic</th><th class=\"num\">Items</th><th>Newest</th><th>Subscribe</th></tr>\n",
     );
-    for (slug, title, count) in &topics {
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td>{count}</td><td><a href=\"/feeds/{}.atom\">Atom</a></td></tr>",
-            text(title),
-            attribute(slug)
-        );
+    for topic in topics {
+        page.push_str(&topic_row(public_url, topic));
     }
     page.push_str(
-        "</table>\n<h2>Sources</h2>\n<table>\n\
-         <tr><th>Source</th><th>Items</th><th>Health</th></tr>\n",
+        "</table>\n<h2>Sources</h2>\n<p><a href=\"/opml\">All sources as OPML</a></p>\n<table>\n\
+         <tr><th>Source</th><th class=\"num\">Items</th><th>Health</th></tr>\n",
     );
-    for feed in feeds.iter().filter(|feed| feed.active) {
-        let health = match (&feed.state.last_error, feed.state.last_success) {
-            (Some(error), _) => format!(
-                "<span class=\"bad\">failing ({} in a row): {}</span>",
-                feed.state.error_streak,
-                text(error)
-            ),
-            (None, Some(success)) => {
-                format!("ok, last success {}", success.format("%Y-%m-%d %H:%M UTC"))
-            }
-            (None, None) => "not polled yet".to_string(),
-        };
-        let _ = writeln!(
-            page,
-            "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{health}</td></tr>",
-            attribute(&feed.url),
-            text(feed.display_name()),
-            feed.item_count
-        );
+    for feed in sources.iter().filter(|feed| feed.active) {
+        page.push_str(&source_row(feed));
     }
     page.push_str("</table>\n</body>\n</html>\n");
-    Ok(Html(page))
+    page
+}
+
+fn topic_row(public_url: &str, topic: &TopicRow) -> String {
+    let newest = match &topic.newest {
+        Some((title, Some(link))) => {
+            format!("<a href=\"{}\">{}</a>", attribute(link), text(title))
+        }
+        Some((title, None)) => text(title).into_owned(),
+        None => "<em>nothing yet</em>".to_string(),
+    };
+    let links: Vec<String> = Format::ALL
+        .into_iter()
+        .map(|format| {
+            format!(
+                "<a href=\"{}\" type=\"{}\">{}</a>",
+                attribute(&feed_url(public_url, &topic.slug, format)),
+                format.media_type(),
+                format.label()
+            )
+        })
+        .collect();
+    format!(
+        "<tr><td>{}</td><td class=\"num\">{}</td><td>{newest}</td><td>{}</td></tr>\n",
+        text(&topic.title),
+        topic.count,
+        links.join(" · ")
+    )
+}
+
+fn source_row(feed: &FeedRow) -> String {
+    let health = match (&feed.state.last_error, feed.state.last_success) {
+        (Some(error), _) => format!(
+            "<span class=\"bad\">failing ({} in a row): {}</span>",
+            feed.state.error_streak,
+            text(error)
+        ),
+        (None, Some(success)) => {
+            format!("ok, last success {}", success.format("%Y-%m-%d %H:%M UTC"))
+        }
+        (None, None) => "not polled yet".to_string(),
+    };
+    format!(
+        "<tr><td><a href=\"{}\">{}</a></td><td class=\"num\">{}</td><td>{health}</td></tr>\n",
+        attribute(&feed.url),
+        text(feed.display_name()),
+        feed.item_count
+    )
 }

@@ -12,7 +12,7 @@ use crate::metrics::{METRICS, StoreGauges, render};
 
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ServeError> {
     let store = state.store.clone();
-    let has_topics = state.live.topics().topics().next().is_some();
+    let has_topics = state.outputs.topics().topics().next().is_some();
     let gauges = blocking(move || {
         let internal = |error: crate::store::StoreError| ServeError::Internal(error.to_string());
         let feeds = store.feed_rows().map_err(internal)?;

@@ -7,6 +7,7 @@
 mod feeds;
 mod index;
 mod metrics;
+mod opml;
 
 use std::sync::{Arc, RwLock};
 
@@ -20,50 +21,31 @@ use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
 use tracing::error;
 
-use crate::store::{Grouping, Store};
-use crate::topics::TopicSet;
+use crate::outputs::Outputs;
+use crate::store::Store;
 
 /// What every handler may read.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    /// The topics and config status, replaced when `feeds.toml` is reloaded.
+    /// The config status, replaced when `feeds.toml` is reloaded.
     pub live: Live,
     /// Base of self links, without a trailing slash.
     pub public_url: String,
-    /// One entry per story (`settings.group_stories`), else one per item.
-    pub grouping: Grouping,
+    /// Rendered feeds, cached until the store changes.
+    pub outputs: Arc<Outputs>,
 }
 
-/// What a reload of `feeds.toml` changes under a running server: the topics, and why the last
-/// edit was refused (shown on `/`). Clones share the same values.
-#[derive(Clone)]
+/// What a reload of `feeds.toml` changes under a running server besides the topics (which
+/// `Outputs` holds): why the last edit was refused (shown on `/`). Clones share the value.
+#[derive(Clone, Default)]
 pub struct Live {
-    topics: Arc<RwLock<Arc<TopicSet>>>,
     config_error: Arc<RwLock<Option<String>>>,
 }
 
 impl Live {
-    pub fn new(topics: Arc<TopicSet>) -> Live {
-        Live {
-            topics: Arc::new(RwLock::new(topics)),
-            config_error: Arc::new(RwLock::new(None)),
-        }
-    }
-
-    /// The topics in force now.
-    pub fn topics(&self) -> Arc<TopicSet> {
-        match self.topics.read() {
-            Ok(topics) => Arc::clone(&topics),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
-    }
-
-    pub fn set_topics(&self, topics: Arc<TopicSet>) {
-        match self.topics.write() {
-            Ok(mut current) => *current = topics,
-            Err(poisoned) => *poisoned.into_inner() = topics,
-        }
+    pub fn new() -> Live {
+        Live::default()
     }
 
     /// Why the last edit of `feeds.toml` was refused, while the file stays broken.
@@ -111,6 +93,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(index::index))
         .route("/feeds/{file}", get(feeds::feed))
+        .route("/opml", get(opml::opml))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
         .layer(axum::middleware::from_fn(metrics::count))

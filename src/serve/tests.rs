@@ -6,15 +6,26 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::config;
+use crate::topics::TopicSet;
 
 fn state() -> AppState {
     let text = "[[feeds]]\nurl = \"https://a.example/\"\n[[topics]]\nname = \"ukraine\"\nany = [\"ukrain*\"]\n";
     let config = config::parse(Path::new("feeds.toml"), text).unwrap();
+    let store = Store::open_in_memory().unwrap();
+    store.sync_feeds(&[("https://a.example/", None)]).unwrap();
+    let topics = Arc::new(TopicSet::compile(&config.topics));
     AppState {
-        store: Store::open_in_memory().unwrap(),
-        live: Live::new(Arc::new(TopicSet::compile(&config.topics))),
+        store: store.clone(),
+        live: Live::new(),
         public_url: "http://tidings.example".into(),
-        grouping: crate::store::Grouping::Stories,
+        outputs: Arc::new(Outputs::new(
+            store,
+            topics,
+            crate::store::Grouping::Stories,
+            "http://tidings.example".into(),
+            None,
+            std::time::Duration::from_secs(300),
+        )),
     }
 }
 
@@ -106,10 +117,71 @@ async fn health_and_index_answer() {
         page.contains("rel=\"alternate\" type=\"application/atom+xml\""),
         "{page}"
     );
-    assert!(
-        page.contains("http://tidings.example/feeds/ukraine.atom"),
-        "{page}"
-    );
+    for wanted in [
+        "http://tidings.example/feeds/ukraine.atom",
+        "type=\"application/rss+xml\" title=\"ukraine (RSS)\" href=\"http://tidings.example/feeds/ukraine.rss\"",
+        "type=\"application/feed+json\"",
+        "href=\"/opml\"",
+    ] {
+        assert!(page.contains(wanted), "{wanted}: {page}");
+    }
+    assert!(!page.contains("<script"), "{page}");
+}
+
+#[tokio::test]
+async fn every_format_is_served_with_its_type_cache_control_and_head() {
+    let state = state();
+    for (extension, media_type) in [
+        ("atom", "application/atom+xml"),
+        ("rss", "application/rss+xml"),
+        ("json", "application/feed+json"),
+    ] {
+        let uri = format!("/feeds/ukraine.{extension}");
+        let response = get(&state, &uri, &[]).await;
+        assert_eq!(response.status(), StatusCode::OK, "{uri}");
+        let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();
+        assert!(content_type.starts_with(media_type), "{content_type}");
+        assert_eq!(
+            response.headers()[header::CACHE_CONTROL],
+            "public, max-age=300"
+        );
+        let head = router(state.clone())
+            .oneshot(Request::head(&uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(head.status(), StatusCode::OK);
+        assert!(head.headers().contains_key(header::ETAG));
+        let body = axum::body::to_bytes(head.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(body.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn gzip_when_asked() {
+    let state = state();
+    let response = get(
+        &state,
+        "/feeds/all.rss",
+        &[(header::ACCEPT_ENCODING, "gzip")],
+    )
+    .await;
+    assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+}
+
+#[tokio::test]
+async fn bad_cursors_are_400_and_opml_is_served() {
+    let state = state();
+    let response = get(&state, "/feeds/all.atom?before=yesterday", &[]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = get(&state, "/opml", &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("xmlUrl=\"https://a.example/\""), "{text}");
 }
 
 #[tokio::test]
@@ -128,7 +200,7 @@ async fn a_refused_config_is_named_on_the_index_and_topics_follow_a_reload() {
     let text = "[[feeds]]\nurl = \"https://a.example/\"\n[[topics]]\nname = \"korea\"\nany = [\"korea\"]\n";
     let config = config::parse(Path::new("feeds.toml"), text).unwrap();
     state
-        .live
+        .outputs
         .set_topics(Arc::new(TopicSet::compile(&config.topics)));
     let response = get(&state, "/", &[]).await;
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)

@@ -167,6 +167,7 @@ impl Store {
         }
         transaction.execute("DROP TABLE configured", [])?;
         transaction.commit()?;
+        self.changed();
         Ok(rows)
     }
 
@@ -223,6 +224,9 @@ impl Store {
         }
         transaction.set_drop_behavior(rusqlite::DropBehavior::Rollback);
         transaction.commit()?;
+        if records.iter().any(|record| record.fetched.is_some()) {
+            self.changed();
+        }
         Ok(results)
     }
 }

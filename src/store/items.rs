@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::stories::{self, Keys};
 use super::{Store, StoreError, from_unix, to_unix};
-use crate::model::{FeedId, Item, ItemKey, OtherSource, OutputEntry, TopicMatch};
+use crate::model::{Cursor, FeedId, Item, ItemKey, OtherSource, OutputEntry, TopicMatch};
 
 /// The most other sources listed under one entry.
 const MAX_OTHER_SOURCES: usize = 50;
@@ -273,18 +273,32 @@ impl Store {
         topic: Option<&str>,
         limit: usize,
     ) -> Result<Vec<OutputEntry>, StoreError> {
-        self.entries_grouped(topic, limit, Grouping::Stories)
+        Ok(self.entries_page(topic, None, limit, Grouping::Stories)?.0)
     }
 
-    /// The newest `limit` entries of active feeds, of one topic or (`None`) of all: one entry
-    /// per story (or per item, with `Grouping::Links`), the earliest stored version of it that
-    /// the feed holds, listing the other sources' versions in `other_sources`.
+    /// The newest `limit` entries of active feeds, of one topic or (`None`) of all, grouped
+    /// as `grouping` says (see `entries_page`).
     pub fn entries_grouped(
         &self,
         topic: Option<&str>,
         limit: usize,
         grouping: Grouping,
     ) -> Result<Vec<OutputEntry>, StoreError> {
+        Ok(self.entries_page(topic, None, limit, grouping)?.0)
+    }
+
+    /// One page of an output feed: the newest `limit` entries older than `before` (all when
+    /// `None`), of one topic or (`None`) of all, and the cursor of the next page when there
+    /// are older entries still. One entry per story (or per item, with `Grouping::Links`): the
+    /// earliest stored version of it that an active feed holds, listing the other sources'
+    /// versions in `other_sources`.
+    pub fn entries_page(
+        &self,
+        topic: Option<&str>,
+        before: Option<Cursor>,
+        limit: usize,
+        grouping: Grouping,
+    ) -> Result<(Vec<OutputEntry>, Option<Cursor>), StoreError> {
         let connection = self.reader()?;
         let topic_filter = |alias: &str| {
             if topic.is_some() {
@@ -304,6 +318,7 @@ impl Store {
                     i.id, i.{group}
              FROM items i JOIN feeds f ON f.id = i.feed_id
              WHERE f.active = 1 {}
+               AND (?3 IS NULL OR i.sort_time < ?3 OR (i.sort_time = ?3 AND i.id < ?4))
                AND i.id = (SELECT min(j.id) FROM items j JOIN feeds g ON g.id = j.feed_id
                            WHERE j.{group} = i.{group} AND g.active = 1 {})
              ORDER BY i.sort_time DESC, i.id DESC
@@ -312,43 +327,62 @@ impl Store {
             topic_filter("j"),
         );
         let mut statement = connection.prepare_cached(&sql)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = statement.query_map(params![limit, topic], |row| {
-            let published: Option<i64> = row.get(7)?;
-            let source_updated: Option<i64> = row.get(8)?;
-            let first_seen: i64 = row.get(9)?;
-            let changed_at: i64 = row.get(10)?;
-            let sort_time: i64 = row.get(11)?;
-            // An item edited at its source was updated when we saw the edit, unless the source
-            // says a later time; otherwise its own date stands.
-            let own = source_updated.unwrap_or(sort_time);
-            let updated = if changed_at > first_seen {
-                own.max(changed_at)
-            } else {
-                own
-            };
-            let topics: Option<String> = row.get(15)?;
-            let entry = OutputEntry {
-                entry_id: row.get(0)?,
-                guid: row.get(1)?,
-                link: row.get(2)?,
-                title: row.get(3)?,
-                summary: row.get(4)?,
-                content: row.get(5)?,
-                author: row.get(6)?,
-                published: published.map(from_unix),
-                updated: from_unix(updated),
-                source_url: row.get(12)?,
-                source_title: row.get(13)?,
-                source_link: row.get(14)?,
-                topics: topics
-                    .map(|topics| topics.split(' ').map(str::to_string).collect())
-                    .unwrap_or_default(),
-                other_sources: Vec::new(),
-            };
-            Ok((entry, row.get::<_, i64>(16)?, row.get::<_, i64>(17)?))
-        })?;
-        let rows = rows.collect::<Result<Vec<_>, _>>()?;
+        // One more than asked, to know whether there is a next page.
+        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let rows = statement.query_map(
+            params![
+                fetch,
+                topic,
+                before.map(|cursor| cursor.sort_time),
+                before.map_or(0, |cursor| cursor.row)
+            ],
+            |row| {
+                let published: Option<i64> = row.get(7)?;
+                let source_updated: Option<i64> = row.get(8)?;
+                let first_seen: i64 = row.get(9)?;
+                let changed_at: i64 = row.get(10)?;
+                let sort_time: i64 = row.get(11)?;
+                // An item edited at its source was updated when we saw the edit, unless the
+                // source says a later time; otherwise its own date stands.
+                let own = source_updated.unwrap_or(sort_time);
+                let updated = if changed_at > first_seen {
+                    own.max(changed_at)
+                } else {
+                    own
+                };
+                let topics: Option<String> = row.get(15)?;
+                let entry = OutputEntry {
+                    entry_id: row.get(0)?,
+                    guid: row.get(1)?,
+                    link: row.get(2)?,
+                    title: row.get(3)?,
+                    summary: row.get(4)?,
+                    content: row.get(5)?,
+                    author: row.get(6)?,
+                    published: published.map(from_unix),
+                    updated: from_unix(updated),
+                    source_url: row.get(12)?,
+                    source_title: row.get(13)?,
+                    source_link: row.get(14)?,
+                    topics: topics
+                        .map(|topics| topics.split(' ').map(str::to_string).collect())
+                        .unwrap_or_default(),
+                    position: Cursor {
+                        sort_time,
+                        row: row.get(16)?,
+                    },
+                    other_sources: Vec::new(),
+                };
+                Ok((entry, row.get::<_, i64>(16)?, row.get::<_, i64>(17)?))
+            },
+        )?;
+        let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(|(entry, _, _)| entry.position)
+        } else {
+            None
+        };
         let mut others = connection.prepare_cached(&format!(
             "SELECT i.link, i.title, COALESCE(f.name, f.title, f.url), i.first_seen
              FROM items i JOIN feeds f ON f.id = i.feed_id
@@ -379,7 +413,7 @@ impl Store {
             }
             entries.push(entry);
         }
-        Ok(entries)
+        Ok((entries, next))
     }
 
     /// Re-matches every stored item with `match_item` (given its feed's URL, title, summary
@@ -434,6 +468,7 @@ impl Store {
             [fingerprint],
         )?;
         transaction.commit()?;
+        self.changed();
         Ok(Some(changed))
     }
 

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::Connection;
+use tokio::sync::watch;
 
 pub use batch::BatchWriter;
 pub use feeds::{FeedRow, FetchState, FetchedItems, PollRecord};
@@ -59,6 +60,9 @@ pub struct Store {
     writer: Arc<Mutex<Connection>>,
     /// Reads for serving use their own connection, so WAL lets them run during a write.
     reader: Arc<Mutex<Connection>>,
+    /// Counts committed writes that may change an output feed (items, matches, feeds), so
+    /// rendered feeds are rebuilt when the store changed and not for every request.
+    changes: Arc<watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -84,6 +88,7 @@ impl Store {
         Ok(Store {
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
+            changes: Arc::new(watch::Sender::new(0)),
         })
     }
 
@@ -96,6 +101,7 @@ impl Store {
         Ok(Store {
             writer: Arc::clone(&shared),
             reader: shared,
+            changes: Arc::new(watch::Sender::new(0)),
         })
     }
 
@@ -105,6 +111,22 @@ impl Store {
 
     fn reader(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.reader.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// How many writes that may change an output feed were committed through this handle
+    /// (and its clones) since it was opened.
+    pub fn generation(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
+    /// Wakes when `generation` moves on.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Records that a write which may change an output feed was committed.
+    fn changed(&self) {
+        self.changes.send_modify(|generation| *generation += 1);
     }
 
     /// Whether the database answers a trivial query (for `/healthz`).

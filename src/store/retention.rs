@@ -112,6 +112,10 @@ impl Store {
                 }
             }
             transaction.commit()?;
+            // Pruned items leave the output feeds: their cached pages are stale now.
+            if !doomed.is_empty() {
+                self.changed();
+            }
         }
         let free_before: i64 =
             connection.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;

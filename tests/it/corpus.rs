@@ -160,12 +160,7 @@ fn every_corpus_document_is_stored_and_republished_as_valid_atom() {
 #[track_caller]
 fn check_render(what: &str, entries: Vec<OutputEntry>) {
     let count = entries.len();
-    let feed = OutputFeed {
-        slug: "all".into(),
-        title: "All sources".into(),
-        public_url: "http://127.0.0.1:8080".into(),
-        entries,
-    };
+    let feed = OutputFeed::new("all", "All sources", "http://127.0.0.1:8080", entries);
     let rendered = render_atom(&feed).unwrap();
     let read = feed_rs::parser::parse(rendered.body.as_slice())
         .unwrap_or_else(|error| panic!("after {what}: the rendered feed does not parse: {error}"));
@@ -211,6 +206,7 @@ fn refusal_kind(error: &ParseError) -> &'static str {
         ParseError::NotAFeed { .. } => "html",
         ParseError::OtherXml { .. } => "other-xml",
         ParseError::Invalid(_) => "invalid",
+        ParseError::OwnOutput { .. } => "own-output",
     }
 }
 

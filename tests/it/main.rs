@@ -17,6 +17,8 @@ mod identity;
 mod lifecycle;
 mod parsing;
 mod polling;
+mod publish;
+mod readers;
 mod reload;
 mod retention;
 mod seeing;

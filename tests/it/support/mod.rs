@@ -1,6 +1,7 @@
 //! Test support: a fixture HTTP server, the real binary in a temporary workspace, and the
 //! way to `../shared`.
 
+pub mod feedparser;
 pub mod fixture_server;
 pub mod shared;
 pub mod tidings;

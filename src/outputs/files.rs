@@ -1,0 +1,57 @@
+//! `data/public/{topic}.{atom,rss,json}`: the first page of every feed as a file for a static
+//! web server, replaced atomically (a temporary file in the same directory, synced, then
+//! renamed over the old one) and only when its content changed.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::{Outputs, OutputsError};
+use crate::publish::{DEFAULT_LIMIT, Format, feed_url};
+
+/// The folder of the data directory that holds the files.
+pub const PUBLIC_DIR: &str = "public";
+
+/// Writes every feed in every format; returns the addresses of those whose content changed.
+pub(super) fn write_all(outputs: &Outputs, directory: &Path) -> Result<Vec<String>, OutputsError> {
+    std::fs::create_dir_all(directory).map_err(|source| OutputsError::Write {
+        path: directory.to_path_buf(),
+        source,
+    })?;
+    let mut changed = Vec::new();
+    for (slug, _) in outputs.feeds() {
+        for format in Format::ALL {
+            let Some(rendered) = outputs.page(&slug, format, DEFAULT_LIMIT, None)? else {
+                continue;
+            };
+            let path = directory.join(format!("{slug}.{}", format.extension()));
+            if std::fs::read(&path).is_ok_and(|old| old == rendered.body) {
+                continue;
+            }
+            replace(&path, &rendered.body)?;
+            changed.push(feed_url(outputs.public_url(), &slug, format));
+        }
+    }
+    Ok(changed)
+}
+
+/// Replaces `path` with `body` so that a reader sees the old file or the new one, never part.
+fn replace(path: &Path, body: &[u8]) -> Result<(), OutputsError> {
+    let failed = |path: PathBuf| move |source| OutputsError::Write { path, source };
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&temporary).and_then(|mut file| {
+        file.write_all(body)?;
+        file.sync_all()
+    });
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(failed(temporary)(error));
+    }
+    std::fs::rename(&temporary, path).map_err(|error| {
+        let _ = std::fs::remove_file(&temporary);
+        failed(path.to_path_buf())(error)
+    })
+}
