@@ -34,6 +34,10 @@ use terms::{Allowed, CompiledTerm, Hits, Literals, LiteralsBuilder};
 pub struct TopicSet {
     topics: Vec<CompiledTopic>,
     literals: Literals,
+    /// For each literal, the topics (indices) that use it.
+    topics_of_literal: Vec<Vec<usize>>,
+    /// Topics with an `any` term that needs a regex: they may match with no literal hit.
+    regex_topics: Vec<usize>,
     /// Changes exactly when what the topics match changes (slugs, terms, scopes, fields; not
     /// titles).
     fingerprint: String,
@@ -161,11 +165,32 @@ impl TopicSet {
                 location: topic.location,
             })
             .collect();
+        let literals = literals.build();
+        let mut topics_of_literal: Vec<Vec<usize>> = vec![Vec::new(); literals.count()];
+        for (index, topic) in compiled.iter().enumerate() {
+            for term in topic.any.iter().chain(&topic.all).chain(&topic.none) {
+                for literal in term.literal_ids() {
+                    if let Some(topics) = topics_of_literal.get_mut(literal)
+                        && topics.last() != Some(&index)
+                    {
+                        topics.push(index);
+                    }
+                }
+            }
+        }
+        let regex_topics = compiled
+            .iter()
+            .enumerate()
+            .filter(|(_, topic)| topic.any.iter().any(CompiledTerm::needs_regex))
+            .map(|(index, _)| index)
+            .collect();
         TopicSet {
+            topics_of_literal,
+            regex_topics,
+            literals,
             fingerprint: format!("{ENGINE_VERSION}:{}", hex::encode(hasher.finalize())),
             warnings: compiled.iter().flat_map(warnings::of_topic).collect(),
             topics: compiled,
-            literals: literals.build(),
         }
     }
 
@@ -196,9 +221,20 @@ impl TopicSet {
         }
         let folded = FoldedItem::new(item);
         let hits = self.literals.scan(&folded.text);
+        // Only topics that a literal hit touches, or whose `any` has a regex, can match: the
+        // others are not looked at.
+        let mut candidates: Vec<usize> = self.regex_topics.clone();
+        for literal in hits.literals() {
+            if let Some(topics) = self.topics_of_literal.get(literal) {
+                candidates.extend(topics);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut ranges = Vec::with_capacity(3);
-        self.topics
-            .iter()
+        candidates
+            .into_iter()
+            .filter_map(|index| self.topics.get(index))
             .filter(|topic| topic.in_scope(source))
             .filter_map(|topic| {
                 let context = Context {
