@@ -34,8 +34,8 @@ use terms::{Allowed, CompiledTerm, Hits, Literals, LiteralsBuilder};
 pub struct TopicSet {
     topics: Vec<CompiledTopic>,
     literals: Literals,
-    /// For each literal, the topics (indices) that use it.
-    topics_of_literal: Vec<Vec<usize>>,
+    /// For each literal, the terms whose own pattern it is: (topic, list, term), sorted.
+    uses_of_literal: Vec<Vec<Use>>,
     /// Topics with an `any` term that needs a regex: they may match with no literal hit.
     regex_topics: Vec<usize>,
     /// Changes exactly when what the topics match changes (slugs, terms, scopes, fields; not
@@ -118,6 +118,22 @@ impl FoldedItem {
     }
 }
 
+/// Which list of a topic a term is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum List {
+    Any,
+    All,
+    None,
+}
+
+/// A term (by topic, list and index) whose own literal is a given literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Use {
+    topic: usize,
+    list: List,
+    term: usize,
+}
+
 /// What a topic looks at in one item: the scan's hits, and the ranges its `fields` allow.
 struct Context<'a> {
     folded: &'a str,
@@ -166,14 +182,23 @@ impl TopicSet {
             })
             .collect();
         let literals = literals.build();
-        let mut topics_of_literal: Vec<Vec<usize>> = vec![Vec::new(); literals.count()];
-        for (index, topic) in compiled.iter().enumerate() {
-            for term in topic.any.iter().chain(&topic.all).chain(&topic.none) {
-                for literal in term.literal_ids() {
-                    if let Some(topics) = topics_of_literal.get_mut(literal)
-                        && topics.last() != Some(&index)
+        let mut uses_of_literal: Vec<Vec<Use>> = vec![Vec::new(); literals.count()];
+        for (topic_index, topic) in compiled.iter().enumerate() {
+            for (list, terms) in [
+                (List::Any, &topic.any),
+                (List::All, &topic.all),
+                (List::None, &topic.none),
+            ] {
+                for (term_index, term) in terms.iter().enumerate() {
+                    if let Some(uses) = term
+                        .own_literal()
+                        .and_then(|literal| uses_of_literal.get_mut(literal))
                     {
-                        topics.push(index);
+                        uses.push(Use {
+                            topic: topic_index,
+                            list,
+                            term: term_index,
+                        });
                     }
                 }
             }
@@ -185,7 +210,7 @@ impl TopicSet {
             .map(|(index, _)| index)
             .collect();
         TopicSet {
-            topics_of_literal,
+            uses_of_literal,
             regex_topics,
             literals,
             fingerprint: format!("{ENGINE_VERSION}:{}", hex::encode(hasher.finalize())),
@@ -221,33 +246,44 @@ impl TopicSet {
         }
         let folded = FoldedItem::new(item);
         let hits = self.literals.scan(&folded.text);
-        // Only topics that a literal hit touches, or whose `any` has a regex, can match: the
-        // others are not looked at.
-        let mut candidates: Vec<usize> = self.regex_topics.clone();
+        // Only the terms whose literal hit are looked at, and only topics that such a term
+        // belongs to (or whose `any` has a regex) can match.
+        let mut uses: Vec<Use> = Vec::new();
         for literal in hits.literals() {
-            if let Some(topics) = self.topics_of_literal.get(literal) {
-                candidates.extend(topics);
+            if let Some(found) = self.uses_of_literal.get(literal) {
+                uses.extend(found);
             }
         }
+        uses.sort_unstable();
+        uses.dedup();
+        let mut candidates: Vec<usize> = uses.iter().map(|found| found.topic).collect();
+        candidates.extend(&self.regex_topics);
         candidates.sort_unstable();
         candidates.dedup();
         let mut ranges = Vec::with_capacity(3);
-        candidates
-            .into_iter()
-            .filter_map(|index| self.topics.get(index))
-            .filter(|topic| topic.in_scope(source))
-            .filter_map(|topic| {
-                let context = Context {
-                    folded: &folded.text,
-                    hits: &hits,
-                    allowed: topic.allowed(&folded, &mut ranges),
-                };
-                topic.decide(&context).map(|terms| TopicMatch {
+        let mut matches = Vec::new();
+        for index in candidates {
+            let Some(topic) = self.topics.get(index) else {
+                continue;
+            };
+            if !topic.in_scope(source) {
+                continue;
+            }
+            let start = uses.partition_point(|found| found.topic < index);
+            let end = uses.partition_point(|found| found.topic <= index);
+            let context = Context {
+                folded: &folded.text,
+                hits: &hits,
+                allowed: topic.allowed(&folded, &mut ranges),
+            };
+            if let Some(terms) = topic.decide(&context, &uses[start..end]) {
+                matches.push(TopicMatch {
                     topic: topic.slug.clone(),
                     terms,
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        matches
     }
 
     /// Matches plain text against the topics of every source: `text` is read as an item's
@@ -305,25 +341,34 @@ impl CompiledTopic {
     /// The any/all/none rule, cheapest first: literal terms cost nothing more after the
     /// scan, so they decide first; a regex runs only when the literals leave a match
     /// possible. Returns the terms that made the match.
-    fn decide(&self, context: &Context<'_>) -> Option<Vec<String>> {
+    ///
+    /// `uses` are this topic's terms whose own literal hit, sorted by list and term; a literal
+    /// term not among them cannot hit.
+    fn decide(&self, context: &Context<'_>, uses: &[Use]) -> Option<Vec<String>> {
         let hit = |term: &CompiledTerm| term.hits(context.folded, context.hits, context.allowed);
-        let mut terms: Vec<String> = self
-            .any
-            .iter()
+        let used = |list: List| {
+            uses.iter()
+                .filter(move |found| found.list == list)
+                .map(|found| found.term)
+        };
+        let mut terms: Vec<String> = used(List::Any)
+            .filter_map(|index| self.any.get(index))
             .filter(|term| !term.needs_regex() && hit(term))
             .map(|term| term.source.clone())
             .collect();
         if terms.is_empty() && !self.any.iter().any(CompiledTerm::needs_regex) {
             return None;
         }
-        let literal_all = self.all.iter().filter(|term| !term.needs_regex());
-        let literal_none = self.none.iter().filter(|term| !term.needs_regex());
-        for term in literal_all {
-            if !hit(term) {
+        for (index, term) in self.all.iter().enumerate() {
+            if !term.needs_regex() && !(used(List::All).any(|found| found == index) && hit(term))
+            {
                 return None;
             }
         }
-        if literal_none.clone().any(hit) {
+        if used(List::None)
+            .filter_map(|index| self.none.get(index))
+            .any(|term| !term.needs_regex() && hit(term))
+        {
             return None;
         }
         // Only now do regexes run.

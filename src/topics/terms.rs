@@ -244,6 +244,12 @@ impl CompiledTerm {
     /// Whether the term hits anywhere in `folded` (within `allowed`) outside the cover of its
     /// exceptions.
     pub fn hits(&self, folded: &str, hits: &Hits, allowed: Allowed<'_>) -> bool {
+        if let (Pattern::Literal(literal), true, None) =
+            (&self.pattern, self.except.is_empty(), allowed)
+        {
+            // The common case: no exceptions, every field. No ranges to compare.
+            return !hits.of(*literal).is_empty();
+        }
         !self.hit_ranges(folded, hits, allowed).kept.is_empty()
     }
 
@@ -285,14 +291,12 @@ impl CompiledTerm {
                 .any(|pattern| matches!(pattern, Pattern::Regex(_)))
     }
 
-    /// The literals of the term and of its exceptions.
-    pub fn literal_ids(&self) -> impl Iterator<Item = LiteralId> + '_ {
-        std::iter::once(&self.pattern)
-            .chain(&self.except)
-            .filter_map(|pattern| match pattern {
-                Pattern::Literal(literal) => Some(*literal),
-                _ => None,
-            })
+    /// The literal of the term itself (`None` for a regex or a term that folds to nothing).
+    pub fn own_literal(&self) -> Option<LiteralId> {
+        match self.pattern {
+            Pattern::Literal(literal) => Some(literal),
+            _ => None,
+        }
     }
 
     /// Whether the term is a regex (not a literal).
