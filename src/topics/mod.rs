@@ -360,8 +360,8 @@ impl CompiledTopic {
             return None;
         }
         for (index, term) in self.all.iter().enumerate() {
-            if !term.needs_regex() && !(used(List::All).any(|found| found == index) && hit(term))
-            {
+            let literal_hit = used(List::All).any(|found| found == index) && hit(term);
+            if !term.needs_regex() && !literal_hit {
                 return None;
             }
         }
