@@ -33,6 +33,8 @@ pub fn fold(text: &str) -> String {
             .get((character as usize).wrapping_sub(0x80))
             .is_some_and(|entry| *entry != FastFold::NeedsNfkc)
             || character.is_ascii()
+            || is_plain_cjk(character)
+            || is_plain_separator(character)
     });
     if table_only || unicode_normalization::is_nfkc_quick(text.chars()) == IsNormalized::Yes {
         fold_chars(text.chars(), text.len(), Some(table))
@@ -331,9 +333,28 @@ enum CharClass {
     Other,
 }
 
+/// Spaces, dashes, quotes and CJK punctuation common in news text: separators before and after
+/// NFKC (which turns some into ASCII ones, as `…` into `...`), so text holding them needs no
+/// normalizer. (U+00A0 is in the table's range and marked for NFKC there.)
+fn is_plain_separator(character: char) -> bool {
+    matches!(character as u32,
+        0x00A0 | 0x2000..=0x200A | 0x2010 | 0x2012..=0x2016 | 0x2018..=0x2027 | 0x202F | 0x205F | 0x3000..=0x3003
+        | 0x3008..=0x3011)
+}
+
+/// Han ideographs, Hangul syllables, and Kana letters other than the sound marks: NFKC leaves
+/// them alone and they are no combining marks, so text of them (with ASCII and the table's
+/// letters) folds without the normalizer, and they are classed at once.
+fn is_plain_cjk(character: char) -> bool {
+    matches!(character as u32,
+        0x4E00..=0x9FFF | 0xAC00..=0xD7A3 | 0x3041..=0x3096 | 0x30A1..=0x30FA | 0x30FC..=0x30FE)
+}
+
 impl CharClass {
     fn of(character: char) -> CharClass {
-        if is_apostrophe_letter(character) {
+        if is_plain_cjk(character) {
+            CharClass::Cjk
+        } else if is_apostrophe_letter(character) {
             CharClass::Separator
         } else if is_combining_mark(character) {
             CharClass::Mark
@@ -486,6 +507,49 @@ mod tests {
         check("Zelen\u{200e}sky", "zelensky");
         check("Kha\u{2063}rkiv", "kharkiv");
         check("Kyi\u{fe0f}v", "kyiv");
+    }
+
+    #[test]
+    fn plain_separators_fold_like_the_normalizer_would() {
+        for code in (0xA0..=0xA0).chain(0x2000..=0x2060).chain(0x3000..=0x3011) {
+            let Some(character) = char::from_u32(code) else {
+                continue;
+            };
+            if !is_plain_separator(character) {
+                continue;
+            }
+            assert!(
+                std::iter::once(character)
+                    .nfkc()
+                    .all(|part| !part.is_alphanumeric() && !is_combining_mark(part)),
+                "U+{code:04X}"
+            );
+            let text = format!("Ab{character}cd Жa{character}б {character}");
+            let general = fold_chars(text.nfkc(), text.len(), None);
+            assert_eq!(fold(&text), general, "U+{code:04X}");
+        }
+    }
+
+    #[test]
+    fn plain_cjk_folds_like_the_normalizer_would() {
+        // Every character of the fast CJK ranges is its own NFKC form.
+        for code in (0x3041..=0x30FE)
+            .chain(0x4E00..=0x9FFF)
+            .chain(0xAC00..=0xD7A3)
+        {
+            let Some(character) = char::from_u32(code) else {
+                continue;
+            };
+            if is_plain_cjk(character) {
+                assert!(
+                    std::iter::once(character)
+                        .nfkc()
+                        .eq(std::iter::once(character)),
+                    "U+{code:04X}"
+                );
+                assert!(!is_combining_mark(character), "U+{code:04X}");
+            }
+        }
     }
 
     #[test]

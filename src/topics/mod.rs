@@ -34,6 +34,10 @@ use terms::{Allowed, CompiledTerm, Hits, Literals, LiteralsBuilder};
 pub struct TopicSet {
     topics: Vec<CompiledTopic>,
     literals: Literals,
+    /// For each literal, the terms whose own pattern it is: (topic, list, term), sorted.
+    uses_of_literal: Vec<Vec<Use>>,
+    /// Topics with an `any` term that needs a regex: they may match with no literal hit.
+    regex_topics: Vec<usize>,
     /// Changes exactly when what the topics match changes (slugs, terms, scopes, fields; not
     /// titles).
     fingerprint: String,
@@ -114,6 +118,22 @@ impl FoldedItem {
     }
 }
 
+/// Which list of a topic a term is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum List {
+    Any,
+    All,
+    None,
+}
+
+/// A term (by topic, list and index) whose own literal is a given literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Use {
+    topic: usize,
+    list: List,
+    term: usize,
+}
+
 /// What a topic looks at in one item: the scan's hits, and the ranges its `fields` allow.
 struct Context<'a> {
     folded: &'a str,
@@ -161,11 +181,41 @@ impl TopicSet {
                 location: topic.location,
             })
             .collect();
+        let literals = literals.build();
+        let mut uses_of_literal: Vec<Vec<Use>> = vec![Vec::new(); literals.count()];
+        for (topic_index, topic) in compiled.iter().enumerate() {
+            for (list, terms) in [
+                (List::Any, &topic.any),
+                (List::All, &topic.all),
+                (List::None, &topic.none),
+            ] {
+                for (term_index, term) in terms.iter().enumerate() {
+                    if let Some(uses) = term
+                        .own_literal()
+                        .and_then(|literal| uses_of_literal.get_mut(literal))
+                    {
+                        uses.push(Use {
+                            topic: topic_index,
+                            list,
+                            term: term_index,
+                        });
+                    }
+                }
+            }
+        }
+        let regex_topics = compiled
+            .iter()
+            .enumerate()
+            .filter(|(_, topic)| topic.any.iter().any(CompiledTerm::needs_regex))
+            .map(|(index, _)| index)
+            .collect();
         TopicSet {
+            uses_of_literal,
+            regex_topics,
+            literals,
             fingerprint: format!("{ENGINE_VERSION}:{}", hex::encode(hasher.finalize())),
             warnings: compiled.iter().flat_map(warnings::of_topic).collect(),
             topics: compiled,
-            literals: literals.build(),
         }
     }
 
@@ -196,22 +246,44 @@ impl TopicSet {
         }
         let folded = FoldedItem::new(item);
         let hits = self.literals.scan(&folded.text);
+        // Only the terms whose literal hit are looked at, and only topics that such a term
+        // belongs to (or whose `any` has a regex) can match.
+        let mut uses: Vec<Use> = Vec::new();
+        for literal in hits.literals() {
+            if let Some(found) = self.uses_of_literal.get(literal) {
+                uses.extend(found);
+            }
+        }
+        uses.sort_unstable();
+        uses.dedup();
+        let mut candidates: Vec<usize> = uses.iter().map(|found| found.topic).collect();
+        candidates.extend(&self.regex_topics);
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut ranges = Vec::with_capacity(3);
-        self.topics
-            .iter()
-            .filter(|topic| topic.in_scope(source))
-            .filter_map(|topic| {
-                let context = Context {
-                    folded: &folded.text,
-                    hits: &hits,
-                    allowed: topic.allowed(&folded, &mut ranges),
-                };
-                topic.decide(&context).map(|terms| TopicMatch {
+        let mut matches = Vec::new();
+        for index in candidates {
+            let Some(topic) = self.topics.get(index) else {
+                continue;
+            };
+            if !topic.in_scope(source) {
+                continue;
+            }
+            let start = uses.partition_point(|found| found.topic < index);
+            let end = uses.partition_point(|found| found.topic <= index);
+            let context = Context {
+                folded: &folded.text,
+                hits: &hits,
+                allowed: topic.allowed(&folded, &mut ranges),
+            };
+            if let Some(terms) = topic.decide(&context, &uses[start..end]) {
+                matches.push(TopicMatch {
                     topic: topic.slug.clone(),
                     terms,
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        matches
     }
 
     /// Matches plain text against the topics of every source: `text` is read as an item's
@@ -269,25 +341,34 @@ impl CompiledTopic {
     /// The any/all/none rule, cheapest first: literal terms cost nothing more after the
     /// scan, so they decide first; a regex runs only when the literals leave a match
     /// possible. Returns the terms that made the match.
-    fn decide(&self, context: &Context<'_>) -> Option<Vec<String>> {
+    ///
+    /// `uses` are this topic's terms whose own literal hit, sorted by list and term; a literal
+    /// term not among them cannot hit.
+    fn decide(&self, context: &Context<'_>, uses: &[Use]) -> Option<Vec<String>> {
         let hit = |term: &CompiledTerm| term.hits(context.folded, context.hits, context.allowed);
-        let mut terms: Vec<String> = self
-            .any
-            .iter()
+        let used = |list: List| {
+            uses.iter()
+                .filter(move |found| found.list == list)
+                .map(|found| found.term)
+        };
+        let mut terms: Vec<String> = used(List::Any)
+            .filter_map(|index| self.any.get(index))
             .filter(|term| !term.needs_regex() && hit(term))
             .map(|term| term.source.clone())
             .collect();
         if terms.is_empty() && !self.any.iter().any(CompiledTerm::needs_regex) {
             return None;
         }
-        let literal_all = self.all.iter().filter(|term| !term.needs_regex());
-        let literal_none = self.none.iter().filter(|term| !term.needs_regex());
-        for term in literal_all {
-            if !hit(term) {
+        for (index, term) in self.all.iter().enumerate() {
+            let literal_hit = used(List::All).any(|found| found == index) && hit(term);
+            if !term.needs_regex() && !literal_hit {
                 return None;
             }
         }
-        if literal_none.clone().any(hit) {
+        if used(List::None)
+            .filter_map(|index| self.none.get(index))
+            .any(|term| !term.needs_regex() && hit(term))
+        {
             return None;
         }
         // Only now do regexes run.

@@ -19,7 +19,7 @@ use super::fold::{fold, is_cjk};
 use crate::config::{Location, TermConfig, TermSyntax};
 
 /// Index of a literal in the automaton.
-type LiteralId = usize;
+pub type LiteralId = usize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct LiteralRule {
@@ -75,15 +75,40 @@ impl LiteralsBuilder {
     }
 }
 
-/// The hits of every literal in one folded text, found in one scan.
-#[derive(Debug)]
+/// The hits of every literal in one folded text, found in one scan: sparse, because a text
+/// hits few of thousands of literals. Sorted by literal, so one literal's hits are a slice.
+#[derive(Debug, Default)]
 pub struct Hits {
-    by_literal: Vec<Vec<Range<usize>>>,
+    literals: Vec<LiteralId>,
+    ranges: Vec<Range<usize>>,
+}
+
+impl Hits {
+    fn of(&self, literal: LiteralId) -> &[Range<usize>] {
+        let start = self.literals.partition_point(|id| *id < literal);
+        let end = start + self.literals[start..].partition_point(|id| *id == literal);
+        &self.ranges[start..end]
+    }
+
+    /// The literals that hit, each once, in order.
+    pub fn literals(&self) -> impl Iterator<Item = LiteralId> + '_ {
+        let mut last = None;
+        self.literals.iter().copied().filter(move |literal| {
+            let new = last != Some(*literal);
+            last = Some(*literal);
+            new
+        })
+    }
 }
 
 impl Literals {
+    /// How many distinct literals there are.
+    pub fn count(&self) -> usize {
+        self.rules.len()
+    }
+
     pub fn scan(&self, folded: &str) -> Hits {
-        let mut by_literal = vec![Vec::new(); self.rules.len()];
+        let mut found_hits: Vec<(LiteralId, Range<usize>)> = Vec::new();
         if let Some(automaton) = &self.automaton {
             let bytes = folded.as_bytes();
             for found in automaton.find_overlapping_iter(folded) {
@@ -99,10 +124,13 @@ impl Literals {
                         continue;
                     }
                 }
-                by_literal[literal].push(hit);
+                found_hits.push((literal, hit));
             }
         }
-        Hits { by_literal }
+        // Stable: a literal's hits stay in text order.
+        found_hits.sort_by_key(|(literal, _)| *literal);
+        let (literals, ranges) = found_hits.into_iter().unzip();
+        Hits { literals, ranges }
     }
 }
 
@@ -216,6 +244,12 @@ impl CompiledTerm {
     /// Whether the term hits anywhere in `folded` (within `allowed`) outside the cover of its
     /// exceptions.
     pub fn hits(&self, folded: &str, hits: &Hits, allowed: Allowed<'_>) -> bool {
+        if let (Pattern::Literal(literal), true, None) =
+            (&self.pattern, self.except.is_empty(), allowed)
+        {
+            // The common case: no exceptions, every field. No ranges to compare.
+            return !hits.of(*literal).is_empty();
+        }
         !self.hit_ranges(folded, hits, allowed).kept.is_empty()
     }
 
@@ -255,6 +289,14 @@ impl CompiledTerm {
                 .except
                 .iter()
                 .any(|pattern| matches!(pattern, Pattern::Regex(_)))
+    }
+
+    /// The literal of the term itself (`None` for a regex or a term that folds to nothing).
+    pub fn own_literal(&self) -> Option<LiteralId> {
+        match self.pattern {
+            Pattern::Literal(literal) => Some(literal),
+            _ => None,
+        }
     }
 
     /// Whether the term is a regex (not a literal).
@@ -301,12 +343,7 @@ impl Pattern {
 
     fn hits<'a>(&self, folded: &str, hits: &'a Hits) -> Cow<'a, [Range<usize>]> {
         match self {
-            Pattern::Literal(literal) => hits
-                .by_literal
-                .get(*literal)
-                .map_or(Cow::Borrowed(&[][..]), |found| {
-                    Cow::Borrowed(found.as_slice())
-                }),
+            Pattern::Literal(literal) => Cow::Borrowed(hits.of(*literal)),
             Pattern::Regex(regex) => {
                 #[cfg(test)]
                 REGEX_RUNS.with(|runs| runs.set(runs.get() + 1));
