@@ -46,8 +46,9 @@
 //! shared vocabulary of same-topic stories too much and has no exact check behind it; MinHash
 //! estimates the very Jaccard similarity that is then confirmed exactly.
 //!
-//! The hashes are FNV-1a and splitmix64, written out here rather than taken from `std`,
-//! because the band hashes are stored: they must not change with the Rust release.
+//! The hashes are FNV-1a, splitmix64 and a multiply-add family (one multiplication per
+//! shingle and MinHash value), written out here rather than taken from `std`, because the
+//! band hashes are stored: they must not change with the Rust release.
 
 use std::collections::HashSet;
 
@@ -169,16 +170,20 @@ fn numbers_agree(a: &[&str], b: &[&str]) -> bool {
 }
 
 fn band_hashes(shingles: &[u64]) -> Vec<i64> {
-    let signature: Vec<u64> = (0..BANDS * ROWS)
-        .map(|index| {
-            let seed = splitmix64(index as u64 + 1);
-            shingles
-                .iter()
-                .map(|shingle| splitmix64(shingle ^ seed))
-                .min()
-                .unwrap_or(u64::MAX)
-        })
+    // One multiply-add per shingle and value: `a·x + b` with an odd `a` permutes the 64-bit
+    // shingle hashes, and its high bits (which decide the minimum) mix every bit of `x`.
+    let mut signature = [u64::MAX; BANDS * ROWS];
+    let mixed: Vec<u64> = shingles
+        .iter()
+        .map(|shingle| splitmix64(*shingle))
         .collect();
+    for (index, value) in signature.iter_mut().enumerate() {
+        let multiplier = splitmix64(2 * index as u64 + 1) | 1;
+        let addend = splitmix64(2 * index as u64 + 2);
+        for shingle in &mixed {
+            *value = (*value).min(shingle.wrapping_mul(multiplier).wrapping_add(addend));
+        }
+    }
     signature
         .chunks(ROWS)
         .enumerate()
