@@ -188,7 +188,7 @@ pub(super) fn upsert_items_in(
                 // An edited item stays in its item and story (its entry id is fixed), but
                 // later items are compared with what it says now.
                 let time = to_unix(sort_time(item, from_unix(first_seen), now));
-                stories::index_bands_in(transaction, item_id, item.story.as_ref(), time)?;
+                stories::index_bands_in(transaction, item_id, item.story.as_ref(), time, true)?;
                 summary.updated += 1;
                 (item_id, false)
             }

@@ -174,6 +174,14 @@ impl Store {
 
 fn configure(connection: &Connection) -> Result<(), StoreError> {
     connection.busy_timeout(Duration::from_secs(10))?;
+    // Writing a poll uses about twenty distinct statements (items, matches, story placement,
+    // fetch state); with rusqlite's default cache of 16 they would evict each other and be
+    // compiled again for every item.
+    connection.set_prepared_statement_cache_capacity(64);
+    // 32 MiB of page cache (SQLite's default is 2 MiB): the story band index is keyed by
+    // hashes, so its inserts and lookups land on random pages, and a poll that writes many
+    // new items would otherwise spill and re-read them.
+    connection.pragma_update(None, "cache_size", -32_768)?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     // `journal_mode` answers with the resulting mode, so it is read rather than updated.
     let _mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;

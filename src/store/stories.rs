@@ -42,7 +42,7 @@ pub(super) fn place_new_item_in(
     transaction
         .prepare_cached("UPDATE items SET link_group = ?2, story = ?3 WHERE id = ?1")?
         .execute(params![item_id, link_group, story])?;
-    index_bands_in(transaction, item_id, keys.story, time)
+    index_bands_in(transaction, item_id, keys.story, time, false)
 }
 
 /// What placing compares of an item.
@@ -130,34 +130,31 @@ impl Store {
     }
 }
 
-/// Replaces the indexed band hashes of an item with those of its current sketch.
+/// Indexes the band hashes of an item's sketch; with `replace`, those indexed before go first
+/// (an edited item).
 pub(super) fn index_bands_in(
     transaction: &rusqlite::Connection,
     item_id: i64,
     story: Option<&StorySketch>,
     time: i64,
+    replace: bool,
 ) -> Result<(), StoreError> {
-    transaction
-        .prepare_cached("DELETE FROM story_bands WHERE item_id = ?1")?
-        .execute([item_id])?;
+    if replace {
+        transaction
+            .prepare_cached("DELETE FROM story_bands WHERE item_id = ?1")?
+            .execute([item_id])?;
+    }
     let Some(sketch) = story else {
         return Ok(());
     };
-    if sketch.bands.is_empty() {
-        return Ok(());
+    // One single-row statement per band: a multi-row statement would open a statement
+    // journal inside the poll's savepoint, and closing one costs more than the inserts.
+    let mut insert = transaction.prepare_cached(
+        "INSERT OR IGNORE INTO story_bands (band, item_id, time) VALUES (?1, ?2, ?3)",
+    )?;
+    for band in &sketch.bands {
+        insert.execute(params![band, item_id, time])?;
     }
-    // One statement for all bands of the item (cached per band count, which is fixed).
-    let count = sketch.bands.len();
-    let values: Vec<String> = (1..=count)
-        .map(|index| format!("(?{index}, ?{}, ?{})", count + 1, count + 2))
-        .collect();
-    let mut insert = transaction.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO story_bands (band, item_id, time) VALUES {}",
-        values.join(", ")
-    ))?;
-    let mut parameters: Vec<i64> = sketch.bands.clone();
-    parameters.extend([item_id, time]);
-    insert.execute(rusqlite::params_from_iter(parameters))?;
     Ok(())
 }
 
