@@ -155,8 +155,12 @@ async fn backoff_grows_is_capped_and_resets_on_success() {
     // Failures: about 200, 400, 800, then capped at 800 (+10 % jitter, + poll time).
     assert!(gaps[1] > gaps[0] * 3 / 2, "{gaps:?}");
     assert!(gaps[2] > gaps[1] * 3 / 2, "{gaps:?}");
+    // Capped: without the cap these two gaps would be about 1,600 and 3,200 ms. One of them
+    // may be stretched by a busy machine, so the cap shows in the shorter one, and neither
+    // comes near the uncapped growth.
+    let capped = &gaps[3..5];
     assert!(
-        gaps[3..5].iter().all(|gap| (700..1300).contains(gap)),
+        capped.iter().all(|gap| (700..2400).contains(gap)) && capped.iter().any(|gap| *gap < 1300),
         "not capped: {gaps:?}"
     );
     // After the first success the feed is back to its interval (200 ms, where backoff would
