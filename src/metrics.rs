@@ -51,6 +51,7 @@ pub struct Metrics {
     http_statuses: Family,
     fetch_latency: Histogram,
     items: Family,
+    stories_grouped: AtomicU64,
     topic_matches: Family,
     requests: Family,
     not_modified: AtomicU64,
@@ -85,11 +86,20 @@ impl Metrics {
             .fetch_add(micros, Ordering::Relaxed);
     }
 
-    /// Items of a poll: new, updated, unchanged (already stored the same).
-    pub fn items(&self, new: usize, updated: usize, unchanged: usize) {
-        for (kind, count) in [("new", new), ("updated", updated), ("unchanged", unchanged)] {
+    /// Items of a poll: new, updated, unchanged (already stored the same), and of the new
+    /// ones, duplicates (another source's item under the same canonical link) and those
+    /// grouped into another outlet's story.
+    pub fn items(&self, summary: &crate::store::PollSummary) {
+        for (kind, count) in [
+            ("new", summary.new),
+            ("updated", summary.updated),
+            ("unchanged", summary.unchanged),
+            ("duplicate", summary.duplicates),
+        ] {
             self.items.add(kind, count as u64);
         }
+        self.stories_grouped
+            .fetch_add(summary.grouped as u64, Ordering::Relaxed);
     }
 
     /// An item newly matched to `topic`.
@@ -196,8 +206,20 @@ pub fn render(metrics: &Metrics, store: &StoreGauges) -> String {
         &mut out,
         "tidings_items_total",
         "kind",
-        "Items seen in polled documents: new, updated in place, unchanged.",
+        "Items seen in polled documents: new, updated in place, unchanged; duplicate counts the \
+         new ones another source already carried under the same canonical link.",
         &metrics.items.snapshot(),
+    );
+    header(
+        &mut out,
+        "tidings_stories_grouped_total",
+        "counter",
+        "New items grouped into another outlet's story.",
+    );
+    let _ = writeln!(
+        out,
+        "tidings_stories_grouped_total {}",
+        metrics.stories_grouped.load(Ordering::Relaxed)
     );
     family(
         &mut out,
@@ -316,6 +338,13 @@ mod tests {
         metrics.fetched(None, Duration::from_secs(40));
         metrics.request("feed", 304);
         metrics.topic_match("a\"b");
+        metrics.items(&crate::store::PollSummary {
+            new: 5,
+            updated: 1,
+            unchanged: 7,
+            duplicates: 2,
+            grouped: 1,
+        });
         let text = render(
             &metrics,
             &StoreGauges {
@@ -328,6 +357,15 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("tidings_polls_total{outcome=\"failed\"} 1\n"));
+        assert!(
+            text.contains("tidings_items_total{kind=\"new\"} 5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tidings_items_total{kind=\"duplicate\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("tidings_stories_grouped_total 1\n"), "{text}");
         assert!(text.contains("tidings_http_responses_total{status=\"none\"} 1\n"));
         assert!(text.contains("tidings_fetch_duration_seconds_bucket{le=\"0.025\"} 0\n"));
         assert!(text.contains("tidings_fetch_duration_seconds_bucket{le=\"0.05\"} 1\n"));

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 use url::Url;
 
 use crate::config::{FeedConfig, Settings};
@@ -218,7 +218,9 @@ pub async fn poll_feed(
             PollReportOutcome::Unchanged
         }
         Observed::NewBody { .. } => {
-            info!(
+            // Routine: at the default level (info) a healthy daemon stays quiet; `RUST_LOG=debug`
+            // shows every poll.
+            debug!(
                 feed = %name,
                 url = %row.fetch_url(),
                 items = item_count,
@@ -254,7 +256,7 @@ pub async fn poll_feed(
         PollReportOutcome::NotModified => "not_modified",
         PollReportOutcome::Unchanged => "unchanged",
         PollReportOutcome::Fetched(summary) => {
-            METRICS.items(summary.new, summary.updated, summary.unchanged);
+            METRICS.items(summary);
             "fetched"
         }
         PollReportOutcome::Failed(_) => "failed",

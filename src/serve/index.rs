@@ -2,6 +2,7 @@
 //! subscribe links for each format, feed autodiscovery links in the head, and every source
 //! with its health. Every value is escaped with html-escape.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use axum::extract::State;
@@ -10,8 +11,9 @@ use html_escape::{encode_double_quoted_attribute as attribute, encode_text as te
 
 use super::{AppState, ServeError, blocking};
 use crate::config::ALL_TOPIC;
+use crate::model::FeedId;
 use crate::publish::{Format, feed_url};
-use crate::store::FeedRow;
+use crate::store::{FeedHealth, FeedRow};
 
 /// One row of the topics table.
 struct TopicRow {
@@ -25,10 +27,15 @@ struct TopicRow {
 pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeError> {
     let store = state.store.clone();
     let feeds_list = state.outputs.feeds();
-    let (topics, sources) = blocking(move || {
+    let has_topics = feeds_list.len() > 1;
+    let (topics, sources, health) = blocking(move || {
         let internal = |error: crate::store::StoreError| ServeError::Internal(error.to_string());
         let counts = store.topic_counts().map_err(internal)?;
         let sources = store.feed_rows().map_err(internal)?;
+        // Silent failures: stale feeds and feeds whose items stopped matching.
+        let health = store
+            .feed_health(has_topics, chrono::Utc::now())
+            .map_err(internal)?;
         let mut topics = Vec::with_capacity(feeds_list.len());
         for (slug, title) in feeds_list {
             let topic = (slug != ALL_TOPIC).then_some(slug.as_str());
@@ -53,7 +60,7 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeE
                 newest,
             });
         }
-        Ok((topics, sources))
+        Ok((topics, sources, health))
     })
     .await?;
     Ok(Html(page(
@@ -61,6 +68,7 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeE
         state.live.config_error().as_deref(),
         &topics,
         &sources,
+        &health,
     )))
 }
 
@@ -69,6 +77,7 @@ fn page(
     config_error: Option<&str>,
     topics: &[TopicRow],
     sources: &[FeedRow],
+    health: &HashMap<FeedId, FeedHealth>,
 ) -> String {
     let mut page = String::from(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -119,7 +128,7 @@ fn page(
          <tr><th>Source</th><th class=\"num\">Items</th><th>Health</th></tr>\n",
     );
     for feed in sources.iter().filter(|feed| feed.active) {
-        page.push_str(&source_row(feed));
+        page.push_str(&source_row(feed, health.get(&feed.id)));
     }
     page.push_str("</table>\n</body>\n</html>\n");
     page
@@ -152,8 +161,8 @@ fn topic_row(public_url: &str, topic: &TopicRow) -> String {
     )
 }
 
-fn source_row(feed: &FeedRow) -> String {
-    let health = match (&feed.state.last_error, feed.state.last_success) {
+fn source_row(feed: &FeedRow, flags: Option<&FeedHealth>) -> String {
+    let mut health = match (&feed.state.last_error, feed.state.last_success) {
         (Some(error), _) => format!(
             "<span class=\"bad\">failing ({} in a row): {}</span>",
             feed.state.error_streak,
@@ -164,6 +173,21 @@ fn source_row(feed: &FeedRow) -> String {
         }
         (None, None) => "not polled yet".to_string(),
     };
+    if let Some((newest, gap)) = flags.and_then(|flags| flags.stale_since) {
+        let _ = write!(
+            health,
+            "<br><span class=\"bad\">stale: it answers, but its newest item is from {} and it \
+             usually has one every {}</span>",
+            newest.format("%Y-%m-%d %H:%M UTC"),
+            crate::config::format_duration(std::time::Duration::from_secs(gap.unsigned_abs()))
+        );
+    }
+    if flags.is_some_and(|flags| flags.not_matching) {
+        health.push_str(
+            "<br><span class=\"bad\">not matching: its newest items match no topic any more \
+             (its earlier ones did)</span>",
+        );
+    }
     format!(
         "<tr><td><a href=\"{}\">{}</a></td><td class=\"num\">{}</td><td>{health}</td></tr>\n",
         attribute(&feed.url),

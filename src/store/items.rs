@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
-use super::stories::{self, Keys};
+use super::stories::{self, Keys, Placement};
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{Cursor, FeedId, Item, ItemKey, OtherSource, OutputEntry, TopicMatch};
 
@@ -65,6 +65,11 @@ pub struct PollSummary {
     pub new: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Of the new items: those another source already carried under the same canonical link
+    /// (one item with one more source).
+    pub duplicates: usize,
+    /// Of the new items: those that joined another outlet's story.
+    pub grouped: usize,
 }
 
 /// The published id of an item: a hash of where it came from and its key.
@@ -165,7 +170,17 @@ pub(super) fn upsert_items_in(
                 summary.new += 1;
                 let item_id = transaction.last_insert_rowid();
                 let time = to_unix(sort_time(item, now, now));
-                stories::place_new_item_in(transaction, feed_id, item_id, Keys::of(item), time)?;
+                match stories::place_new_item_in(
+                    transaction,
+                    feed_id,
+                    item_id,
+                    Keys::of(item),
+                    time,
+                )? {
+                    Placement::Alone => {}
+                    Placement::SameLink => summary.duplicates += 1,
+                    Placement::Story => summary.grouped += 1,
+                }
                 (item_id, true)
             }
             Some((item_id, stored_hash, first_seen)) if stored_hash != item.content_hash => {

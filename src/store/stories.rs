@@ -24,6 +24,17 @@ struct Candidate {
     story_time: Option<i64>,
 }
 
+/// Where a new item went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Placement {
+    /// Its own item and story.
+    Alone,
+    /// Another source's item with the same canonical link: one more source of it.
+    SameLink,
+    /// A near-duplicate of another outlet's item: one more version of that story.
+    Story,
+}
+
 /// Gives the just-inserted item `item_id` its link group and story, and indexes its bands.
 pub(super) fn place_new_item_in(
     transaction: &rusqlite::Connection,
@@ -31,18 +42,19 @@ pub(super) fn place_new_item_in(
     item_id: i64,
     keys: Keys<'_>,
     time: i64,
-) -> Result<(), StoreError> {
-    let (link_group, story) = match same_link_in(transaction, feed_id, keys.link_key)? {
-        Some(found) => found,
-        None => (
-            item_id,
-            same_story_in(transaction, feed_id, keys.story, time)?.unwrap_or(item_id),
-        ),
+) -> Result<Placement, StoreError> {
+    let (link_group, story, placement) = match same_link_in(transaction, feed_id, keys.link_key)? {
+        Some((link_group, story)) => (link_group, story, Placement::SameLink),
+        None => match same_story_in(transaction, feed_id, keys.story, time)? {
+            Some(story) => (item_id, story, Placement::Story),
+            None => (item_id, item_id, Placement::Alone),
+        },
     };
     transaction
         .prepare_cached("UPDATE items SET link_group = ?2, story = ?3 WHERE id = ?1")?
         .execute(params![item_id, link_group, story])?;
-    index_bands_in(transaction, item_id, keys.story, time, false)
+    index_bands_in(transaction, item_id, keys.story, time, false)?;
+    Ok(placement)
 }
 
 /// What placing compares of an item.

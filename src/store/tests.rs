@@ -88,7 +88,8 @@ fn repolled_items_are_stored_once_and_updated_in_place() {
         PollSummary {
             new: 1,
             updated: 0,
-            unchanged: 0
+            unchanged: 0,
+            ..PollSummary::default()
         }
     );
     let again = poll(
@@ -102,7 +103,8 @@ fn repolled_items_are_stored_once_and_updated_in_place() {
         PollSummary {
             new: 0,
             updated: 0,
-            unchanged: 1
+            unchanged: 1,
+            ..PollSummary::default()
         }
     );
     let edited = poll(
@@ -116,7 +118,8 @@ fn repolled_items_are_stored_once_and_updated_in_place() {
         PollSummary {
             new: 0,
             updated: 1,
-            unchanged: 0
+            unchanged: 0,
+            ..PollSummary::default()
         }
     );
 
@@ -327,7 +330,8 @@ fn items_known_unchanged_are_left_alone() {
         PollSummary {
             new: 1,
             updated: 0,
-            unchanged: 1
+            unchanged: 1,
+            ..PollSummary::default()
         }
     );
     // The unchanged item kept its topic.
@@ -372,7 +376,8 @@ fn one_canonical_link_at_two_sources_is_one_item_with_two_sources() {
         "",
     );
     poll(&store, &feeds[0], &[(first, matched("t"))], 1_000);
-    poll(&store, &feeds[1], &[(second, matched("t"))], 2_000);
+    let joined = poll(&store, &feeds[1], &[(second, matched("t"))], 2_000);
+    assert_eq!((joined.new, joined.duplicates, joined.grouped), (1, 1, 0));
     for grouping in [Grouping::Stories, Grouping::Links] {
         let entries = store.entries_grouped(Some("t"), 50, grouping).unwrap();
         assert_eq!(entries.len(), 1, "{grouping:?}");
@@ -426,8 +431,10 @@ fn near_duplicates_of_other_feeds_are_one_story_unless_grouping_is_off() {
          shells and called for a sharp increase in output, state media said on Saturday.",
     );
     poll(&store, &feeds[0], &[(a, matched("t"))], 1_000);
-    poll(&store, &feeds[1], &[(b, matched("t"))], 2_000);
-    poll(&store, &feeds[2], &[(unrelated, matched("t"))], 3_000);
+    let joined = poll(&store, &feeds[1], &[(b, matched("t"))], 2_000);
+    assert_eq!((joined.new, joined.duplicates, joined.grouped), (1, 0, 1));
+    let alone = poll(&store, &feeds[2], &[(unrelated, matched("t"))], 3_000);
+    assert_eq!((alone.new, alone.duplicates, alone.grouped), (1, 0, 0));
     let grouped = store
         .entries_grouped(Some("t"), 50, Grouping::Stories)
         .unwrap();

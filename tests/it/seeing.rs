@@ -148,5 +148,72 @@ async fn metrics_and_status_show_polls_quiet_feeds_and_feeds_that_stopped_matchi
         table.contains("Drifted: its newest items match no topic any more"),
         "{table}"
     );
+    // The `/` page flags both, on the right sources.
+    let (_, page) = daemon.get("/").await.unwrap();
+    let row_of = |name: &str| {
+        page.lines()
+            .find(|line| line.starts_with("<tr>") && line.contains(&format!(">{name}</a>")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        row_of("Daily").contains("stale: it answers, but its newest item is from 2025-01-08"),
+        "{page}"
+    );
+    assert!(!row_of("Daily").contains("not matching"), "{page}");
+    assert!(
+        row_of("Drifted").contains("not matching: its newest items match no topic"),
+        "{page}"
+    );
+    assert!(!row_of("Drifted").contains("stale"), "{page}");
     assert_eq!(daemon.terminate().await.code(), Some(0));
+}
+
+/// At the default level (`info`) a healthy daemon is quiet: polls that bring new items, and
+/// polls that find nothing new, write no log line; only start-up and shutdown do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_daemon_is_quiet_at_the_default_level() {
+    let server = FixtureServer::start().await;
+    let document = |round: usize| {
+        let items: Vec<String> = (0..=round)
+            .map(|number| {
+                format!("<guid>q{number}</guid><title>Quiet news {number}</title><link>https://example.test/q{number}</link>")
+            })
+            .collect();
+        Fixture::rss(rss("Quiet", &items))
+    };
+    server.set("/quiet.xml", document(0));
+    let config = format!(
+        "[settings]\ninterval = \"100ms\"\nmin_interval = \"100ms\"\ntimeout = \"5s\"\n\n\
+         [[feeds]]\nurl = \"{}\"\nname = \"Quiet\"\n",
+        server.url("/quiet.xml")
+    );
+    let workspace = Workspace::new(&config);
+    let daemon = workspace.start_daemon().await;
+    // Each round brings one new item; wait until the daemon has stored it.
+    for round in 1..=3 {
+        server.set("/quiet.xml", document(round));
+        let title = format!("Quiet news {round}");
+        let stored = wait_for(Duration::from_secs(20), || async {
+            let titles = daemon.titles("/feeds/all.atom").await;
+            titles.contains(&title).then_some(())
+        })
+        .await;
+        assert!(
+            stored.is_some(),
+            "round {round} never stored; log:\n{}",
+            daemon.log_text()
+        );
+    }
+    let log = daemon.log_text();
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+    let noisy: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("quiet.xml"))
+        .collect();
+    assert!(
+        noisy.is_empty(),
+        "routine polls were logged at info:\n{}",
+        noisy.join("\n")
+    );
 }
