@@ -65,7 +65,9 @@ async fn edits_apply_at_once_and_broken_ones_change_nothing() {
         &workspace.config_path(),
         &format!("{SETTINGS}{alpha}{beta}{TOPIC}"),
     );
-    let added = wait_for(PATIENCE, || async {
+    // The promise: a new source is in the output within 5 seconds of the save (it
+    // takes a few hundred milliseconds; the debounce is 250 ms).
+    let added = wait_for(Duration::from_secs(5), || async {
         let titles = daemon.titles("/feeds/all.atom").await;
         titles
             .contains(&"A comet passes close to Earth".to_string())
@@ -74,7 +76,7 @@ async fn edits_apply_at_once_and_broken_ones_change_nothing() {
     .await;
     assert!(
         added.is_some(),
-        "the added feed never showed up; log:\n{}",
+        "the added feed was not in the output within 5 s of the save; log:\n{}",
         daemon.log_text()
     );
     eprintln!(
