@@ -71,19 +71,7 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
             warning.message
         );
     }
-    let feed_list: Vec<(String, Option<String>)> = config
-        .feeds
-        .iter()
-        .map(|feed| (feed.url.to_string(), feed.name.clone()))
-        .collect();
-    let rows = run_blocking(store, move |store| {
-        let borrowed: Vec<(&str, Option<&str>)> = feed_list
-            .iter()
-            .map(|(url, name)| (url.as_str(), name.as_deref()))
-            .collect();
-        store.sync_feeds(&borrowed)
-    })
-    .await?;
+    let rows = sync_configured(store, config).await?;
     let rematched = rematch_stored(store, &topics).await?;
     if let Some(changed) = rematched.filter(|changed| *changed > 0) {
         info!(
@@ -458,19 +446,7 @@ impl Scheduler {
 
     async fn apply(&mut self, new: Config) -> Result<(), DaemonError> {
         warn_restart_needed(&self.config.settings, &new.settings);
-        let feed_list: Vec<(String, Option<String>)> = new
-            .feeds
-            .iter()
-            .map(|feed| (feed.url.to_string(), feed.name.clone()))
-            .collect();
-        let rows = run_blocking(&self.store, move |store| {
-            let borrowed: Vec<(&str, Option<&str>)> = feed_list
-                .iter()
-                .map(|(url, name)| (url.as_str(), name.as_deref()))
-                .collect();
-            store.sync_feeds(&borrowed)
-        })
-        .await?;
+        let rows = sync_configured(&self.store, &new).await?;
         let topics = Arc::new(TopicSet::compile(&new.topics));
         if topics.fingerprint() != self.context.topics.fingerprint() {
             let rematched = rematch_stored(&self.store, &topics).await?;
@@ -801,6 +777,24 @@ fn poll_once_skip(row: &FeedRow, now: chrono::DateTime<chrono::Utc>) -> Option<&
             "in error backoff"
         },
     )
+}
+
+/// Makes the store's feeds those of `config` (new ones added, removed ones inactive) and
+/// returns their rows, at start-up and on reload.
+async fn sync_configured(store: &Store, config: &Config) -> Result<Vec<FeedRow>, StoreError> {
+    let feed_list: Vec<(String, Option<String>)> = config
+        .feeds
+        .iter()
+        .map(|feed| (feed.url.to_string(), feed.name.clone()))
+        .collect();
+    run_blocking(store, move |store| {
+        let borrowed: Vec<(&str, Option<&str>)> = feed_list
+            .iter()
+            .map(|(url, name)| (url.as_str(), name.as_deref()))
+            .collect();
+        store.sync_feeds(&borrowed)
+    })
+    .await
 }
 
 /// Matches the stored items against `topics` again when the topics' fingerprint differs from
