@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use chrono::Utc;
-use tidings::config;
 use tidings::model::OutputEntry;
 use tidings::normalize::normalize;
 use tidings::parse::{ParseError, parse};
@@ -19,28 +18,17 @@ use tidings::store::{FetchState, FetchedItems, PollRecord, Store};
 use tidings::topics::TopicSet;
 use url::Url;
 
-use crate::support::shared_file;
+use crate::support::{corpus_listing, shipped_loaded};
 
 #[test]
 fn every_corpus_document_is_stored_and_republished_as_valid_atom() {
-    let Some(manifest) = shared_file("corpus/MANIFEST.tsv") else {
+    let Some((manifest, files)) = corpus_listing() else {
         return;
     };
     let corpus = manifest.parent().unwrap().to_path_buf();
-    let shipped = config::load(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/feeds.toml"
-    )))
-    .unwrap();
+    let shipped = shipped_loaded();
     let topics = TopicSet::compile(&shipped.topics);
     let store = Store::open_in_memory().unwrap();
-    let files: Vec<String> = std::fs::read_to_string(&manifest)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split('\t').next().map(str::to_string))
-        .filter(|file| !file.is_empty())
-        .collect();
     assert!(
         files.len() > 300,
         "the manifest lists {} files",

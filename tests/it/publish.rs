@@ -15,26 +15,15 @@ use tidings::store::{FetchState, FetchedItems, Grouping, PollRecord, Store};
 use tidings::topics::TopicSet;
 use url::Url;
 
-use crate::support::{feedparser, shared_file};
+use crate::support::{corpus_listing, feedparser, shipped_loaded};
 
 /// Every corpus document that parses, stored as one feed each with the shipped topics.
 fn ingest_corpus() -> Option<(Store, config::Config)> {
-    let manifest = shared_file("corpus/MANIFEST.tsv")?;
+    let (manifest, files) = corpus_listing()?;
     let corpus = manifest.parent().unwrap().to_path_buf();
-    let shipped = config::load(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/feeds.toml"
-    )))
-    .unwrap();
+    let shipped = shipped_loaded();
     let topics = TopicSet::compile(&shipped.topics);
     let store = Store::open_in_memory().unwrap();
-    let files: Vec<String> = std::fs::read_to_string(&manifest)
-        .unwrap()
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split('\t').next().map(str::to_string))
-        .filter(|file| !file.is_empty())
-        .collect();
     let listed: Vec<(String, String)> = files
         .iter()
         .map(|file| (format!("https://corpus.example/{file}"), file.clone()))

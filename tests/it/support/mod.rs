@@ -10,6 +10,29 @@ pub use fixture_server::{Fixture, FixtureServer};
 pub use shared::shared_file;
 pub use tidings::{Workspace, wait_for};
 
+/// The corpus of `../shared`: its manifest's path and the files it lists, in order; `None`
+/// (the test skips, or fails under `TIDINGS_REQUIRE_SHARED`) when it is missing.
+pub fn corpus_listing() -> Option<(std::path::PathBuf, Vec<String>)> {
+    let manifest = shared_file("corpus/MANIFEST.tsv")?;
+    let files = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split('\t').next().map(str::to_string))
+        .filter(|file| !file.is_empty())
+        .collect();
+    Some((manifest, files))
+}
+
+/// The repository's shipped `feeds.toml`, loaded.
+pub fn shipped_loaded() -> ::tidings::config::Config {
+    ::tidings::config::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/feeds.toml"
+    )))
+    .unwrap()
+}
+
 /// The repository's shipped `feeds.toml`.
 pub fn shipped_config() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/feeds.toml")).unwrap()
