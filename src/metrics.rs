@@ -164,6 +164,12 @@ fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
     let _ = writeln!(out, "{name} {value}");
 }
 
+/// An unlabelled counter.
+fn counter(out: &mut String, name: &str, help: &str, value: &AtomicU64) {
+    header(out, name, "counter", help);
+    let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+}
+
 /// The Prometheus text of `metrics` and `store`.
 pub fn render(metrics: &Metrics, store: &StoreGauges) -> String {
     let mut out = String::new();
@@ -210,16 +216,11 @@ pub fn render(metrics: &Metrics, store: &StoreGauges) -> String {
          new ones another source already carried under the same canonical link.",
         &metrics.items.snapshot(),
     );
-    header(
+    counter(
         &mut out,
         "tidings_stories_grouped_total",
-        "counter",
         "New items grouped into another outlet's story.",
-    );
-    let _ = writeln!(
-        out,
-        "tidings_stories_grouped_total {}",
-        metrics.stories_grouped.load(Ordering::Relaxed)
+        &metrics.stories_grouped,
     );
     family(
         &mut out,
@@ -243,16 +244,11 @@ pub fn render(metrics: &Metrics, store: &StoreGauges) -> String {
             label(status)
         );
     }
-    header(
+    counter(
         &mut out,
         "tidings_http_not_modified_total",
-        "counter",
         "Requests answered 304 Not Modified.",
-    );
-    let _ = writeln!(
-        out,
-        "tidings_http_not_modified_total {}",
-        metrics.not_modified.load(Ordering::Relaxed)
+        &metrics.not_modified,
     );
     family(
         &mut out,
@@ -261,16 +257,11 @@ pub fn render(metrics: &Metrics, store: &StoreGauges) -> String {
         "Reloads of feeds.toml: applied, unchanged, refused.",
         &metrics.reloads.snapshot(),
     );
-    header(
+    counter(
         &mut out,
         "tidings_items_pruned_total",
-        "counter",
         "Items deleted by retention.",
-    );
-    let _ = writeln!(
-        out,
-        "tidings_items_pruned_total {}",
-        metrics.pruned.load(Ordering::Relaxed)
+        &metrics.pruned,
     );
     gauge(
         &mut out,
