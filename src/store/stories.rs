@@ -7,13 +7,18 @@
 //! every recent item. Items of one feed are never grouped with each other: a feed's own items
 //! are distinct by its identity rule, and a story holds at most one item per feed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Store, StoreError};
 use crate::dedupe::{WINDOW_SECONDS, same_story};
 use crate::model::{FeedId, Item, StorySketch};
+
+/// A band hash shared by more items than this within the window is boilerplate, not a story.
+const COMMON_BAND: usize = 64;
+/// The most candidates of one new item checked by the exact measure.
+const MAX_CANDIDATES: usize = 16;
 
 /// An item offered by the band index, as read back to confirm it.
 struct Candidate {
@@ -203,23 +208,40 @@ fn same_story_in(
     let Some(sketch) = story else {
         return Ok(None);
     };
-    // One indexed lookup for all bands of the item.
-    let count = sketch.bands.len();
-    let placeholders: Vec<String> = (1..=count).map(|index| format!("?{index}")).collect();
-    let mut by_band = transaction.prepare_cached(&format!(
-        "SELECT DISTINCT item_id FROM story_bands
-         WHERE band IN ({}) AND time BETWEEN ?{} AND ?{}",
-        placeholders.join(", "),
-        count + 1,
-        count + 2
-    ))?;
-    let mut parameters: Vec<i64> = sketch.bands.clone();
-    parameters.extend([time - WINDOW_SECONDS, time + WINDOW_SECONDS]);
-    let candidates = by_band
-        .query_map(rusqlite::params_from_iter(parameters), |row| {
-            row.get::<_, i64>(0)
-        })?
-        .collect::<Result<BTreeSet<i64>, _>>()?;
+    // Each band's items within the window, a bounded read each: a band hash that more than
+    // `COMMON_BAND` items share is boilerplate (a feed's stock sentences, a template), says
+    // nothing about the story, and is skipped, so a poll of thousands of look-alike items
+    // costs a bounded amount per item instead of a scan of everything similar.
+    let mut by_band = transaction.prepare_cached(
+        "SELECT item_id FROM story_bands
+         WHERE band = ?1 AND time BETWEEN ?2 AND ?3 LIMIT ?4",
+    )?;
+    let mut shared_bands: HashMap<i64, usize> = HashMap::new();
+    for band in &sketch.bands {
+        let items = by_band
+            .query_map(
+                params![
+                    band,
+                    time - WINDOW_SECONDS,
+                    time + WINDOW_SECONDS,
+                    (COMMON_BAND + 1) as i64
+                ],
+                |row| row.get::<_, i64>(0),
+            )?
+            .collect::<Result<Vec<i64>, _>>()?;
+        if items.len() > COMMON_BAND {
+            continue;
+        }
+        for item in items {
+            *shared_bands.entry(item).or_default() += 1;
+        }
+    }
+    // The candidates that share the most bands are the likeliest; only the first
+    // `MAX_CANDIDATES` are checked exactly.
+    let mut ranked: Vec<(i64, usize)> = shared_bands.into_iter().collect();
+    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(MAX_CANDIDATES);
+    let candidates: BTreeSet<i64> = ranked.into_iter().map(|(item, _)| item).collect();
     if candidates.is_empty() {
         return Ok(None);
     }
