@@ -18,7 +18,7 @@ use crate::model::{FeedId, Item, StorySketch};
 /// A band hash shared by more items than this within the window is boilerplate, not a story.
 const COMMON_BAND: usize = 64;
 /// The most candidates of one new item checked by the exact measure.
-const MAX_CANDIDATES: usize = 16;
+const MAX_CANDIDATES: usize = 4;
 
 /// An item offered by the band index, as read back to confirm it.
 struct Candidate {
