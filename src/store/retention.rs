@@ -202,12 +202,7 @@ mod tests {
         let pruned = store.prune(cutoff, &[]).unwrap();
         // Only the five old items a no longer lists go.
         assert_eq!(pruned.expired, 5);
-        let counts: Vec<u64> = store
-            .feed_rows()
-            .unwrap()
-            .iter()
-            .map(|row| row.item_count)
-            .collect();
+        let counts = crate::store::tests::item_counts(&store);
         assert_eq!(counts.iter().sum::<u64>(), 10 + 20);
         // Their matches went with them.
         assert_eq!(store.topic_counts().unwrap().get("t"), Some(&30));

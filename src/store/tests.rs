@@ -28,6 +28,16 @@ fn matched(topic: &str) -> Vec<TopicMatch> {
     }]
 }
 
+/// Each feed's stored item count, in feed order.
+pub(super) fn item_counts(store: &Store) -> Vec<u64> {
+    store
+        .feed_rows()
+        .unwrap()
+        .iter()
+        .map(|row| row.item_count)
+        .collect()
+}
+
 fn poll(store: &Store, feed: &FeedRow, items: &[(Item, Vec<TopicMatch>)], at: i64) -> PollSummary {
     let meta = FeedMeta::default();
     let state = FetchState {
@@ -398,12 +408,7 @@ fn one_canonical_link_at_two_sources_is_one_item_with_two_sources() {
         assert_eq!(entries[0].updated, Utc.timestamp_opt(2_000, 0).unwrap());
     }
     // Each feed still holds its own item.
-    let counts: Vec<u64> = store
-        .feed_rows()
-        .unwrap()
-        .iter()
-        .map(|row| row.item_count)
-        .collect();
+    let counts = item_counts(&store);
     assert_eq!(counts, vec![1, 1, 0]);
 }
 
@@ -654,15 +659,7 @@ async fn on_a_full_disk_a_batch_falls_back_to_one_poll_at_a_time() {
         .unwrap();
     // Both in one transaction: the big poll takes the whole batch down.
     assert!(store.record_polls(&records).is_err());
-    assert_eq!(
-        store
-            .feed_rows()
-            .unwrap()
-            .iter()
-            .map(|row| row.item_count)
-            .sum::<u64>(),
-        0
-    );
+    assert_eq!(item_counts(&store).iter().sum::<u64>(), 0);
     // Through the writer: the small poll is written, the big one fails alone.
     let writer = BatchWriter::start(store.clone()).unwrap();
     let mut records = records.into_iter();
@@ -670,12 +667,7 @@ async fn on_a_full_disk_a_batch_falls_back_to_one_poll_at_a_time() {
     let (small, big) = tokio::join!(writer.record(small), writer.record(big));
     assert_eq!(small.unwrap().new, 1);
     assert!(big.unwrap_err().to_string().contains("full"));
-    let counts: Vec<u64> = store
-        .feed_rows()
-        .unwrap()
-        .iter()
-        .map(|row| row.item_count)
-        .collect();
+    let counts = item_counts(&store);
     assert_eq!(counts.iter().sum::<u64>(), 1);
     assert_eq!(store.integrity_check().unwrap(), "ok");
 }

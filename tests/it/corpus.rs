@@ -9,16 +9,15 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use chrono::Utc;
 use tidings::model::OutputEntry;
 use tidings::normalize::normalize;
 use tidings::parse::{ParseError, parse};
 use tidings::publish::{OutputFeed, render_atom};
-use tidings::store::{FetchState, FetchedItems, PollRecord, Store};
+use tidings::store::Store;
 use tidings::topics::TopicSet;
 use url::Url;
 
-use crate::support::{corpus_listing, shipped_loaded};
+use crate::support::{corpus_listing, record_document, shipped_loaded};
 
 #[test]
 fn every_corpus_document_is_stored_and_republished_as_valid_atom() {
@@ -80,25 +79,7 @@ fn every_corpus_document_is_stored_and_republished_as_valid_atom() {
         let rows = store
             .sync_feeds(&[(feed_url.as_str(), Some(file.as_str()))])
             .unwrap();
-        let matched = items
-            .into_iter()
-            .map(|item| {
-                let matches = topics.match_text(&item.match_text);
-                (item, Some(matches))
-            })
-            .collect();
-        store
-            .record_poll(&PollRecord {
-                feed_id: rows[0].id,
-                state: FetchState {
-                    last_attempt: Some(Utc::now()),
-                    ..FetchState::default()
-                },
-                fetched: Some(FetchedItems {
-                    meta,
-                    items: matched,
-                }),
-            })
+        record_document(&store, rows[0].id, meta, items, &topics)
             .unwrap_or_else(|error| panic!("{file} ({index}): {error}"));
         let entries: Vec<OutputEntry> = store.entries(None, 500).unwrap();
         check_render(file, entries);

@@ -6,16 +6,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
 use tidings::config;
 use tidings::normalize::normalize;
 use tidings::parse::parse;
 use tidings::publish::{Format, MAX_LIMIT, OutputFeed, render};
-use tidings::store::{FetchState, FetchedItems, Grouping, PollRecord, Store};
+use tidings::store::{Grouping, Store};
 use tidings::topics::TopicSet;
 use url::Url;
 
-use crate::support::{corpus_listing, feedparser, shipped_loaded};
+use crate::support::{corpus_listing, feedparser, record_document, shipped_loaded};
 
 /// Every corpus document that parses, stored as one feed each with the shipped topics.
 fn ingest_corpus() -> Option<(Store, config::Config)> {
@@ -40,26 +39,7 @@ fn ingest_corpus() -> Option<(Store, config::Config)> {
             continue;
         };
         let (meta, items) = normalize(&document, &feed_url);
-        let matched = items
-            .into_iter()
-            .map(|item| {
-                let matches = topics.match_text(&item.match_text);
-                (item, Some(matches))
-            })
-            .collect();
-        store
-            .record_poll(&PollRecord {
-                feed_id: row.id,
-                state: FetchState {
-                    last_attempt: Some(Utc::now()),
-                    ..FetchState::default()
-                },
-                fetched: Some(FetchedItems {
-                    meta,
-                    items: matched,
-                }),
-            })
-            .unwrap();
+        record_document(&store, row.id, meta, items, &topics).unwrap();
     }
     Some((store, shipped))
 }

@@ -24,6 +24,35 @@ pub fn corpus_listing() -> Option<(std::path::PathBuf, Vec<String>)> {
     Some((manifest, files))
 }
 
+/// Records one poll of `feed_id` that brought `items` (matched against `topics`), the way the
+/// pipeline would after a download.
+pub fn record_document(
+    store: &::tidings::store::Store,
+    feed_id: ::tidings::model::FeedId,
+    meta: ::tidings::model::FeedMeta,
+    items: Vec<::tidings::model::Item>,
+    topics: &::tidings::topics::TopicSet,
+) -> Result<::tidings::store::PollSummary, ::tidings::store::StoreError> {
+    let matched = items
+        .into_iter()
+        .map(|item| {
+            let matches = topics.match_text(&item.match_text);
+            (item, Some(matches))
+        })
+        .collect();
+    store.record_poll(&::tidings::store::PollRecord {
+        feed_id,
+        state: ::tidings::store::FetchState {
+            last_attempt: Some(chrono::Utc::now()),
+            ..::tidings::store::FetchState::default()
+        },
+        fetched: Some(::tidings::store::FetchedItems {
+            meta,
+            items: matched,
+        }),
+    })
+}
+
 /// The repository's shipped `feeds.toml`, loaded.
 pub fn shipped_loaded() -> ::tidings::config::Config {
     ::tidings::config::load(std::path::Path::new(concat!(
