@@ -53,8 +53,6 @@
 //! shingle and MinHash value), written out here rather than taken from `std`, because the
 //! band hashes are stored: they must not change with the Rust release.
 
-use std::collections::HashSet;
-
 use crate::model::StorySketch;
 use crate::topics::fold::{fold, is_cjk};
 
@@ -86,29 +84,90 @@ pub fn sketch(title: &str, lead: &str) -> Option<StorySketch> {
     })
 }
 
+/// The band hashes of a story text (`StorySketch::words`): the same as its sketch's, so the
+/// store can find the index rows of an item from its stored text.
+pub fn bands_of_words(words: &str) -> Vec<i64> {
+    let words: Vec<&str> = words.split(' ').filter(|word| !word.is_empty()).collect();
+    band_hashes(&shingles(&words))
+}
+
 /// Whether two sketches' story texts (`StorySketch::words`) are one story by the exact measure.
 pub fn same_story(words_a: &str, words_b: &str) -> bool {
-    similarity(words_a, words_b).is_some_and(|(jaccard, containment)| {
-        jaccard >= MIN_JACCARD || containment >= MIN_CONTAINMENT
-    })
+    StoryText::new(words_a).same_story(&StoryText::new(words_b))
 }
 
 /// The Jaccard similarity and containment of two story texts' shingle sets, or `None` when
 /// the guards (too little text, numbers that disagree) rule them apart whatever the overlap.
 pub fn similarity(words_a: &str, words_b: &str) -> Option<(f64, f64)> {
-    let a: Vec<&str> = words_a.split(' ').filter(|word| !word.is_empty()).collect();
-    let b: Vec<&str> = words_b.split(' ').filter(|word| !word.is_empty()).collect();
-    let (shingles_a, shingles_b) = (shingle_set(&a), shingle_set(&b));
-    if shingles_a.len() < MIN_SHINGLES || shingles_b.len() < MIN_SHINGLES {
-        return None;
+    StoryText::new(words_a).similarity(&StoryText::new(words_b))
+}
+
+/// A story text ready to compare: its shingles, sorted and distinct, and its numbers, sorted
+/// and distinct. Placing a new item compares it with a few candidates: it is prepared once,
+/// and each comparison is a merge of sorted lists.
+#[derive(Debug, Clone)]
+pub struct StoryText {
+    shingles: Vec<u64>,
+    numbers: Vec<String>,
+}
+
+impl StoryText {
+    /// Prepares a story text (`StorySketch::words`: folded words separated by spaces).
+    pub fn new(words: &str) -> StoryText {
+        let words: Vec<&str> = words.split(' ').filter(|word| !word.is_empty()).collect();
+        let mut numbers: Vec<String> = words
+            .iter()
+            .filter(|word| word.bytes().any(|byte| byte.is_ascii_digit()))
+            .map(|word| word.to_string())
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        StoryText {
+            shingles: shingles(&words),
+            numbers,
+        }
     }
-    if !numbers_agree(&a, &b) {
-        return None;
+
+    /// Whether this text and `other` are one story by the exact measure.
+    pub fn same_story(&self, other: &StoryText) -> bool {
+        self.similarity(other)
+            .is_some_and(|(jaccard, containment)| {
+                jaccard >= MIN_JACCARD || containment >= MIN_CONTAINMENT
+            })
     }
-    let shared = shingles_a.intersection(&shingles_b).count() as f64;
-    let union = (shingles_a.len() + shingles_b.len()) as f64 - shared;
-    let smaller = shingles_a.len().min(shingles_b.len()) as f64;
-    Some((shared / union, shared / smaller))
+
+    /// Jaccard similarity and containment with `other`, or `None` when the guards rule the
+    /// two apart.
+    pub fn similarity(&self, other: &StoryText) -> Option<(f64, f64)> {
+        let (a, b) = (&self.shingles, &other.shingles);
+        if a.len() < MIN_SHINGLES || b.len() < MIN_SHINGLES {
+            return None;
+        }
+        if !numbers_agree(&self.numbers, &other.numbers) {
+            return None;
+        }
+        let shared = sorted_overlap(a, b) as f64;
+        let union = (a.len() + b.len()) as f64 - shared;
+        let smaller = a.len().min(b.len()) as f64;
+        Some((shared / union, shared / smaller))
+    }
+}
+
+/// How many values two sorted, distinct lists share.
+fn sorted_overlap<T: Ord>(a: &[T], b: &[T]) -> usize {
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    shared
 }
 
 /// Whether two sketches share a band (the index would offer one as the other's candidate) and
@@ -152,24 +211,11 @@ fn shingles<S: AsRef<str>>(words: &[S]) -> Vec<u64> {
     hashes
 }
 
-fn shingle_set(words: &[&str]) -> HashSet<u64> {
-    shingles(words).into_iter().collect()
-}
-
-/// Numbers agree when either text has none, or one text's numbers are all in the other's.
-fn numbers_agree(a: &[&str], b: &[&str]) -> bool {
-    let numbers = |words: &[&str]| -> HashSet<String> {
-        words
-            .iter()
-            .filter(|word| word.chars().any(|character| character.is_ascii_digit()))
-            .map(|word| word.to_string())
-            .collect()
-    };
-    let (numbers_a, numbers_b) = (numbers(a), numbers(b));
-    numbers_a.is_empty()
-        || numbers_b.is_empty()
-        || numbers_a.is_subset(&numbers_b)
-        || numbers_b.is_subset(&numbers_a)
+/// Numbers agree when either text has none, or one text's numbers are all in the other's
+/// (both lists sorted and distinct).
+fn numbers_agree(a: &[String], b: &[String]) -> bool {
+    let shared = sorted_overlap(a, b);
+    a.is_empty() || b.is_empty() || shared == a.len() || shared == b.len()
 }
 
 fn band_hashes(shingles: &[u64]) -> Vec<i64> {

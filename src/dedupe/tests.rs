@@ -53,3 +53,15 @@ fn sketches_are_stable_and_cjk_is_split_into_characters() {
     assert!(a.words.starts_with("北 朝 鮮"));
     assert_eq!(a.bands.len(), BANDS);
 }
+
+#[test]
+fn the_bands_of_a_stored_story_text_are_its_sketch_bands() {
+    let sketch = sketch("North Korea fires ballistic missile into sea", LEAD).unwrap();
+    assert_eq!(bands_of_words(&sketch.words), sketch.bands);
+    let cjk = super::sketch(
+        "北朝鮮が弾道ミサイルを発射",
+        "北朝鮮は火曜日の朝、東の海に向けて短距離弾道ミサイル一発を発射したと韓国軍が発表した。",
+    )
+    .unwrap();
+    assert_eq!(bands_of_words(&cjk.words), cjk.bands);
+}

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, TransactionBehavior, params};
 
 use super::items::{self, PollSummary};
+use super::stories::CommonBands;
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
 
@@ -191,21 +192,43 @@ impl Store {
         results.pop().unwrap_or(Ok(PollSummary::default()))
     }
 
-    /// Writes several polls in one transaction (group commit), each inside its own savepoint:
-    /// a poll that cannot be written is rolled back alone and gets its error, the others are
-    /// committed together with one sync to disk. An error of the whole transaction (the
+    /// Writes several polls in one transaction (group commit): a poll that cannot be written
+    /// is rolled back alone and gets its error (the batch is then written again with a
+    /// savepoint for each poll), the others are committed together with one sync to disk. An error of the whole transaction (the
     /// commit itself failing, say on a full disk) is returned as such, and nothing is written.
     pub fn record_polls(
         &self,
         records: &[PollRecord],
     ) -> Result<Vec<Result<PollSummary, StoreError>>, StoreError> {
         let mut connection = self.writer()?;
+        let mut common = self.common_bands()?;
+        // First the whole batch without savepoints: a savepoint copies every page a poll
+        // changes into its journal, and polls that cannot be written are rare. Only when one
+        // fails is the batch rolled back and written again, each poll in its own savepoint.
+        {
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut summaries = Vec::with_capacity(records.len());
+            for record in records {
+                match write_poll_in(&transaction, record, &mut common) {
+                    Ok(summary) => summaries.push(Ok(summary)),
+                    Err(_) => break,
+                }
+            }
+            if summaries.len() == records.len() {
+                transaction.commit()?;
+                if records.iter().any(|record| record.fetched.is_some()) {
+                    self.changed();
+                }
+                return Ok(summaries);
+            }
+        }
         let mut transaction =
             connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(records.len());
         for record in records {
             let savepoint = transaction.savepoint()?;
-            match write_poll_in(&savepoint, record) {
+            match write_poll_in(&savepoint, record, &mut common) {
                 Ok(summary) => {
                     savepoint.commit()?;
                     results.push(Ok(summary));
@@ -234,6 +257,7 @@ impl Store {
 fn write_poll_in(
     transaction: &rusqlite::Connection,
     record: &PollRecord,
+    common: &mut CommonBands,
 ) -> Result<PollSummary, StoreError> {
     let state = &record.state;
     let summary = match &record.fetched {
@@ -247,6 +271,7 @@ fn write_poll_in(
                 &feed_url,
                 &fetched.items,
                 state.last_attempt.unwrap_or_else(Utc::now),
+                common,
             )?;
             transaction
                 .prepare_cached(

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
-use super::stories::{self, Keys, Placement};
+use super::stories::{self, CommonBands, Keys, Placement};
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{Cursor, FeedId, Item, ItemKey, OtherSource, OutputEntry, TopicMatch};
 
@@ -103,20 +103,26 @@ pub(super) fn upsert_items_in(
     feed_url: &str,
     items: &[(Item, Option<Vec<TopicMatch>>)],
     now: DateTime<Utc>,
+    common: &mut CommonBands,
 ) -> Result<PollSummary, StoreError> {
     let mut summary = PollSummary::default();
     let mut find = transaction.prepare_cached(
-        "SELECT id, content_hash, first_seen FROM items WHERE feed_id = ?1 AND item_key = ?2",
+        "SELECT id, content_hash, first_seen, story_words FROM items
+         WHERE feed_id = ?1 AND item_key = ?2",
     )?;
     let mut find_by_link = transaction.prepare_cached(
-        "SELECT id, content_hash, first_seen FROM items
+        "SELECT id, content_hash, first_seen, story_words FROM items
          WHERE feed_id = ?1 AND link_key = ?2 AND item_key LIKE 'link:%' ORDER BY id LIMIT 1",
     )?;
+    // A new row's id is chosen here, as SQLite would (one past the largest), so the row is
+    // written once with its link group and story, which are its own id when it is alone.
+    let mut next_id = transaction.prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM items")?;
     let mut insert = transaction.prepare_cached(
-        "INSERT INTO items (feed_id, item_key, entry_id, guid, link, title, summary, content,
+        "INSERT INTO items (id, feed_id, item_key, entry_id, guid, link, title, summary, content,
              author, published, updated, first_seen, changed_at, sort_time, content_hash,
-             link_key, story_words)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15, ?16)",
+             link_key, story_words, link_group, story)
+         VALUES (?17, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15,
+             ?16, ?18, ?19)",
     )?;
     let mut update = transaction.prepare_cached(
         "UPDATE items SET guid = ?2, link = ?3, title = ?4, summary = ?5, content = ?6,
@@ -130,9 +136,9 @@ pub(super) fn upsert_items_in(
             continue;
         };
         let key = item.key.to_storage_string();
-        let mut existing: Option<(i64, String, i64)> = find
+        let mut existing: Option<(i64, String, i64, Option<String>)> = find
             .query_row(params![feed_id.0, key], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
             })
             .optional()?;
         if existing.is_none()
@@ -143,12 +149,16 @@ pub(super) fn upsert_items_in(
             // scheme, `www.`): the feed's item found by canonical link is updated.
             existing = find_by_link
                 .query_row(params![feed_id.0, link_key], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                 })
                 .optional()?;
         }
         let (item_id, is_new) = match existing {
             None => {
+                let time = to_unix(sort_time(item, now, now));
+                let place =
+                    stories::place_new_item(transaction, feed_id, Keys::of(item), time, common)?;
+                let item_id: i64 = next_id.query_row([], |row| row.get(0))?;
                 insert.execute(params![
                     feed_id.0,
                     key,
@@ -162,28 +172,26 @@ pub(super) fn upsert_items_in(
                     item.published.map(to_unix),
                     item.updated.map(to_unix),
                     to_unix(now),
-                    to_unix(sort_time(item, now, now)),
+                    time,
                     item.content_hash,
                     item.link_key,
                     item.story.as_ref().map(|story| &story.words),
-                ])?;
-                summary.new += 1;
-                let item_id = transaction.last_insert_rowid();
-                let time = to_unix(sort_time(item, now, now));
-                match stories::place_new_item_in(
-                    transaction,
-                    feed_id,
                     item_id,
-                    Keys::of(item),
-                    time,
-                )? {
+                    place.link_group.unwrap_or(item_id),
+                    place.story.unwrap_or(item_id),
+                ])?;
+                stories::index_bands_in(transaction, item_id, item.story.as_ref(), time)?;
+                summary.new += 1;
+                match place.placement {
                     Placement::Alone => {}
                     Placement::SameLink => summary.duplicates += 1,
                     Placement::Story => summary.grouped += 1,
                 }
                 (item_id, true)
             }
-            Some((item_id, stored_hash, first_seen)) if stored_hash != item.content_hash => {
+            Some((item_id, stored_hash, first_seen, stored_words))
+                if stored_hash != item.content_hash =>
+            {
                 update.execute(params![
                     item_id,
                     item.guid,
@@ -203,11 +211,12 @@ pub(super) fn upsert_items_in(
                 // An edited item stays in its item and story (its entry id is fixed), but
                 // later items are compared with what it says now.
                 let time = to_unix(sort_time(item, from_unix(first_seen), now));
-                stories::index_bands_in(transaction, item_id, item.story.as_ref(), time, true)?;
+                stories::unindex_bands_in(transaction, item_id, stored_words.as_deref())?;
+                stories::index_bands_in(transaction, item_id, item.story.as_ref(), time)?;
                 summary.updated += 1;
                 (item_id, false)
             }
-            Some((item_id, _, _)) => {
+            Some((item_id, _, _, _)) => {
                 summary.unchanged += 1;
                 (item_id, false)
             }

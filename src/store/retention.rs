@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{Store, StoreError, to_unix};
 use crate::model::FeedId;
@@ -106,8 +106,18 @@ impl Store {
                 }
             }
             {
+                let mut words =
+                    transaction.prepare("SELECT story_words FROM items WHERE id = ?1")?;
                 let mut delete = transaction.prepare("DELETE FROM items WHERE id = ?1")?;
                 for id in &doomed {
+                    // The band index has no foreign key: an item's bands go with it here.
+                    let story_words: Option<Option<String>> =
+                        words.query_row([id], |row| row.get(0)).optional()?;
+                    super::stories::unindex_bands_in(
+                        &transaction,
+                        *id,
+                        story_words.flatten().as_deref(),
+                    )?;
                     delete.execute([id])?;
                 }
             }

@@ -3,8 +3,9 @@
 //! window makes it one more version of that story (its `story`); else it starts both.
 //!
 //! Candidates come from the `story_bands` index (LSH band hashes with the item's time) and are
-//! confirmed by `dedupe::same_story`, so a poll reads a handful of rows per new item, never
-//! every recent item. Items of one feed are never grouped with each other: a feed's own items
+//! confirmed by `dedupe::StoryText::same_story`, so a poll reads a handful of rows per new
+//! item, never every recent item. Where an item goes is decided before it is inserted, so its
+//! row is written once with its link group and story. Items of one feed are never grouped with each other: a feed's own items
 //! are distinct by its identity rule, and a story holds at most one item per feed.
 
 use std::collections::{BTreeSet, HashMap};
@@ -12,13 +13,31 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Store, StoreError};
-use crate::dedupe::{WINDOW_SECONDS, same_story};
+use crate::dedupe::{StoryText, WINDOW_SECONDS, bands_of_words};
 use crate::model::{FeedId, Item, StorySketch};
 
 /// A band hash shared by more items than this within the window is boilerplate, not a story.
 const COMMON_BAND: usize = 64;
 /// The most candidates of one new item checked by the exact measure.
 const MAX_CANDIDATES: usize = 4;
+
+/// The first item of another feed with the same canonical link: its link group and story.
+const SAME_LINK: &str = "SELECT link_group, story FROM items
+    WHERE link_key = ?1 AND feed_id != ?2 AND link_group IS NOT NULL ORDER BY id LIMIT 1";
+/// The items within a time range that share a band, at most `COMMON_BAND + 1` of them (the
+/// limit is written out: as a bound parameter it would make SQLite plan the statement again
+/// at every use).
+const BY_BAND: &str = "SELECT item_id FROM story_bands
+    WHERE band = ?1 AND time BETWEEN ?2 AND ?3 LIMIT 65";
+/// A candidate's feed, story, story text and the time its story began.
+const CANDIDATE: &str = "SELECT i.feed_id, i.story, i.story_words,
+        (SELECT s.sort_time FROM items s WHERE s.id = i.story)
+    FROM items i WHERE i.id = ?1";
+/// Whether a story already has a version from a feed.
+const STORY_HAS_FEED: &str = "SELECT 1 FROM items WHERE story = ?1 AND feed_id = ?2";
+/// The statements that place a new item, for the test that none is planned more than once.
+#[cfg(test)]
+pub(super) const PLACEMENT_STATEMENTS: [&str; 4] = [SAME_LINK, BY_BAND, CANDIDATE, STORY_HAS_FEED];
 
 /// An item offered by the band index, as read back to confirm it.
 struct Candidate {
@@ -40,26 +59,96 @@ pub(super) enum Placement {
     Story,
 }
 
-/// Gives the just-inserted item `item_id` its link group and story, and indexes its bands.
-pub(super) fn place_new_item_in(
+/// Where a new item goes, decided before it is inserted: the link group and story it joins,
+/// or `None` for its own (the item's id).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Place {
+    pub link_group: Option<i64>,
+    pub story: Option<i64>,
+    pub placement: Placement,
+}
+
+/// Decides where a new item of `feed_id`, published (or first seen) at `time`, goes.
+pub(super) fn place_new_item(
+    transaction: &rusqlite::Connection,
+    feed_id: FeedId,
+    keys: Keys<'_>,
+    time: i64,
+    common: &mut CommonBands,
+) -> Result<Place, StoreError> {
+    if let Some((link_group, story)) = same_link_in(transaction, feed_id, keys.link_key)? {
+        return Ok(Place {
+            link_group: Some(link_group),
+            story: Some(story),
+            placement: Placement::SameLink,
+        });
+    }
+    Ok(
+        match same_story_in(transaction, feed_id, keys.story, time, common)? {
+            Some(story) => Place {
+                link_group: None,
+                story: Some(story),
+                placement: Placement::Story,
+            },
+            None => Place {
+                link_group: None,
+                story: None,
+                placement: Placement::Alone,
+            },
+        },
+    )
+}
+
+/// Gives the already stored item `item_id` its link group and story, and indexes its bands:
+/// for items stored before story grouping existed.
+fn place_stored_item_in(
     transaction: &rusqlite::Connection,
     feed_id: FeedId,
     item_id: i64,
     keys: Keys<'_>,
     time: i64,
+    common: &mut CommonBands,
 ) -> Result<Placement, StoreError> {
-    let (link_group, story, placement) = match same_link_in(transaction, feed_id, keys.link_key)? {
-        Some((link_group, story)) => (link_group, story, Placement::SameLink),
-        None => match same_story_in(transaction, feed_id, keys.story, time)? {
-            Some(story) => (item_id, story, Placement::Story),
-            None => (item_id, item_id, Placement::Alone),
-        },
-    };
+    let place = place_new_item(transaction, feed_id, keys, time, common)?;
     transaction
         .prepare_cached("UPDATE items SET link_group = ?2, story = ?3 WHERE id = ?1")?
-        .execute(params![item_id, link_group, story])?;
-    index_bands_in(transaction, item_id, keys.story, time, false)?;
-    Ok(placement)
+        .execute(params![
+            item_id,
+            place.link_group.unwrap_or(item_id),
+            place.story.unwrap_or(item_id)
+        ])?;
+    index_bands_in(transaction, item_id, keys.story, time)?;
+    Ok(place.placement)
+}
+
+/// Band hashes found shared by more than `COMMON_BAND` items, with the time of the item that
+/// found them so: such a band is boilerplate (a feed's stock sentence, a template) and is not
+/// read again for items within `COMMON_SPAN` of that time. Without it, every item of a feed
+/// full of stock sentences reads `COMMON_BAND` index rows for each such band only to skip
+/// it. Held by the writer for the life of the process; a memo, never stored.
+#[derive(Debug, Default)]
+pub(super) struct CommonBands {
+    found: HashMap<i64, i64>,
+}
+
+/// How far in time a band found common is taken as still common.
+const COMMON_SPAN: i64 = 3600;
+/// The most bands remembered; past this the memo starts over.
+const COMMON_MEMO: usize = 100_000;
+
+impl CommonBands {
+    fn is_common(&self, band: i64, time: i64) -> bool {
+        self.found
+            .get(&band)
+            .is_some_and(|found| (found - time).abs() <= COMMON_SPAN)
+    }
+
+    fn found_common(&mut self, band: i64, time: i64) {
+        if self.found.len() >= COMMON_MEMO {
+            self.found.clear();
+        }
+        self.found.insert(band, time);
+    }
 }
 
 /// What placing compares of an item.
@@ -106,6 +195,7 @@ impl Store {
             return Ok(None);
         };
         let mut placed = 0;
+        let mut common = CommonBands::default();
         {
             let mut select = transaction.prepare(
                 "SELECT id, feed_id, title, link, summary, content, sort_time FROM items
@@ -137,7 +227,7 @@ impl Store {
                     link_key: link_key.as_deref(),
                     story: story.as_ref(),
                 };
-                place_new_item_in(&transaction, feed_id, item_id, keys, time)?;
+                place_stored_item_in(&transaction, feed_id, item_id, keys, time, &mut common)?;
                 placed += 1;
             }
         }
@@ -147,20 +237,13 @@ impl Store {
     }
 }
 
-/// Indexes the band hashes of an item's sketch; with `replace`, those indexed before go first
-/// (an edited item).
+/// Indexes the band hashes of an item's sketch.
 pub(super) fn index_bands_in(
     transaction: &rusqlite::Connection,
     item_id: i64,
     story: Option<&StorySketch>,
     time: i64,
-    replace: bool,
 ) -> Result<(), StoreError> {
-    if replace {
-        transaction
-            .prepare_cached("DELETE FROM story_bands WHERE item_id = ?1")?
-            .execute([item_id])?;
-    }
     let Some(sketch) = story else {
         return Ok(());
     };
@@ -175,6 +258,24 @@ pub(super) fn index_bands_in(
     Ok(())
 }
 
+/// Removes the band rows of an item whose story text was `words` (when it had one): before
+/// the item is deleted, or indexed again with new text.
+pub(super) fn unindex_bands_in(
+    transaction: &rusqlite::Connection,
+    item_id: i64,
+    words: Option<&str>,
+) -> Result<(), StoreError> {
+    let Some(words) = words else {
+        return Ok(());
+    };
+    let mut delete =
+        transaction.prepare_cached("DELETE FROM story_bands WHERE band = ?1 AND item_id = ?2")?;
+    for band in bands_of_words(words) {
+        delete.execute(params![band, item_id])?;
+    }
+    Ok(())
+}
+
 /// The link group and story of the first item another feed holds with the same canonical link.
 fn same_link_in(
     transaction: &rusqlite::Connection,
@@ -185,11 +286,7 @@ fn same_link_in(
         return Ok(None);
     };
     let found = transaction
-        .prepare_cached(
-            "SELECT link_group, story FROM items
-             WHERE link_key = ?1 AND feed_id != ?2 AND link_group IS NOT NULL
-             ORDER BY id LIMIT 1",
-        )?
+        .prepare_cached(SAME_LINK)?
         .query_row(params![link_key, feed_id.0], |row| {
             Ok((row.get(0)?, row.get(1)?))
         })
@@ -204,6 +301,7 @@ fn same_story_in(
     feed_id: FeedId,
     story: Option<&StorySketch>,
     time: i64,
+    common: &mut CommonBands,
 ) -> Result<Option<i64>, StoreError> {
     let Some(sketch) = story else {
         return Ok(None);
@@ -212,27 +310,24 @@ fn same_story_in(
     // `COMMON_BAND` items share is boilerplate (a feed's stock sentences, a template), says
     // nothing about the story, and is skipped, so a poll of thousands of look-alike items
     // costs a bounded amount per item instead of a scan of everything similar.
-    let mut by_band = transaction.prepare_cached(
-        "SELECT item_id FROM story_bands
-         WHERE band = ?1 AND time BETWEEN ?2 AND ?3 LIMIT ?4",
-    )?;
+    let mut by_band = transaction.prepare_cached(BY_BAND)?;
     let mut shared_bands: HashMap<i64, usize> = HashMap::new();
-    for band in &sketch.bands {
-        let items = by_band
-            .query_map(
-                params![
-                    band,
-                    time - WINDOW_SECONDS,
-                    time + WINDOW_SECONDS,
-                    (COMMON_BAND + 1) as i64
-                ],
-                |row| row.get::<_, i64>(0),
-            )?
-            .collect::<Result<Vec<i64>, _>>()?;
-        if items.len() > COMMON_BAND {
+    let mut items = Vec::with_capacity(COMMON_BAND + 1);
+    for &band in &sketch.bands {
+        if common.is_common(band, time) {
             continue;
         }
-        for item in items {
+        items.clear();
+        let mut rows =
+            by_band.query(params![band, time - WINDOW_SECONDS, time + WINDOW_SECONDS])?;
+        while let Some(row) = rows.next()? {
+            items.push(row.get::<_, i64>(0)?);
+        }
+        if items.len() > COMMON_BAND {
+            common.found_common(band, time);
+            continue;
+        }
+        for &item in &items {
             *shared_bands.entry(item).or_default() += 1;
         }
     }
@@ -245,14 +340,10 @@ fn same_story_in(
     if candidates.is_empty() {
         return Ok(None);
     }
-    let mut read = transaction.prepare_cached(
-        "SELECT i.feed_id, i.story, i.story_words,
-                (SELECT s.sort_time FROM items s WHERE s.id = i.story)
-         FROM items i WHERE i.id = ?1",
-    )?;
-    let mut has_feed =
-        transaction.prepare_cached("SELECT 1 FROM items WHERE story = ?1 AND feed_id = ?2")?;
+    let mut read = transaction.prepare_cached(CANDIDATE)?;
+    let mut has_feed = transaction.prepare_cached(STORY_HAS_FEED)?;
     let mut stories = BTreeSet::new();
+    let mut text: Option<StoryText> = None;
     for candidate in candidates {
         let row = read
             .query_row([candidate], |row| {
@@ -281,7 +372,8 @@ fn same_story_in(
         if story_time.is_some_and(|story_time| (story_time - time).abs() > WINDOW_SECONDS) {
             continue;
         }
-        if !same_story(&sketch.words, &words) {
+        let text = text.get_or_insert_with(|| StoryText::new(&sketch.words));
+        if !text.same_story(&StoryText::new(&words)) {
             continue;
         }
         if has_feed.exists(params![story, feed_id.0])? {
@@ -290,4 +382,14 @@ fn same_story_in(
         stories.insert(story);
     }
     Ok(stories.first().copied())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_band_query_reads_one_row_past_the_common_bound() {
+        assert!(BY_BAND.ends_with(&format!("LIMIT {}", COMMON_BAND + 1)));
+    }
 }
