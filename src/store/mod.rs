@@ -85,6 +85,7 @@ impl Store {
         let mut writer = Connection::open(&path)?;
         retention::enable_incremental_vacuum(&writer)?;
         configure(&writer)?;
+        plan_without_peeking(&writer)?;
         migrations::migrate(&mut writer)?;
         let reader = Connection::open(&path)?;
         configure(&reader)?;
@@ -100,6 +101,7 @@ impl Store {
     pub fn open_in_memory() -> Result<Store, StoreError> {
         let mut connection = Connection::open_in_memory()?;
         configure(&connection)?;
+        plan_without_peeking(&connection)?;
         migrations::migrate(&mut connection)?;
         let shared = Arc::new(Mutex::new(connection));
         Ok(Store {
@@ -179,6 +181,20 @@ impl Store {
         let connection = self.reader()?;
         Ok(connection.query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
     }
+}
+
+/// The writer's statements are planned without looking at bound values: otherwise SQLite plans
+/// a statement again whenever a parameter it peeked at gets a new value (the canonical-link
+/// lookup of story placement, whose index is partial, was compiled again for every new item:
+/// 7 % of a cold poll's CPU). The reader is left to peek: a page's `LIMIT` value lets it walk
+/// the time index and stop early instead of sorting a whole topic (with the guarantee on, a
+/// topic page of 20,000 items took 0.3 s instead of milliseconds).
+fn plan_without_peeking(connection: &Connection) -> Result<(), StoreError> {
+    connection.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
 }
 
 fn configure(connection: &Connection) -> Result<(), StoreError> {
