@@ -1,0 +1,368 @@
+//! The connections of feed polls: at most `per_host` open to one host at any instant, by
+//! construction, and reused from one request to the next.
+//!
+//! Each host has `per_host` lanes. A lane holds at most one HTTP/1.1 connection (hyper's
+//! connection API, over hyper-util's TCP connector and rustls) and serves one request at a
+//! time; a request waits for a free lane of its host. A lane opens a new connection only once
+//! its old one is known to be closed: the task that owned the socket has finished (and dropped
+//! it). A connection goes back to its lane only when its response was read to the end, and
+//! the next request on the lane first waits for `SendRequest::ready`, hyper's own signal that
+//! the connection can carry another request. A request that is dropped halfway (an error, the
+//! body cap, the total timeout) aborts its connection's task, and the lane's next user waits
+//! for that task to end before it connects.
+//!
+//! reqwest cannot give this bound: its pool takes a finished connection back from another task
+//! a few wake-ups after the response ends, and a request that starts before then opens a new
+//! connection; its connector layers can neither see the destination nor outlive a connection
+//! (docs/PERFORMANCE.md). reqwest stays the client of everything else (WebSub hubs, tests).
+//!
+//! Happy Eyeballs (a second, parallel connection attempt to the other address family) is off,
+//! since it can open two connections for one; HTTP/2 is not offered (a lane is one HTTP/1.1
+//! connection, which is all a feed poll needs).
+
+use std::collections::HashMap;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{HOST, HeaderMap, HeaderValue};
+use hyper::{Request, Response, Uri};
+use hyper_rustls::{ConfigBuilderExt, HttpsConnector};
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tower_service::Service;
+use url::Url;
+
+use super::{FetchError, error_chain};
+
+/// An idle connection is closed after this long; servers usually close theirs sooner.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A response body of a redirect or an error is read to its end, so its connection can serve
+/// the next request, when it is no longer than this; a longer one closes the connection.
+const DRAIN_LIMIT: usize = 64 * 1024;
+
+/// How long a body nobody needs is waited for before its connection is closed instead.
+const DRAIN_WAIT: Duration = Duration::from_millis(500);
+
+/// The lanes of every host a poll has asked.
+pub struct Lanes {
+    connector: HttpsConnector<HttpConnector>,
+    connect_timeout: Duration,
+    per_host: usize,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+}
+
+/// One host's lanes: `free` has a permit for each lane in `lanes`, so a request that holds a
+/// permit always finds a lane there.
+struct Host {
+    free: Arc<Semaphore>,
+    lanes: Mutex<Vec<Lane>>,
+}
+
+#[derive(Default)]
+enum Lane {
+    /// No connection.
+    #[default]
+    Empty,
+    /// A connection at rest between two requests, or serving the request of the lane's
+    /// holder.
+    Open(Connection),
+    /// A connection whose task was aborted and may still hold its socket.
+    Closing(JoinHandle<()>),
+}
+
+struct Connection {
+    sender: SendRequest<Empty<Bytes>>,
+    /// Drives the connection and owns its socket: once it has ended, the socket is closed.
+    task: JoinHandle<()>,
+    /// Closes the connection when it has been idle for `IDLE_TIMEOUT`.
+    reaper: Option<JoinHandle<()>>,
+}
+
+impl Lane {
+    /// Waits until the lane holds no socket, or an open connection ready for a request;
+    /// returns whether it holds one.
+    async fn settle(&mut self) -> bool {
+        if let Lane::Open(connection) = self {
+            if let Some(reaper) = connection.reaper.take() {
+                reaper.abort();
+            }
+            if connection.sender.ready().await.is_err() {
+                self.close();
+            }
+        }
+        if let Lane::Closing(task) = self {
+            // An aborted or finished task: this returns at once or nearly so.
+            let _ = task.await;
+            *self = Lane::Empty;
+        }
+        matches!(self, Lane::Open(_))
+    }
+
+    async fn send(
+        &mut self,
+        request: Request<Empty<Bytes>>,
+    ) -> Result<Response<Incoming>, FetchError> {
+        let Lane::Open(connection) = self else {
+            return Err(FetchError::Client("no connection to send on".into()));
+        };
+        connection
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|error| FetchError::Http(error_chain(&error)))
+    }
+
+    /// Aborts the lane's connection; `settle` waits for its end.
+    fn close(&mut self) {
+        if let Lane::Open(connection) = std::mem::take(self) {
+            connection.task.abort();
+            if let Some(reaper) = connection.reaper {
+                reaper.abort();
+            }
+            *self = Lane::Closing(connection.task);
+        }
+    }
+
+    /// Puts a connection at rest: it is closed if nobody uses it for `IDLE_TIMEOUT`.
+    fn rest(&mut self) {
+        if let Lane::Open(connection) = self
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let task = connection.task.abort_handle();
+            connection.reaper = Some(runtime.spawn(async move {
+                tokio::time::sleep(IDLE_TIMEOUT).await;
+                task.abort();
+            }));
+        }
+    }
+}
+
+/// A lane taken by one request; it goes back to its host when dropped.
+pub struct Held {
+    host: Arc<Host>,
+    lane: Lane,
+    /// Whether the lane's connection sits between two messages (its last response was read to
+    /// the end), so the next request may use it.
+    at_rest: bool,
+    /// Dropped after the lane is back.
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut lane = std::mem::take(&mut self.lane);
+        if self.at_rest {
+            lane.rest();
+        } else {
+            lane.close();
+        }
+        self.host
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(lane);
+        // Only now may the next request take a lane of this host.
+        drop(self.permit.take());
+    }
+}
+
+/// A response whose body is still to be read, with the lane it came on.
+pub struct Exchange {
+    pub response: Response<Incoming>,
+    held: Held,
+}
+
+impl Exchange {
+    /// Reads what is left of the body, up to `DRAIN_LIMIT` bytes; when that reaches its end,
+    /// the connection can serve the next request.
+    pub async fn drain(&mut self) {
+        if self.response.body().is_end_stream() {
+            self.held.at_rest = true;
+            return;
+        }
+        let mut read = 0usize;
+        loop {
+            match self.response.body_mut().frame().await {
+                None => break,
+                Some(Ok(frame)) => {
+                    read += frame.data_ref().map_or(0, Bytes::len);
+                    if read > DRAIN_LIMIT {
+                        return;
+                    }
+                }
+                Some(Err(_)) => return,
+            }
+        }
+        self.held.at_rest = true;
+    }
+
+    /// Forgets the response (a redirect, a 304, an error), keeping its connection when the
+    /// rest of its body is short and comes at once; a slow one is not waited for.
+    pub async fn discard(mut self) {
+        let _ = tokio::time::timeout(DRAIN_WAIT, self.drain()).await;
+    }
+}
+
+impl Lanes {
+    /// Lanes for `per_host` connections to each host, HTTP and HTTPS (rustls, the Mozilla
+    /// roots of webpki-roots).
+    pub fn new(per_host: usize, connect_timeout: Duration) -> Result<Lanes, FetchError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| FetchError::Client(error.to_string()))?
+            .with_webpki_roots()
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(connect_timeout));
+        tcp.set_happy_eyeballs_timeout(None);
+        Ok(Lanes {
+            connector: HttpsConnector::from((tcp, tls)),
+            connect_timeout,
+            per_host: per_host.max(1),
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn host(&self, key: &str) -> Arc<Host> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(hosts.entry(key.to_string()).or_insert_with(|| {
+            Arc::new(Host {
+                free: Arc::new(Semaphore::new(self.per_host)),
+                lanes: Mutex::new((0..self.per_host).map(|_| Lane::Empty).collect()),
+            })
+        }))
+    }
+
+    /// Sends a GET for `url` with `headers` on a lane of its host, and returns the response
+    /// with its body unread.
+    pub async fn get(&self, url: &Url, headers: &HeaderMap) -> Result<Exchange, FetchError> {
+        let target = Target::of(url)?;
+        let host = self.host(&target.key);
+        let permit = Arc::clone(&host.free)
+            .acquire_owned()
+            .await
+            .map_err(|error| FetchError::Client(error.to_string()))?;
+        let lane = host
+            .lanes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        let mut held = Held {
+            host,
+            lane,
+            at_rest: false,
+            permit: Some(permit),
+        };
+        let reused = held.lane.settle().await;
+        if !reused {
+            held.lane = Lane::Open(self.connect(&target).await?);
+        }
+        let response = match held.lane.send(target.request(headers)?).await {
+            Ok(response) => response,
+            // A connection at rest may have been closed by the server just now: a GET is
+            // safe to send again, on a new connection.
+            Err(_) if reused => {
+                held.lane.close();
+                held.lane.settle().await;
+                held.lane = Lane::Open(self.connect(&target).await?);
+                held.lane.send(target.request(headers)?).await?
+            }
+            Err(error) => return Err(error),
+        };
+        Ok(Exchange { response, held })
+    }
+
+    async fn connect(&self, target: &Target) -> Result<Connection, FetchError> {
+        let mut connector = self.connector.clone();
+        let connecting = async {
+            poll_fn(|context| connector.poll_ready(context)).await?;
+            connector.call(target.origin.clone()).await
+        };
+        let io = tokio::time::timeout(self.connect_timeout, connecting)
+            .await
+            .map_err(|_| FetchError::Timeout)?
+            .map_err(|error| FetchError::Connect(error_chain(&*error)))?;
+        let (sender, connection) = http1::handshake(io)
+            .await
+            .map_err(|error| FetchError::Connect(error_chain(&error)))?;
+        let task = tokio::spawn(async move {
+            // Its errors reach the request or the body that was being read.
+            let _ = connection.await;
+        });
+        Ok(Connection {
+            sender,
+            task,
+            reaper: None,
+        })
+    }
+}
+
+/// Where a request goes: the lane key (host and port), the origin to connect to, and the
+/// request line and `Host` header.
+struct Target {
+    key: String,
+    origin: Uri,
+    path_and_query: String,
+    host_header: HeaderValue,
+}
+
+impl Target {
+    fn of(url: &Url) -> Result<Target, FetchError> {
+        let bad = |reason: &str| FetchError::Http(format!("{url}: {reason}"));
+        let host = url.host_str().ok_or_else(|| bad("no host"))?;
+        let port = url.port_or_known_default().ok_or_else(|| bad("no port"))?;
+        let authority = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
+        let origin = format!("{}://{host}:{port}/", url.scheme())
+            .parse()
+            .map_err(|_| bad("not a valid URI"))?;
+        Ok(Target {
+            key: format!("{host}:{port}"),
+            origin,
+            path_and_query: url[url::Position::BeforePath..url::Position::AfterQuery].to_string(),
+            host_header: HeaderValue::from_str(&authority).map_err(|_| bad("bad host"))?,
+        })
+    }
+
+    fn request(&self, headers: &HeaderMap) -> Result<Request<Empty<Bytes>>, FetchError> {
+        let mut request = Request::get(self.path_and_query.as_str())
+            .body(Empty::new())
+            .map_err(|error| FetchError::Http(error.to_string()))?;
+        *request.headers_mut() = headers.clone();
+        request.headers_mut().insert(HOST, self.host_header.clone());
+        Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_keep_the_port_out_of_the_host_header_when_it_is_the_default() {
+        let target = Target::of(&Url::parse("https://Example.org/feed?x=1#top").unwrap()).unwrap();
+        assert_eq!(target.key, "example.org:443");
+        assert_eq!(target.origin.to_string(), "https://example.org:443/");
+        assert_eq!(target.path_and_query, "/feed?x=1");
+        assert_eq!(target.host_header, "example.org");
+        let target = Target::of(&Url::parse("http://127.0.0.1:8800/a.xml").unwrap()).unwrap();
+        assert_eq!(target.key, "127.0.0.1:8800");
+        assert_eq!(target.host_header, "127.0.0.1:8800");
+        let target = Target::of(&Url::parse("http://[::1]:8080/").unwrap()).unwrap();
+        assert_eq!(target.key, "[::1]:8080");
+        assert_eq!(target.path_and_query, "/");
+    }
+}
