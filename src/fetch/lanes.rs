@@ -351,6 +351,117 @@ impl Target {
 mod tests {
     use super::*;
 
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// What a raw test server saw: connections accepted, open now, and the peak open.
+    #[derive(Default)]
+    struct Seen {
+        accepted: AtomicUsize,
+        open: AtomicUsize,
+        peak: AtomicUsize,
+    }
+
+    /// A bare HTTP/1.1 server on 127.0.0.1 that answers every request with a two-byte body,
+    /// keeping the connection open unless `close_after_each` (then it closes it without
+    /// saying so, as a server whose keep-alive timer ran out does).
+    async fn serve(close_after_each: bool) -> (Url, Arc<Seen>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!(
+            "http://{}/feed.xml",
+            listener.local_addr().unwrap()
+        ))
+        .unwrap();
+        let seen = Arc::new(Seen::default());
+        let counting = Arc::clone(&seen);
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                counting.accepted.fetch_add(1, Ordering::SeqCst);
+                let open = counting.open.fetch_add(1, Ordering::SeqCst) + 1;
+                counting.peak.fetch_max(open, Ordering::SeqCst);
+                let counting = Arc::clone(&counting);
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    loop {
+                        let Ok(read) = stream.read(&mut buffer).await else {
+                            break;
+                        };
+                        if read == 0 {
+                            break;
+                        }
+                        request.extend_from_slice(&buffer[..read]);
+                        if request.windows(4).any(|window| window == b"\r\n\r\n") {
+                            request.clear();
+                            let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if stream.write_all(answer).await.is_err() || close_after_each {
+                                break;
+                            }
+                        }
+                    }
+                    counting.open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    async fn get_ok(lanes: &Lanes, url: &Url) {
+        let mut exchange = lanes.get(url, &HeaderMap::new()).await.unwrap();
+        assert_eq!(exchange.response.status(), 200);
+        exchange.drain().await;
+        assert!(exchange.held.at_rest);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_requests_at_once_share_per_host_connections() {
+        let (url, seen) = serve(false).await;
+        let lanes = Arc::new(Lanes::new(2, Duration::from_secs(5)).unwrap());
+        for _ in 0..3 {
+            let requests: Vec<_> = (0..100)
+                .map(|_| {
+                    let lanes = Arc::clone(&lanes);
+                    let url = url.clone();
+                    tokio::spawn(async move { get_ok(&lanes, &url).await })
+                })
+                .collect();
+            for request in requests {
+                request.await.unwrap();
+            }
+        }
+        assert!(seen.peak.load(Ordering::SeqCst) <= 2);
+        assert_eq!(seen.accepted.load(Ordering::SeqCst), 2, "not reused");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_the_server_closed_is_replaced_not_added_to() {
+        let (url, seen) = serve(true).await;
+        let lanes = Lanes::new(1, Duration::from_secs(5)).unwrap();
+        for _ in 0..20 {
+            get_ok(&lanes, &url).await;
+        }
+        assert_eq!(seen.accepted.load(Ordering::SeqCst), 20);
+        assert_eq!(seen.peak.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_whose_response_was_left_unread_is_not_reused() {
+        let (url, seen) = serve(false).await;
+        let lanes = Lanes::new(1, Duration::from_secs(5)).unwrap();
+        for _ in 0..10 {
+            // Dropped with its body unread: the connection cannot be reused.
+            drop(lanes.get(&url, &HeaderMap::new()).await.unwrap());
+        }
+        get_ok(&lanes, &url).await;
+        get_ok(&lanes, &url).await;
+        // (The server may count a closed connection a moment longer: its peak says nothing
+        // here.)
+        assert_eq!(seen.accepted.load(Ordering::SeqCst), 11);
+    }
+
     #[test]
     fn targets_keep_the_port_out_of_the_host_header_when_it_is_the_default() {
         let target = Target::of(&Url::parse("https://Example.org/feed?x=1#top").unwrap()).unwrap();

@@ -377,6 +377,47 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+async fn brotli(bytes: &[u8]) -> Vec<u8> {
+    use tokio::io::AsyncWriteExt;
+    let mut encoder = async_compression::tokio::write::BrotliEncoder::new(Vec::new());
+    encoder.write_all(bytes).await.unwrap();
+    encoder.shutdown().await.unwrap();
+    encoder.into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_brotli_and_deflate_bodies_are_decoded() {
+    let server = FixtureServer::start().await;
+    let mut feeds = Vec::new();
+    for encoding in ["gzip", "br", "deflate"] {
+        let document = rss(encoding, &[item(encoding, &format!("sent as {encoding}"))]);
+        let body = match encoding {
+            "gzip" => gzip(document.as_bytes()),
+            "br" => brotli(document.as_bytes()).await,
+            _ => deflate(document.as_bytes()),
+        };
+        assert_ne!(body, document.as_bytes());
+        let path = format!("/{encoding}.xml");
+        server.set(
+            &path,
+            Fixture::raw(200, "application/rss+xml", body)
+                .with_header("content-encoding", encoding),
+        );
+        feeds.push((encoding, server.url(&path)));
+    }
+    let workspace = Workspace::new(&config(&feeds, "1m", ""));
+    let output = workspace.poll().await;
+    for encoding in ["gzip", "br", "deflate"] {
+        assert!(output.contains(&format!("{encoding}: 1 new")), "{output}");
+    }
+}
+
 /// The peak resident memory of a process, from /proc (Linux).
 fn peak_memory_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
