@@ -386,10 +386,7 @@ mod tests {
                 tokio::spawn(async move {
                     let mut request = Vec::new();
                     let mut buffer = [0u8; 1024];
-                    loop {
-                        let Ok(read) = stream.read(&mut buffer).await else {
-                            break;
-                        };
+                    while let Ok(read) = stream.read(&mut buffer).await {
                         if read == 0 {
                             break;
                         }
