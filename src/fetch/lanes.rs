@@ -459,6 +459,33 @@ mod tests {
         assert_eq!(seen.accepted.load(Ordering::SeqCst), 11);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn https_speaks_tls_and_a_server_that_does_not_is_a_connect_error() {
+        // A plain HTTP server that answers as soon as anything arrives.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buffer = [0u8; 1024];
+                let _ = stream.read(&mut buffer).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let lanes = Lanes::new(1, Duration::from_secs(5)).unwrap();
+        let url = Url::parse(&format!("https://{address}/feed.xml")).unwrap();
+        match lanes.get(&url, &HeaderMap::new()).await {
+            Err(FetchError::Connect(message)) => assert!(!message.is_empty()),
+            Err(other) => panic!("not a connect error: {other}"),
+            Ok(exchange) => panic!("HTTPS over plain HTTP: {}", exchange.response.status()),
+        }
+        // The failed connection left the one lane free.
+        let url = Url::parse(&format!("http://{address}/feed.xml")).unwrap();
+        let exchange = lanes.get(&url, &HeaderMap::new()).await.unwrap();
+        assert_eq!(exchange.response.status(), 400);
+    }
+
     #[test]
     fn targets_keep_the_port_out_of_the_host_header_when_it_is_the_default() {
         let target = Target::of(&Url::parse("https://Example.org/feed?x=1#top").unwrap()).unwrap();
