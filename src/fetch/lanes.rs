@@ -16,6 +16,8 @@
 //! connection; its connector layers can neither see the destination nor outlive a connection
 //! (docs/PERFORMANCE.md). reqwest stays the client of everything else (WebSub hubs, tests).
 //!
+//! `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` are read as curl reads them: a plain
+//! HTTP request goes to the proxy with its whole URL, an HTTPS one through a `CONNECT` tunnel.
 //! Happy Eyeballs (a second, parallel connection attempt to the other address family) is off,
 //! since it can open two connections for one; HTTP/2 is not offered (a lane is one HTTP/1.1
 //! connection, which is all a feed poll needs).
@@ -28,10 +30,12 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{HOST, HeaderMap, HeaderValue};
+use hyper::header::{HOST, HeaderMap, HeaderValue, PROXY_AUTHORIZATION};
 use hyper::{Request, Response, Uri};
 use hyper_rustls::{ConfigBuilderExt, HttpsConnector};
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tower_service::Service;
@@ -52,6 +56,11 @@ const DRAIN_WAIT: Duration = Duration::from_millis(500);
 /// The lanes of every host a poll has asked.
 pub struct Lanes {
     connector: HttpsConnector<HttpConnector>,
+    /// For tunnels through a proxy (`CONNECT`), which TLS then runs inside.
+    tcp: HttpConnector,
+    tls: Arc<rustls::ClientConfig>,
+    /// `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY`, as curl reads them.
+    proxies: Matcher,
     connect_timeout: Duration,
     per_host: usize,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
@@ -213,6 +222,14 @@ impl Lanes {
     /// Lanes for `per_host` connections to each host, HTTP and HTTPS (rustls, the Mozilla
     /// roots of webpki-roots).
     pub fn new(per_host: usize, connect_timeout: Duration) -> Result<Lanes, FetchError> {
+        Lanes::with_proxies(per_host, connect_timeout, Matcher::from_env())
+    }
+
+    fn with_proxies(
+        per_host: usize,
+        connect_timeout: Duration,
+        proxies: Matcher,
+    ) -> Result<Lanes, FetchError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -225,8 +242,12 @@ impl Lanes {
         tcp.set_nodelay(true);
         tcp.set_connect_timeout(Some(connect_timeout));
         tcp.set_happy_eyeballs_timeout(None);
+        let tls = Arc::new(tls);
         Ok(Lanes {
-            connector: HttpsConnector::from((tcp, tls)),
+            connector: HttpsConnector::from((tcp.clone(), Arc::clone(&tls))),
+            tcp,
+            tls,
+            proxies,
             connect_timeout,
             per_host: per_host.max(1),
             hosts: Mutex::new(HashMap::new()),
@@ -247,6 +268,7 @@ impl Lanes {
     /// with its body unread.
     pub async fn get(&self, url: &Url, headers: &HeaderMap) -> Result<Exchange, FetchError> {
         let target = Target::of(url)?;
+        let proxy = self.proxies.intercept(&target.origin);
         let host = self.host(&target.key);
         let permit = Arc::clone(&host.free)
             .acquire_owned()
@@ -266,28 +288,51 @@ impl Lanes {
         };
         let reused = held.lane.settle().await;
         if !reused {
-            held.lane = Lane::Open(self.connect(&target).await?);
+            held.lane = Lane::Open(self.connect(&target, proxy.as_ref()).await?);
         }
-        let response = match held.lane.send(target.request(headers)?).await {
+        let response = match held
+            .lane
+            .send(target.request(headers, proxy.as_ref())?)
+            .await
+        {
             Ok(response) => response,
             // A connection at rest may have been closed by the server just now: a GET is
             // safe to send again, on a new connection.
             Err(_) if reused => {
                 held.lane.close();
                 held.lane.settle().await;
-                held.lane = Lane::Open(self.connect(&target).await?);
-                held.lane.send(target.request(headers)?).await?
+                held.lane = Lane::Open(self.connect(&target, proxy.as_ref()).await?);
+                held.lane
+                    .send(target.request(headers, proxy.as_ref())?)
+                    .await?
             }
             Err(error) => return Err(error),
         };
         Ok(Exchange { response, held })
     }
 
-    async fn connect(&self, target: &Target) -> Result<Connection, FetchError> {
-        let mut connector = self.connector.clone();
+    /// Connects to `target`: directly, to its `proxy` (plain HTTP, whose requests then name
+    /// their whole URL), or through a tunnel the proxy opens (HTTPS, TLS inside the tunnel).
+    async fn connect(
+        &self,
+        target: &Target,
+        proxy: Option<&Intercept>,
+    ) -> Result<Connection, FetchError> {
         let connecting = async {
-            poll_fn(|context| connector.poll_ready(context)).await?;
-            connector.call(target.origin.clone()).await
+            match proxy {
+                None => connect_with(self.connector.clone(), target.origin.clone()).await,
+                Some(proxy) if target.origin.scheme_str() == Some("http") => {
+                    connect_with(self.connector.clone(), proxy.uri().clone()).await
+                }
+                Some(proxy) => {
+                    let mut tunnel = Tunnel::new(proxy.uri().clone(), self.tcp.clone());
+                    if let Some(auth) = proxy.basic_auth() {
+                        tunnel = tunnel.with_auth(auth.clone());
+                    }
+                    let connector = HttpsConnector::from((tunnel, Arc::clone(&self.tls)));
+                    connect_with(connector, target.origin.clone()).await
+                }
+            }
         };
         let io = tokio::time::timeout(self.connect_timeout, connecting)
             .await
@@ -308,11 +353,26 @@ impl Lanes {
     }
 }
 
+async fn connect_with<C>(mut connector: C, uri: Uri) -> Result<C::Response, BoxError>
+where
+    C: Service<Uri>,
+    C::Error: Into<BoxError>,
+{
+    poll_fn(|context| connector.poll_ready(context))
+        .await
+        .map_err(Into::into)?;
+    connector.call(uri).await.map_err(Into::into)
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Where a request goes: the lane key (host and port), the origin to connect to, and the
 /// request line and `Host` header.
 struct Target {
     key: String,
     origin: Uri,
+    /// The whole URL without its fragment: the request target when a proxy is asked.
+    absolute: String,
     path_and_query: String,
     host_header: HeaderValue,
 }
@@ -332,17 +392,33 @@ impl Target {
         Ok(Target {
             key: format!("{host}:{port}"),
             origin,
+            absolute: url[..url::Position::AfterQuery].to_string(),
             path_and_query: url[url::Position::BeforePath..url::Position::AfterQuery].to_string(),
             host_header: HeaderValue::from_str(&authority).map_err(|_| bad("bad host"))?,
         })
     }
 
-    fn request(&self, headers: &HeaderMap) -> Result<Request<Empty<Bytes>>, FetchError> {
-        let mut request = Request::get(self.path_and_query.as_str())
+    fn request(
+        &self,
+        headers: &HeaderMap,
+        proxy: Option<&Intercept>,
+    ) -> Result<Request<Empty<Bytes>>, FetchError> {
+        // A plain HTTP proxy is sent the whole URL; a tunnel carries the usual request.
+        let plain_proxy = proxy.filter(|_| self.origin.scheme_str() == Some("http"));
+        let line = match plain_proxy {
+            Some(_) => self.absolute.as_str(),
+            None => self.path_and_query.as_str(),
+        };
+        let mut request = Request::get(line)
             .body(Empty::new())
             .map_err(|error| FetchError::Http(error.to_string()))?;
         *request.headers_mut() = headers.clone();
         request.headers_mut().insert(HOST, self.host_header.clone());
+        if let Some(auth) = plain_proxy.and_then(Intercept::basic_auth) {
+            request
+                .headers_mut()
+                .insert(PROXY_AUTHORIZATION, auth.clone());
+        }
         Ok(request)
     }
 }
@@ -484,6 +560,67 @@ mod tests {
         let url = Url::parse(&format!("http://{address}/feed.xml")).unwrap();
         let exchange = lanes.get(&url, &HeaderMap::new()).await.unwrap();
         assert_eq!(exchange.response.status(), 400);
+    }
+
+    /// A server that records the head of each request it gets, answers `answer`, and answers
+    /// whatever comes next (a TLS hello, inside a tunnel) with bytes that are not TLS.
+    async fn recording(answer: &'static [u8]) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&heads);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let recorded = Arc::clone(&recorded);
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buffer = [0u8; 1024];
+                    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                        match stream.read(&mut buffer).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(read) => head.extend_from_slice(&buffer[..read]),
+                        }
+                    }
+                    recorded
+                        .lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&head).into_owned());
+                    let _ = stream.write_all(answer).await;
+                    if matches!(stream.read(&mut buffer).await, Ok(read) if read > 0) {
+                        let _ = stream.write_all(b"not TLS at all\r\n\r\n").await;
+                    }
+                });
+            }
+        });
+        (address, heads)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_proxy_is_sent_the_whole_url_and_https_goes_through_a_tunnel() {
+        let (proxy, heads) = recording(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+        let proxies = Matcher::builder().http(proxy.clone()).build();
+        let lanes = Lanes::with_proxies(2, Duration::from_secs(5), proxies).unwrap();
+        let url = Url::parse("http://feeds.example.invalid/feed.xml?page=1#top").unwrap();
+        get_ok(&lanes, &url).await;
+        let head = heads.lock().unwrap()[0].to_ascii_lowercase();
+        assert!(
+            head.starts_with("get http://feeds.example.invalid/feed.xml?page=1 http/1.1\r\n")
+                && head.contains("\r\nhost: feeds.example.invalid\r\n"),
+            "{head}"
+        );
+
+        let (proxy, heads) = recording(b"HTTP/1.1 200 Connection established\r\n\r\n").await;
+        let proxies = Matcher::builder().https(proxy).build();
+        let lanes = Lanes::with_proxies(2, Duration::from_secs(5), proxies).unwrap();
+        let url = Url::parse("https://feeds.example.invalid/feed.xml").unwrap();
+        // The tunnel opens; the TLS handshake inside it meets a server that is not one.
+        let result = lanes.get(&url, &HeaderMap::new()).await;
+        assert!(matches!(result, Err(FetchError::Connect(_))));
+        let head = heads.lock().unwrap()[0].to_ascii_lowercase();
+        assert!(
+            head.starts_with("connect feeds.example.invalid:443 http/1.1\r\n"),
+            "{head}"
+        );
     }
 
     #[test]
