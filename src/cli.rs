@@ -337,7 +337,8 @@ async fn add(config_path: &Path, address: &str) -> Result<(), Failure> {
         .ok_or_else(|| {
             store_failure(anyhow::anyhow!("\"{address}\" is not an http or https URL"))
         })?;
-    let client = crate::fetch::build_client(config.settings.timeout).map_err(store_failure)?;
+    let client = crate::fetch::FeedClient::new(config.settings.per_host, config.settings.timeout)
+        .map_err(store_failure)?;
     let found = crate::pipeline::discover::discover(&client, &url, config.settings.max_body)
         .await
         .map_err(store_failure)?;

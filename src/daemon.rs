@@ -19,7 +19,7 @@ use tracing::{Instrument as _, debug, info, warn};
 
 use crate::config::watch::ReloadTrigger;
 use crate::config::{self, Config, FeedConfig, Settings};
-use crate::fetch::{FetchError, build_client};
+use crate::fetch::{FeedClient, FetchError, build_client};
 use crate::metrics::METRICS;
 use crate::model::FeedId;
 use crate::outputs::{Outputs, notify_hub, run_publisher};
@@ -96,7 +96,7 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
         .collect();
     Ok(Prepared {
         context: PollContext::new(
-            build_client(config.settings.timeout)?,
+            FeedClient::new(config.settings.per_host, config.settings.timeout)?,
             store.clone(),
             topics,
             &config.settings,
@@ -459,7 +459,8 @@ impl Scheduler {
             self.outputs.set_topics(topics);
         }
         if new.settings.timeout != self.config.settings.timeout {
-            self.context.client = build_client(new.settings.timeout)?;
+            // The same lanes: connections to a host stay within the bound across a reload.
+            self.context.client = self.context.client.with_timeout(new.settings.timeout);
         }
         self.context.min_interval = new.settings.min_interval;
         self.context.max_interval = new.settings.max_interval;

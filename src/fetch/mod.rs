@@ -3,21 +3,26 @@
 //! says about when to come back read into `ServerHints`, the decompressed body capped, and every
 //! failure turned into a `FetchError` that says what happened.
 //!
-//! Owns the wire. It does not parse feed formats and does not touch the store.
+//! Owns the wire: `lanes.rs` holds the connections of feed polls (at most `per_host` to one
+//! host), `body.rs` decodes and caps a body. It does not parse feed formats and does not touch
+//! the store.
 
+mod body;
 mod client;
 mod hints;
+mod lanes;
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
-use reqwest::header::{
-    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+use hyper::StatusCode;
+use hyper::header::{
+    CONTENT_TYPE, ETAG, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    LOCATION,
 };
 use url::Url;
 
-pub use client::{MAX_REDIRECTS, USER_AGENT, build_client};
+pub use client::{FeedClient, MAX_REDIRECTS, USER_AGENT, build_client};
 pub use hints::{MAX_RETRY_AFTER, ServerHints, parse_http_date, server_hints};
 
 /// The decompressed body is cut off at this size by default: a feed is never this big, and a
@@ -120,19 +125,9 @@ impl FetchError {
             _ => false,
         }
     }
-
-    fn from_reqwest(error: reqwest::Error) -> FetchError {
-        if error.is_timeout() {
-            FetchError::Timeout
-        } else if error.is_connect() {
-            FetchError::Connect(error_chain(&error))
-        } else {
-            FetchError::Http(error_chain(&error))
-        }
-    }
 }
 
-/// reqwest's top-level message is vague ("error sending request"); the causes say what
+/// A top-level message is often vague ("error sending request"); the causes say what
 /// actually happened (connection refused, certificate expired...).
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
@@ -149,40 +144,58 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// Fetches `url`, conditional on `validators`, reading no more than `max_body` bytes of
-/// (decompressed) body. `now` dates the server's hints.
+/// (decompressed) body, within the client's total timeout. `now` dates the server's hints.
 pub async fn fetch(
-    client: &reqwest::Client,
+    client: &FeedClient,
     url: &Url,
     validators: &Validators,
     max_body: usize,
     now: DateTime<Utc>,
 ) -> Result<FetchOutcome, FetchError> {
+    tokio::time::timeout(
+        client.timeout,
+        fetch_hops(client, url, validators, max_body, now),
+    )
+    .await
+    .map_err(|_| FetchError::Timeout)?
+}
+
+async fn fetch_hops(
+    client: &FeedClient,
+    url: &Url,
+    validators: &Validators,
+    max_body: usize,
+    now: DateTime<Utc>,
+) -> Result<FetchOutcome, FetchError> {
+    let mut headers = client.headers.clone();
+    let mut validator = |name, value: &Option<String>| {
+        if let Some(value) = value
+            .as_deref()
+            .and_then(|value| HeaderValue::from_str(value).ok())
+        {
+            headers.insert(name, value);
+        }
+    };
+    validator(IF_NONE_MATCH, &validators.etag);
+    validator(IF_MODIFIED_SINCE, &validators.last_modified);
     let mut current = url.clone();
     let mut visited = HashSet::from([url.clone()]);
     let mut redirects = Redirects::default();
     let mut all_permanent = true;
-    let mut response = loop {
-        let mut request = client.get(current.clone());
-        if let Some(etag) = &validators.etag {
-            request = request.header(IF_NONE_MATCH, etag);
-        }
-        if let Some(last_modified) = &validators.last_modified {
-            request = request.header(IF_MODIFIED_SINCE, last_modified);
-        }
-        let response = request.send().await.map_err(FetchError::from_reqwest)?;
-        let status = response.status();
+    let exchange = loop {
+        let exchange = client.lanes.get(&current, &headers).await?;
+        let status = exchange.response.status();
         if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
-            break response;
+            break exchange;
         }
-        // The client follows no redirect itself: here each hop is seen, so a chain of only
+        // No client follows redirects for us: here each hop is seen, so a chain of only
         // permanent redirects can move the feed, and anything else cannot.
-        let location = response
-            .headers()
-            .get(LOCATION)
-            .and_then(|value| value.to_str().ok())
+        let location = header_text(exchange.response.headers(), LOCATION);
+        exchange.discard().await;
+        let location = location
             .ok_or_else(|| FetchError::BadRedirect(format!("HTTP {status} without Location")))?;
         let next = current
-            .join(location.trim())
+            .join(&location)
             .map_err(|error| FetchError::BadRedirect(format!("{location}: {error}")))?;
         if !matches!(next.scheme(), "http" | "https") {
             return Err(FetchError::BadRedirect(next.to_string()));
@@ -203,19 +216,22 @@ pub async fn fetch(
     if redirects.hops > 0 && all_permanent {
         redirects.permanent_target = Some(current.clone());
     }
-    let status = response.status();
-    let hints = server_hints(response.headers(), now);
+    let status = exchange.response.status();
+    let headers = exchange.response.headers().clone();
+    let hints = server_hints(&headers, now);
     if status == StatusCode::NOT_MODIFIED {
+        exchange.discard().await;
         return Ok(FetchOutcome::NotModified {
             status: status.as_u16(),
             hints,
             redirects,
         });
     }
-    if status == StatusCode::GONE {
-        return Err(FetchError::Gone);
-    }
     if !status.is_success() {
+        exchange.discard().await;
+        if status == StatusCode::GONE {
+            return Err(FetchError::Gone);
+        }
         return Err(FetchError::Status {
             status: status.as_u16(),
             retry_after: matches!(
@@ -226,16 +242,7 @@ pub async fn fetch(
             .flatten(),
         });
     }
-    let headers = response.headers().clone();
-    let mut body = Vec::new();
-    // The body is decompressed as it streams in, so a gzip bomb is cut off at the cap, having
-    // cost no more than the cap in memory.
-    while let Some(chunk) = response.chunk().await.map_err(FetchError::from_reqwest)? {
-        if body.len() + chunk.len() > max_body {
-            return Err(FetchError::TooLarge { limit: max_body });
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = body::read(exchange, max_body).await?;
     Ok(FetchOutcome::Body(FetchedBody {
         status: status.as_u16(),
         body,
@@ -250,7 +257,7 @@ pub async fn fetch(
     }))
 }
 
-fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+fn header_text(headers: &HeaderMap, name: hyper::header::HeaderName) -> Option<String> {
     headers
         .get(name)
         .and_then(|value| value.to_str().ok())

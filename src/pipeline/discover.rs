@@ -111,7 +111,7 @@ pub fn alternate_links(html: &str, base: &Url) -> Vec<Url> {
 
 /// Fetches `url` and parses it as a feed.
 async fn try_feed(
-    client: &reqwest::Client,
+    client: &fetch::FeedClient,
     url: &Url,
     max_body: usize,
 ) -> Result<Result<Discovered, (ParseError, Vec<u8>, Url)>, FetchError> {
@@ -140,7 +140,7 @@ async fn try_feed(
 
 /// Finds the feed at `url`: the URL itself, the feeds its page announces, then the usual paths.
 pub async fn discover(
-    client: &reqwest::Client,
+    client: &fetch::FeedClient,
     url: &Url,
     max_body: usize,
 ) -> Result<Discovered, DiscoverError> {

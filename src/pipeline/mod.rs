@@ -30,19 +30,10 @@ use crate::store::{
 use crate::topics::{ItemText, TopicSet};
 use state::{Observed, transition};
 
-/// How long a fetch slot is kept after its response ends. hyper hands a finished connection
-/// back to its pool from another task, a few wake-ups after the response ends; a request that
-/// took the slot before that would open another connection to the host beside the idle one.
-/// A millisecond makes that rare, not impossible: on a saturated machine the benchmark still
-/// sees a third connection to one host now and then (docs/PERFORMANCE.md). A strict bound
-/// needs connections we manage ourselves (hyper's connection API), which is still to do. The
-/// poll itself does not wait for this, only the next request to the same host does.
-const HANDBACK_DELAY: Duration = Duration::from_millis(1);
-
 /// What a poll needs besides the feed: shared by every poll of a daemon or a `poll` run.
 #[derive(Clone)]
 pub struct PollContext {
-    pub client: reqwest::Client,
+    pub client: fetch::FeedClient,
     pub store: Store,
     /// Writes poll results, batching those that finish together.
     pub writer: BatchWriter,
@@ -66,13 +57,10 @@ impl FetchSlot {
         FetchSlot { _permits: permits }
     }
 
-    /// Gives the permits back once hyper has had time to pool the connection (see
-    /// `HANDBACK_DELAY`), without making the caller wait.
+    /// Gives the permits back. The connection the fetch used is already back in its lane
+    /// (`fetch::FeedClient`), so the next request to the host can take it at once.
     fn release(self) {
-        tokio::spawn(async move {
-            tokio::time::sleep(HANDBACK_DELAY).await;
-            drop(self);
-        });
+        drop(self);
     }
 }
 
@@ -87,7 +75,7 @@ impl PollContext {
     }
 
     pub fn new(
-        client: reqwest::Client,
+        client: fetch::FeedClient,
         store: Store,
         topics: Arc<TopicSet>,
         settings: &Settings,

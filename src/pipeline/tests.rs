@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 use crate::config;
-use crate::fetch::build_client;
+use crate::fetch::FeedClient;
 
 /// Serves `body` as RSS to every request on 127.0.0.1, one response per connection.
 async fn serve_forever(body: String) -> String {
@@ -69,7 +69,7 @@ async fn a_full_disk_fails_the_poll_whole_and_polling_recovers() {
     let config = config::parse(Path::new("feeds.toml"), &text).unwrap();
     let rows = store.sync_feeds(&[(url.as_str(), None)]).unwrap();
     let context = PollContext::new(
-        build_client(Duration::from_secs(10)).unwrap(),
+        FeedClient::new(2, Duration::from_secs(10)).unwrap(),
         store.clone(),
         Arc::new(TopicSet::compile(&config.topics)),
         &config.settings,

@@ -207,16 +207,40 @@ async fn one_host_never_sees_more_than_two_connections() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fast_answers_reuse_connections_instead_of_opening_more() {
-    // Quick responses are where a new request could race the previous connection's return to
-    // the pool and open a third connection beside it.
+async fn many_fast_feeds_on_one_host_reuse_two_connections_and_never_open_a_third() {
+    // 200 feeds with tiny bodies, all due at once: every response ends moments before the next
+    // request to the host starts, which is where a request could race the previous
+    // connection's way back to a pool and open a third connection beside it. The server
+    // counts the TCP connections it has open, not the requests.
+    const FEEDS: usize = 200;
+    const ROUNDS: usize = 3;
     let server = FixtureServer::start().await;
-    let feeds = feeds_on_one_host(&server, 60, Duration::ZERO);
-    let workspace = Workspace::new(&config(&feeds, "1m", "concurrency = 16"));
-    for _ in 0..2 {
-        workspace.poll().await;
+    let feeds = feeds_on_one_host(&server, FEEDS, Duration::ZERO);
+    let workspace = Workspace::new(&config(&feeds, "1m", "concurrency = 32"));
+    for round in 1..=ROUNDS {
+        let output = workspace.poll().await;
+        let answered = output
+            .lines()
+            .filter(|line| line.contains(": 1 new,") || line.ends_with(": not modified"))
+            .count();
+        assert_eq!(answered, FEEDS, "round {round}: {output}");
+        let peak = server.peak_connections();
+        assert!(
+            peak <= 2,
+            "round {round}: the host saw {peak} connections open at once (bound 2)"
+        );
     }
-    assert_at_most_two_connections(&server);
+    let requests: usize = (0..FEEDS)
+        .map(|index| server.counts(&format!("/one-host/{index}.xml")).0)
+        .sum();
+    assert_eq!(requests, FEEDS * ROUNDS);
+    // Each `tidings poll` is a process of its own and opens its connections anew: two per
+    // round when they are reused, up to one per request when they are not.
+    let accepted = server.connections_accepted();
+    assert!(
+        (1..=2 * ROUNDS).contains(&accepted),
+        "{accepted} connections for {requests} requests"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,6 +375,47 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
+}
+
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+async fn brotli(bytes: &[u8]) -> Vec<u8> {
+    use tokio::io::AsyncWriteExt;
+    let mut encoder = async_compression::tokio::write::BrotliEncoder::new(Vec::new());
+    encoder.write_all(bytes).await.unwrap();
+    encoder.shutdown().await.unwrap();
+    encoder.into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_brotli_and_deflate_bodies_are_decoded() {
+    let server = FixtureServer::start().await;
+    let mut feeds = Vec::new();
+    for encoding in ["gzip", "br", "deflate"] {
+        let document = rss(encoding, &[item(encoding, &format!("sent as {encoding}"))]);
+        let body = match encoding {
+            "gzip" => gzip(document.as_bytes()),
+            "br" => brotli(document.as_bytes()).await,
+            _ => deflate(document.as_bytes()),
+        };
+        assert_ne!(body, document.as_bytes());
+        let path = format!("/{encoding}.xml");
+        server.set(
+            &path,
+            Fixture::raw(200, "application/rss+xml", body)
+                .with_header("content-encoding", encoding),
+        );
+        feeds.push((encoding, server.url(&path)));
+    }
+    let workspace = Workspace::new(&config(&feeds, "1m", ""));
+    let output = workspace.poll().await;
+    for encoding in ["gzip", "br", "deflate"] {
+        assert!(output.contains(&format!("{encoding}: 1 new")), "{output}");
+    }
 }
 
 /// The peak resident memory of a process, from /proc (Linux).

@@ -95,11 +95,12 @@ struct Shared {
     last_headers: HashMap<String, HeaderMap>,
 }
 
-/// Counts the connections open at once, and their peak.
+/// Counts the connections open at once, their peak, and every connection accepted.
 #[derive(Default)]
 struct Connections {
     open: AtomicUsize,
     peak: AtomicUsize,
+    accepted: AtomicUsize,
 }
 
 struct CountingListener {
@@ -126,6 +127,7 @@ impl axum::serve::Listener for CountingListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             if let Ok((stream, address)) = self.inner.accept().await {
+                self.connections.accepted.fetch_add(1, Ordering::SeqCst);
                 let open = self.connections.open.fetch_add(1, Ordering::SeqCst) + 1;
                 self.connections.peak.fetch_max(open, Ordering::SeqCst);
                 let connections = Arc::clone(&self.connections);
@@ -207,6 +209,11 @@ impl FixtureServer {
     /// The most connections that were open at the same time.
     pub fn peak_connections(&self) -> usize {
         self.connections.peak.load(Ordering::SeqCst)
+    }
+
+    /// How many connections were accepted in all.
+    pub fn connections_accepted(&self) -> usize {
+        self.connections.accepted.load(Ordering::SeqCst)
     }
 
     /// When each request for `path` arrived.
