@@ -93,7 +93,11 @@ fn ingest(store: &Store, batch: &Batch, feed_ids: &[tidings::model::FeedId]) -> 
                 last_attempt: Some(now),
                 ..FetchState::default()
             },
-            fetched: Some(FetchedItems { meta, items }),
+            fetched: Some(FetchedItems {
+                meta,
+                items,
+                raw: None,
+            }),
         });
     }
     let results = store.record_polls(&records).unwrap();

@@ -35,9 +35,7 @@ use quick_xml::name::ResolveResult;
 use sha2::{Digest, Sha256};
 
 use super::charset;
-
-/// The raw hash of one item: its bytes with the document's context, SHA-256 cut to 128 bits.
-pub type RawHash = [u8; 16];
+use crate::model::RawHash;
 
 /// A document ready to be read in part.
 #[derive(Debug)]
@@ -266,10 +264,10 @@ fn scan(text: &[u8], context: &mut Sha256) -> Option<Vec<Range<usize>>> {
                 }
                 depth -= 1;
             }
-            Event::Text(text) if depth == 0 => {
-                if !text.bytes().all(|byte| byte.is_ascii_whitespace()) {
-                    return None;
-                }
+            Event::Text(text)
+                if depth == 0 && !text.bytes().all(|byte| byte.is_ascii_whitespace()) =>
+            {
+                return None;
             }
             Event::CData(_) if depth == 0 => return None,
             Event::GeneralRef(reference) => {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, TransactionBehavior, params};
 
 use super::items::{self, PollSummary};
+use super::rawskip::{self, RawItems};
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
 
@@ -81,6 +82,9 @@ pub struct FetchedItems {
     /// Each item with its topic matches; `None` for an item the store already holds with the
     /// same content (see `Store::item_hashes`), which is left as it is.
     pub items: Vec<(Item, Option<Vec<TopicMatch>>)>,
+    /// The document's raw item hashes and the items left out of its parse (`RawItems`);
+    /// `None` leaves the stored raw hashes as they are.
+    pub raw: Option<RawItems>,
 }
 
 const FEED_COLUMNS: &str = "f.id, f.url, f.name, f.title, f.active, \
@@ -241,7 +245,7 @@ fn write_poll_in(
             let feed_url: String = transaction
                 .prepare_cached("SELECT url FROM feeds WHERE id = ?1")?
                 .query_row([record.feed_id.0], |row| row.get(0))?;
-            let summary = items::upsert_items_in(
+            let mut summary = items::upsert_items_in(
                 transaction,
                 record.feed_id,
                 &feed_url,
@@ -254,12 +258,21 @@ fn write_poll_in(
                      WHERE id = ?1",
                 )?
                 .execute(params![record.feed_id.0, fetched.meta.title, fetched.meta.site_link])?;
-            // What the source lists now; retention leaves these items alone.
+            // What the source lists now, read or left out of the parse as known; retention
+            // leaves these items alone.
+            let skipped = fetched.raw.iter().flat_map(|raw| &raw.skipped);
             let listed: Vec<String> = fetched
                 .items
                 .iter()
-                .map(|(item, _)| item.key.to_storage_string().replace('\n', " "))
+                .map(|(item, _)| item.key.to_storage_string())
+                .chain(skipped.cloned())
+                .map(|key| key.replace('\n', " "))
                 .collect();
+            if let Some(raw) = &fetched.raw {
+                rawskip::write_raw_items_in(transaction, record.feed_id, raw)?;
+                // Left out of the parse because known: unchanged.
+                summary.unchanged += raw.skipped.len();
+            }
             transaction
                 .prepare_cached("UPDATE feeds SET listed_keys = ?2 WHERE id = ?1")?
                 .execute(params![record.feed_id.0, listed.join("\n")])?;
