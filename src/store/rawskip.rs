@@ -102,3 +102,145 @@ pub(super) fn write_raw_items_in(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::model::{FeedMeta, Item, ItemKey};
+    use crate::store::{FetchState, FetchedItems, PollRecord, PollSummary};
+
+    fn item(key: &str) -> Item {
+        Item {
+            key: ItemKey::Guid(key.to_string()),
+            guid: Some(key.to_string()),
+            link: Some(format!("https://example.org/{key}")),
+            title: format!("Item {key}"),
+            summary: None,
+            content: None,
+            author: None,
+            published: None,
+            updated: None,
+            match_text: key.to_string(),
+            content_hash: format!("hash {key}"),
+            link_key: None,
+            story: None,
+        }
+    }
+
+    fn raw_item(byte: u8, key: &str) -> RawItem {
+        RawItem {
+            hash: [byte; 16],
+            key: format!("guid:{key}"),
+            content_hash: format!("hash {key}"),
+            link: Some(format!("https://example.org/{key}")),
+        }
+    }
+
+    fn poll(store: &Store, feed: FeedId, keys: &[&str], raw: RawItems, at: i64) -> PollSummary {
+        store
+            .record_poll(&PollRecord {
+                feed_id: feed,
+                state: FetchState {
+                    last_attempt: Some(Utc.timestamp_opt(at, 0).unwrap()),
+                    ..FetchState::default()
+                },
+                fetched: Some(FetchedItems {
+                    meta: FeedMeta::default(),
+                    items: keys
+                        .iter()
+                        .map(|key| (item(key), Some(Vec::new())))
+                        .collect(),
+                    raw: Some(raw),
+                }),
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn raw_hashes_are_replaced_or_updated_with_the_poll_and_go_with_the_feed() {
+        let store = Store::open_in_memory().unwrap();
+        let feeds = store
+            .sync_feeds(&[("https://a.example/", None), ("https://b.example/", None)])
+            .unwrap();
+        let (a, b) = (feeds[0].id, feeds[1].id);
+        let first = RawItems {
+            replace_all: true,
+            read: vec![raw_item(1, "x"), raw_item(2, "y"), raw_item(3, "z")],
+            ..RawItems::default()
+        };
+        poll(&store, a, &["x", "y", "z"], first.clone(), 1000);
+        poll(&store, b, &["x"], first, 1000);
+        let stored = store.raw_items(a).unwrap();
+        assert_eq!(stored.len(), 3);
+        assert_eq!(stored[&[2; 16]], raw_item(2, "y"));
+        // y edited (new bytes), z gone, x left out of the parse.
+        let summary = poll(
+            &store,
+            a,
+            &["y"],
+            RawItems {
+                replace_all: false,
+                gone: vec![[2; 16], [3; 16]],
+                read: vec![raw_item(4, "y")],
+                skipped: vec!["guid:x".into()],
+            },
+            2000,
+        );
+        // y has the same content hash here (unchanged), and x was left out (unchanged too).
+        assert_eq!(summary.unchanged, 2);
+        let mut hashes: Vec<RawHash> = store.raw_items(a).unwrap().into_keys().collect();
+        hashes.sort_unstable();
+        assert_eq!(hashes, [[1; 16], [4; 16]]);
+        // A document read whole replaces them all.
+        poll(
+            &store,
+            a,
+            &["x"],
+            RawItems {
+                replace_all: true,
+                ..RawItems::default()
+            },
+            3000,
+        );
+        assert!(store.raw_items(a).unwrap().is_empty());
+        assert_eq!(store.raw_items(b).unwrap().len(), 3);
+        // A deleted feed takes its raw hashes along.
+        store
+            .writer()
+            .unwrap()
+            .execute("DELETE FROM feeds WHERE id = ?1", [b.0])
+            .unwrap();
+        assert!(store.raw_items(b).unwrap().is_empty());
+    }
+
+    #[test]
+    fn items_left_out_of_the_parse_stay_listed_and_retention_spares_them() {
+        let store = Store::open_in_memory().unwrap();
+        let feed = store.sync_feeds(&[("https://a.example/", None)]).unwrap()[0].id;
+        let read_all = RawItems {
+            replace_all: true,
+            read: vec![raw_item(1, "old1"), raw_item(2, "old2")],
+            ..RawItems::default()
+        };
+        poll(&store, feed, &["old1", "old2"], read_all, 1000);
+        // The next document still lists both (left out of the parse) and brings one new item.
+        let next = RawItems {
+            read: vec![raw_item(3, "new")],
+            skipped: vec!["guid:old1".into(), "guid:old2".into()],
+            ..RawItems::default()
+        };
+        poll(&store, feed, &["new"], next, 2000);
+        let pruned = store
+            .prune(Utc.timestamp_opt(2500, 0).unwrap(), &[])
+            .unwrap();
+        assert_eq!(pruned.expired, 0, "still listed by the source: kept");
+        // Without them listed, the old ones would go.
+        poll(&store, feed, &["new"], RawItems::default(), 3000);
+        let pruned = store
+            .prune(Utc.timestamp_opt(2500, 0).unwrap(), &[])
+            .unwrap();
+        assert_eq!(pruned.expired, 2);
+    }
+}
