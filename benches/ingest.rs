@@ -124,8 +124,9 @@ fn ingest(store: &Store, batch: &Batch, feed_ids: &[tidings::model::FeedId]) -> 
 }
 
 /// A re-poll as `pipeline::poll_feed` does it after the download: the body hash, then
-/// `rawskip::read` against what the store holds, matching and comparison keys for the items
-/// read that are new or changed, and the poll recorded with its raw hashes. Returns the items
+/// `rawskip::read` against the feed's raw hashes, the stored content hashes of the items read,
+/// matching and comparison keys for those that are new or changed, and the poll recorded with
+/// its raw hashes. Returns the items
 /// accounted for (new + unchanged, those left out included).
 fn repoll(
     store: &Store,
@@ -137,12 +138,15 @@ fn repoll(
     let mut records = Vec::with_capacity(documents.len());
     for ((url, body), feed_id) in documents.iter().zip(feed_ids) {
         black_box(Sha256::digest(body));
-        let known = store.item_hashes(*feed_id).unwrap();
         let known_raw = store.raw_items(*feed_id).unwrap();
-        let read =
-            rawskip::read(body, Some("application/rss+xml"), url, &known_raw, &known).unwrap();
+        let read = rawskip::read(body, Some("application/rss+xml"), url, &known_raw).unwrap();
         let mut items = read.items;
         clamp_dates(&mut items, now);
+        let keys: Vec<String> = items
+            .iter()
+            .map(|item| item.key.to_storage_string())
+            .collect();
+        let known = store.content_hashes(*feed_id, &keys).unwrap();
         let items = items
             .into_iter()
             .map(|mut item| {

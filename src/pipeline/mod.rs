@@ -353,17 +353,13 @@ async fn observe(
     // (The semaphore is never closed, so the permit is always granted.)
     let _processing = Arc::clone(&context.processing).acquire_owned().await.ok();
     slot.release();
-    // What the store already holds of this feed: items seen before with the same content are
-    // neither matched nor written again, and items whose bytes the last document had are not
-    // even parsed (`rawskip`).
+    // The raw items of the feed's last document: those with the same bytes are not even
+    // parsed again (`rawskip`).
     let feed_id = row.id;
-    let (known, known_raw) = run_blocking(&context.store, move |store| {
-        let known = store.item_hashes(feed_id)?;
-        let known_raw = store.raw_items(feed_id).unwrap_or_default();
-        Ok((known, known_raw))
-    })
-    .await
-    .unwrap_or_default();
+    let known_raw = run_blocking(&context.store, move |store| store.raw_items(feed_id))
+        .await
+        .unwrap_or_default();
+    let store = context.store.clone();
     let topics = Arc::clone(&context.topics);
     // Where the document was fetched from after redirects: relative links resolve there.
     let feed_url = body.final_url.clone();
@@ -371,15 +367,16 @@ async fn observe(
     let content_type = body.content_type;
     // Parsing and matching are CPU work: keep them off the async threads.
     let processed = tokio::task::spawn_blocking(move || {
-        let read = rawskip::read(
-            &document,
-            content_type.as_deref(),
-            &feed_url,
-            &known_raw,
-            &known,
-        )?;
+        let read = rawskip::read(&document, content_type.as_deref(), &feed_url, &known_raw)?;
         let mut items = read.items;
         clamp_dates(&mut items, now);
+        // What the store holds of the items read: those seen before with the same content are
+        // neither matched nor written again.
+        let keys: Vec<String> = items
+            .iter()
+            .map(|item| item.key.to_storage_string())
+            .collect();
+        let known = store.content_hashes(feed_id, &keys).unwrap_or_default();
         let items = items
             .into_iter()
             .map(|mut item| {

@@ -32,7 +32,7 @@ use crate::model::{FeedMeta, Item, RawHash};
 use crate::normalize::{normalize, without_fragment};
 use crate::parse::prescan::{Prescan, prescan};
 use crate::parse::{ParseError, parse};
-use crate::store::{RawItem, RawItems};
+use crate::store::{KnownRaw, RawItem, RawItems};
 
 /// A document read, in part or whole.
 #[derive(Debug)]
@@ -46,14 +46,12 @@ pub struct Read {
 }
 
 /// Reads `body`, fetched from `feed_url` with `content_type`. `known` is what
-/// `Store::raw_items` holds for the feed, `stored` what `Store::item_hashes` holds (key →
-/// content hash). Fails only as `parse` fails on the whole document.
+/// `Store::raw_items` holds for the feed. Fails only as `parse` fails on the whole document.
 pub fn read(
     body: &[u8],
     content_type: Option<&str>,
     feed_url: &Url,
-    known: &HashMap<RawHash, RawItem>,
-    stored: &HashMap<String, String>,
+    known: &HashMap<RawHash, KnownRaw>,
 ) -> Result<Read, ParseError> {
     let Some(scan) = prescan(body, content_type, feed_url.as_str()) else {
         return whole(body, content_type, feed_url, None);
@@ -61,11 +59,7 @@ pub fn read(
     let hashes = scan.item_hashes();
     let mut skip: Vec<bool> = hashes
         .iter()
-        .map(|hash| {
-            known
-                .get(hash)
-                .is_some_and(|row| stored.get(&row.key) == Some(&row.content_hash))
-        })
+        .map(|hash| known.get(hash).is_some_and(|row| row.current))
         .collect();
     // A key listed twice is read every time: which version is stored depends on the order.
     let mut key_counts: HashMap<&str, usize> = HashMap::new();
@@ -91,7 +85,7 @@ pub fn read(
         return whole(body, content_type, feed_url, Some((&scan, &hashes)));
     };
     let (meta, items) = normalize(&parsed, feed_url);
-    let left_out: Vec<&RawItem> = hashes
+    let left_out: Vec<&KnownRaw> = hashes
         .iter()
         .zip(&skip)
         .filter(|(_, skip)| **skip)
@@ -172,7 +166,7 @@ fn raw_items(hashes: &[RawHash], items: &[Item]) -> Vec<RawItem> {
 
 /// Whether the items read from the smaller document have the keys a parse of the whole would
 /// give them, and the items left out still have theirs (module docs).
-fn same_keys_as_whole(items: &[Item], left_out: &[&RawItem]) -> bool {
+fn same_keys_as_whole(items: &[Item], left_out: &[&KnownRaw]) -> bool {
     // Storage keys start with their kind (`ItemKey::to_storage_string`).
     let has_guid = |key: &str| key.starts_with("guid:");
     let left_out_keys: HashSet<&str> = left_out.iter().map(|row| row.key.as_str()).collect();
@@ -232,10 +226,28 @@ mod tests {
         stored: HashMap<String, String>,
     }
 
+    /// What `Store::raw_items` answers for these rows and stored content hashes.
+    fn known(
+        rows: &HashMap<RawHash, RawItem>,
+        stored: &HashMap<String, String>,
+    ) -> HashMap<RawHash, KnownRaw> {
+        rows.iter()
+            .map(|(hash, row)| {
+                let known = KnownRaw {
+                    key: row.key.clone(),
+                    link: row.link.clone(),
+                    current: stored.get(&row.key) == Some(&row.content_hash),
+                };
+                (*hash, known)
+            })
+            .collect()
+    }
+
     impl Simulated {
         fn poll(&mut self, document: &str) -> Read {
             let url = Url::parse(URL).unwrap();
-            let read = read(document.as_bytes(), None, &url, &self.raw, &self.stored).unwrap();
+            let known = known(&self.raw, &self.stored);
+            let read = read(document.as_bytes(), None, &url, &known).unwrap();
             if read.raw.replace_all {
                 self.raw.clear();
             }

@@ -274,7 +274,11 @@ fn write_poll_in(
                 summary.unchanged += raw.skipped.len();
             }
             transaction
-                .prepare_cached("UPDATE feeds SET listed_keys = ?2 WHERE id = ?1")?
+                // An unchanged listing is not written again: the value is large, and most
+                // re-polls list the same items.
+                .prepare_cached(
+                    "UPDATE feeds SET listed_keys = ?2 WHERE id = ?1 AND listed_keys IS NOT ?2",
+                )?
                 .execute(params![record.feed_id.0, listed.join("\n")])?;
             summary
         }

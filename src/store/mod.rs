@@ -31,7 +31,7 @@ pub use feeds::{FeedRow, FetchState, FetchedItems, PollRecord};
 pub use health::FeedHealth;
 pub use items::{FoundItem, Grouping, PollSummary, StoredText};
 pub use migrations::SCHEMA_VERSION;
-pub use rawskip::{RawItem, RawItems};
+pub use rawskip::{KnownRaw, RawItem, RawItems};
 pub use retention::Pruned;
 
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,18 @@ pub struct RawItem {
     pub link: Option<String>,
 }
 
+/// An item of the feed's last document as the store knows it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownRaw {
+    /// The key it was read as.
+    pub key: String,
+    /// Its link without fragment.
+    pub link: Option<String>,
+    /// Whether the feed's item under that key is still the version read then (same content
+    /// hash): only then may it be left out of a parse.
+    pub current: bool,
+}
+
 /// How a poll changes a feed's raw hashes, written with its items.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawItems {
@@ -42,31 +54,56 @@ pub struct RawItems {
 }
 
 impl Store {
-    /// The raw hashes of a feed's last document with what each item was read as.
-    pub fn raw_items(&self, feed_id: FeedId) -> Result<HashMap<RawHash, RawItem>, StoreError> {
+    /// The raw hashes of a feed's last document, with what each item was read as and whether
+    /// the stored item is still that version. One indexed probe of `items` per row, so a feed
+    /// with a long history costs no more than one with a short one.
+    pub fn raw_items(&self, feed_id: FeedId) -> Result<HashMap<RawHash, KnownRaw>, StoreError> {
         let connection = self.reader()?;
         let mut statement = connection.prepare_cached(
-            "SELECT hash, item_key, content_hash, link FROM raw_items WHERE feed_id = ?1",
+            "SELECT r.hash, r.item_key, r.link, i.content_hash IS r.content_hash
+             FROM raw_items r
+             LEFT JOIN items i ON i.feed_id = r.feed_id AND i.item_key = r.item_key
+             WHERE r.feed_id = ?1",
         )?;
         let mut rows = statement.query([feed_id.0])?;
         let mut items = HashMap::new();
         while let Some(row) = rows.next()? {
-            let bytes: Vec<u8> = row.get(0)?;
             // A row of another length cannot come from this build; it is ignored.
-            let Ok(hash) = RawHash::try_from(bytes.as_slice()) else {
+            let Ok(hash) = RawHash::try_from(row.get_ref(0)?.as_blob().unwrap_or_default()) else {
                 continue;
             };
             items.insert(
                 hash,
-                RawItem {
-                    hash,
+                KnownRaw {
                     key: row.get(1)?,
-                    content_hash: row.get(2)?,
-                    link: row.get(3)?,
+                    link: row.get(2)?,
+                    current: row.get(3)?,
                 },
             );
         }
         Ok(items)
+    }
+
+    /// The stored content hash of each of `keys` that the feed holds (key → hash), for the
+    /// items a poll read: the rest were left out of the parse, so the poll need not read the
+    /// hashes of the feed's whole history (`item_hashes`).
+    pub fn content_hashes(
+        &self,
+        feed_id: FeedId,
+        keys: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let connection = self.reader()?;
+        let mut statement = connection.prepare_cached(
+            "SELECT content_hash FROM items WHERE feed_id = ?1 AND item_key = ?2",
+        )?;
+        let mut hashes = HashMap::with_capacity(keys.len());
+        for key in keys {
+            let mut rows = statement.query(params![feed_id.0, key])?;
+            if let Some(row) = rows.next()? {
+                hashes.insert(key.clone(), row.get(0)?);
+            }
+        }
+        Ok(hashes)
     }
 }
 
@@ -174,7 +211,20 @@ mod tests {
         poll(&store, b, &["x"], first, 1000);
         let stored = store.raw_items(a).unwrap();
         assert_eq!(stored.len(), 3);
-        assert_eq!(stored[&[2; 16]], raw_item(2, "y"));
+        assert_eq!(
+            stored[&[2; 16]],
+            KnownRaw {
+                key: "guid:y".into(),
+                link: Some("https://example.org/y".into()),
+                current: true
+            }
+        );
+        assert_eq!(
+            store
+                .content_hashes(a, &["guid:x".into(), "guid:nothing".into()])
+                .unwrap(),
+            HashMap::from([("guid:x".to_string(), "hash x".to_string())])
+        );
         // y edited (new bytes), z gone, x left out of the parse.
         let summary = poll(
             &store,
