@@ -225,6 +225,21 @@ mod tests {
                 .unwrap(),
             HashMap::from([("guid:x".to_string(), "hash x".to_string())])
         );
+        // Read as another version than the one stored: not current.
+        let mut stale = raw_item(9, "x");
+        stale.content_hash = "an older version".into();
+        poll(
+            &store,
+            b,
+            &[],
+            RawItems {
+                read: vec![stale],
+                ..RawItems::default()
+            },
+            1500,
+        );
+        assert!(!store.raw_items(b).unwrap()[&[9; 16]].current);
+        assert!(store.raw_items(b).unwrap()[&[1; 16]].current);
         // y edited (new bytes), z gone, x left out of the parse.
         let summary = poll(
             &store,
@@ -255,7 +270,7 @@ mod tests {
             3000,
         );
         assert!(store.raw_items(a).unwrap().is_empty());
-        assert_eq!(store.raw_items(b).unwrap().len(), 3);
+        assert_eq!(store.raw_items(b).unwrap().len(), 4);
         // A deleted feed takes its raw hashes along.
         store
             .writer()
