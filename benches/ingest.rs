@@ -4,6 +4,8 @@
 //! `record_polls` in one group commit, into a SQLite file (WAL, synchronous=FULL) on disk.
 //!
 //! - `new items`: 100 feeds × 200 items = 20,000 items into an empty store;
+//! - `new items, as polled (with raw hashes)`: the same through `repoll` below (pre-scan, raw
+//!   hashes stored, comparison keys), what a first poll costs now;
 //! - `known items, whole parse`: the same documents again into a store that holds them all,
 //!   every byte parsed again and unchanged items skipped by their content hash (the path
 //!   before `pipeline::rawskip`);
@@ -12,7 +14,9 @@
 //!   hashes, a parse of the header alone), and the poll with its raw hashes recorded;
 //! - `known items, one new per document`: the same, of documents that gained one item at the
 //!   top and lost their oldest (100 new items parsed, matched and stored, 19,900 left out), each
-//!   iteration from a copy of the same store.
+//!   iteration from a copy of the same store;
+//! - `rawskip read alone, same items`: the parsing side of `known items, same items`, without
+//!   the store.
 //!
 //! `cargo bench --bench ingest`. Items per second = 20,000 / the time per iteration.
 
@@ -255,6 +259,21 @@ fn bench(criterion: &mut Criterion) {
             black_box(items)
         });
     });
+    group.bench_function("new items, as polled (with raw hashes)", |bencher| {
+        bencher.iter_batched(
+            || {
+                let directory = tempfile::tempdir().unwrap();
+                let (store, ids) = fresh_store(directory.path(), &batch);
+                (directory, store, ids)
+            },
+            |(directory, store, ids)| {
+                let stored = repoll(&store, &batch.documents, &batch.topics, &ids);
+                assert_eq!(stored, FEEDS * ITEMS);
+                (directory, store)
+            },
+            BatchSize::PerIteration,
+        );
+    });
     group.bench_function("new items", |bencher| {
         bencher.iter_batched(
             || {
@@ -326,6 +345,24 @@ fn bench(criterion: &mut Criterion) {
         bencher.iter(|| {
             let accounted = repoll(&store, &same_items, &batch.topics, &ids);
             assert_eq!(accounted, FEEDS * ITEMS);
+        });
+    });
+    // Without the store: the body hash and `rawskip::read` alone, with each feed's raw hashes
+    // already in memory (what the parsing side costs; the rest of a re-poll is SQLite).
+    let known: Vec<_> = ids.iter().map(|id| store.raw_items(*id).unwrap()).collect();
+    group.bench_function("rawskip read alone, same items", |bencher| {
+        bencher.iter(|| {
+            let left_out: usize = same_items
+                .iter()
+                .zip(&known)
+                .map(|((url, body), known)| {
+                    black_box(Sha256::digest(body));
+                    let read =
+                        rawskip::read(body, Some("application/rss+xml"), url, known).unwrap();
+                    read.raw.skipped.len()
+                })
+                .sum();
+            assert_eq!(left_out, FEEDS * ITEMS);
         });
     });
     group.finish();
