@@ -4,8 +4,6 @@
 //! `record_polls` in one group commit, into a SQLite file (WAL, synchronous=FULL) on disk.
 //!
 //! - `new items`: 100 feeds × 200 items = 20,000 items into an empty store;
-//! - `new items, as polled (with raw hashes)`: the same through `repoll` below (pre-scan, raw
-//!   hashes stored, comparison keys), what a first poll costs now;
 //! - `known items, whole parse`: the same documents again into a store that holds them all,
 //!   every byte parsed again and unchanged items skipped by their content hash (the path
 //!   before `pipeline::rawskip`);
@@ -258,21 +256,6 @@ fn bench(criterion: &mut Criterion) {
                 .sum();
             black_box(items)
         });
-    });
-    group.bench_function("new items, as polled (with raw hashes)", |bencher| {
-        bencher.iter_batched(
-            || {
-                let directory = tempfile::tempdir().unwrap();
-                let (store, ids) = fresh_store(directory.path(), &batch);
-                (directory, store, ids)
-            },
-            |(directory, store, ids)| {
-                let stored = repoll(&store, &batch.documents, &batch.topics, &ids);
-                assert_eq!(stored, FEEDS * ITEMS);
-                (directory, store)
-            },
-            BatchSize::PerIteration,
-        );
     });
     group.bench_function("new items", |bencher| {
         bencher.iter_batched(
