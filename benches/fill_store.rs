@@ -79,6 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     site_link: None,
                 },
                 items: batch,
+                raw: None,
             }),
         })?;
     }

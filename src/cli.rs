@@ -410,10 +410,19 @@ async fn poll(
             Err(reason) => format!("skipped: {reason}"),
             Ok(PollReportOutcome::NotModified) => "not modified".to_string(),
             Ok(PollReportOutcome::Unchanged) => "unchanged (same document)".to_string(),
-            Ok(PollReportOutcome::Fetched(summary)) => format!(
-                "{} new, {} updated, {} unchanged",
-                summary.new, summary.updated, summary.unchanged
-            ),
+            Ok(PollReportOutcome::Fetched(summary)) => {
+                let mut line = format!(
+                    "{} new, {} updated, {} unchanged",
+                    summary.new, summary.updated, summary.unchanged
+                );
+                // Known items of a changed document, recognised by their bytes.
+                if let Ok(report) = report
+                    && report.unparsed > 0
+                {
+                    line.push_str(&format!(" ({} not parsed again)", report.unparsed));
+                }
+                line
+            }
             Ok(PollReportOutcome::Failed(error)) => format!("failed: {error}"),
             Ok(PollReportOutcome::Gone) => "gone (HTTP 410): no longer polled".to_string(),
             Ok(PollReportOutcome::StoreFailed(error)) => format!("not recorded: {error}"),

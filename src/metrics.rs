@@ -51,6 +51,7 @@ pub struct Metrics {
     http_statuses: Family,
     fetch_latency: Histogram,
     items: Family,
+    items_unparsed: AtomicU64,
     stories_grouped: AtomicU64,
     topic_matches: Family,
     requests: Family,
@@ -100,6 +101,13 @@ impl Metrics {
         }
         self.stories_grouped
             .fetch_add(summary.grouped as u64, Ordering::Relaxed);
+    }
+
+    /// Known items of changed documents left out of the parse, their bytes being known
+    /// (`pipeline::rawskip`); they are counted among the unchanged too.
+    pub fn unparsed(&self, count: usize) {
+        self.items_unparsed
+            .fetch_add(count as u64, Ordering::Relaxed);
     }
 
     /// An item newly matched to `topic`.
@@ -215,6 +223,13 @@ pub fn render(metrics: &Metrics, store: &StoreGauges) -> String {
         "Items seen in polled documents: new, updated in place, unchanged; duplicate counts the \
          new ones another source already carried under the same canonical link.",
         &metrics.items.snapshot(),
+    );
+    counter(
+        &mut out,
+        "tidings_items_unparsed_total",
+        "Unchanged items of changed documents recognised by their raw bytes and not parsed \
+         again (also counted as unchanged in tidings_items_total).",
+        &metrics.items_unparsed,
     );
     counter(
         &mut out,
@@ -336,6 +351,7 @@ mod tests {
             duplicates: 2,
             grouped: 1,
         });
+        metrics.unparsed(6);
         let text = render(
             &metrics,
             &StoreGauges {
@@ -357,6 +373,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("tidings_stories_grouped_total 1\n"), "{text}");
+        assert!(text.contains("tidings_items_unparsed_total 6\n"), "{text}");
         assert!(text.contains("tidings_http_responses_total{status=\"none\"} 1\n"));
         assert!(text.contains("tidings_fetch_duration_seconds_bucket{le=\"0.025\"} 0\n"));
         assert!(text.contains("tidings_fetch_duration_seconds_bucket{le=\"0.05\"} 1\n"));

@@ -11,6 +11,11 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FeedId(pub i64);
 
+/// The hash of one item's raw bytes in its document, with what around it shapes how it is read
+/// (`parse::prescan`): 128 bits of SHA-256. An item whose raw hash the feed's last document
+/// had is not parsed again.
+pub type RawHash = [u8; 16];
+
 impl fmt::Display for FeedId {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(formatter, "{}", self.0)

@@ -266,7 +266,9 @@ fn resolve(base: &Url, href: &str) -> Option<String> {
     matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
-fn without_fragment(link: &str) -> &str {
+/// A link without its fragment: what `normalize` counts to find links that several entries of
+/// a document share (`pipeline::rawskip` counts the same way across the items it left out).
+pub fn without_fragment(link: &str) -> &str {
     link.split_once('#').map_or(link, |(before, _)| before)
 }
 

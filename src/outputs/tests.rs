@@ -64,6 +64,7 @@ fn poll(store: &Store, items: &[Item]) {
             fetched: Some(FetchedItems {
                 meta: FeedMeta::default(),
                 items: matched,
+                raw: None,
             }),
         })
         .unwrap();

@@ -12,6 +12,7 @@
 
 pub mod charset;
 pub mod dates;
+pub mod prescan;
 mod recover;
 
 use std::time::Duration;

@@ -6,6 +6,7 @@
 //! module spawns no long-lived tasks and knows nothing of HTTP serving.
 
 pub mod discover;
+pub mod rawskip;
 pub mod state;
 
 use std::sync::Arc;
@@ -21,11 +22,12 @@ use crate::config::{FeedConfig, Settings};
 use crate::fetch::{self, FetchError, FetchOutcome, Validators};
 use crate::metrics::METRICS;
 use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
-use crate::normalize::{add_comparison_keys, clamp_dates, normalize};
-use crate::parse::{ParseError, parse};
+use crate::normalize::{add_comparison_keys, clamp_dates};
+use crate::parse::ParseError;
 use crate::schedule::{HostOutcome, NextPoll, Timing};
 use crate::store::{
-    BatchWriter, FeedRow, FetchState, FetchedItems, PollRecord, PollSummary, Store, StoreError,
+    BatchWriter, FeedRow, FetchState, FetchedItems, PollRecord, PollSummary, RawItems, Store,
+    StoreError,
 };
 use crate::topics::{ItemText, TopicSet};
 use state::{Observed, transition};
@@ -106,6 +108,9 @@ pub struct PollReport {
     pub next_poll: NextPoll,
     /// How the poll went for the feed's host, for host-level backoff.
     pub host: HostOutcome,
+    /// Items of a changed document left out of its parse because their bytes were known
+    /// (`rawskip`); they are counted among the unchanged.
+    pub unparsed: usize,
 }
 
 #[derive(Debug)]
@@ -138,6 +143,7 @@ struct NewItems {
     meta: FeedMeta,
     items: Vec<(Item, Option<Vec<TopicMatch>>)>,
     update_period: Option<Duration>,
+    raw: RawItems,
 }
 
 /// Polls one feed once and records the result.
@@ -164,9 +170,13 @@ pub async fn poll_feed(
         fastrand::f64(),
     );
     let name = row.display_name().to_string();
+    let unparsed = new_items
+        .as_ref()
+        .map_or(0, |new_items| new_items.raw.skipped.len());
     let item_count = new_items
         .as_ref()
-        .map_or(0, |new_items| new_items.items.len());
+        .map_or(0, |new_items| new_items.items.len())
+        + unparsed;
     let written = context
         .writer
         .record(PollRecord {
@@ -175,6 +185,7 @@ pub async fn poll_feed(
             fetched: new_items.map(|new_items| FetchedItems {
                 meta: new_items.meta,
                 items: new_items.items,
+                raw: Some(new_items.raw),
             }),
         })
         .await;
@@ -214,6 +225,7 @@ pub async fn poll_feed(
                 items = item_count,
                 new = summary.new,
                 updated = summary.updated,
+                unparsed,
                 next_in = %retry_in,
                 "polled"
             );
@@ -245,6 +257,7 @@ pub async fn poll_feed(
         PollReportOutcome::Unchanged => "unchanged",
         PollReportOutcome::Fetched(summary) => {
             METRICS.items(summary);
+            METRICS.unparsed(unparsed);
             "fetched"
         }
         PollReportOutcome::Failed(_) => "failed",
@@ -257,6 +270,7 @@ pub async fn poll_feed(
         outcome,
         next_poll: next.next_poll,
         host,
+        unparsed,
     }
 }
 
@@ -327,23 +341,30 @@ async fn observe(
     // (The semaphore is never closed, so the permit is always granted.)
     let _processing = Arc::clone(&context.processing).acquire_owned().await.ok();
     slot.release();
-    // What the store already holds of this feed: items seen before with the same content are
-    // neither matched nor written again.
+    // The raw items of the feed's last document: those with the same bytes are not even
+    // parsed again (`rawskip`).
     let feed_id = row.id;
-    let known = run_blocking(&context.store, move |store| store.item_hashes(feed_id))
+    let known_raw = run_blocking(&context.store, move |store| store.raw_items(feed_id))
         .await
         .unwrap_or_default();
+    let store = context.store.clone();
     let topics = Arc::clone(&context.topics);
     // Where the document was fetched from after redirects: relative links resolve there.
     let feed_url = body.final_url.clone();
     let document = body.body;
     let content_type = body.content_type;
-    let base_url = body.final_url.to_string();
     // Parsing and matching are CPU work: keep them off the async threads.
     let processed = tokio::task::spawn_blocking(move || {
-        let parsed = parse(&document, content_type.as_deref(), &base_url)?;
-        let (meta, mut items) = normalize(&parsed, &feed_url);
+        let read = rawskip::read(&document, content_type.as_deref(), &feed_url, &known_raw)?;
+        let mut items = read.items;
         clamp_dates(&mut items, now);
+        // What the store holds of the items read: those seen before with the same content are
+        // neither matched nor written again.
+        let keys: Vec<String> = items
+            .iter()
+            .map(|item| item.key.to_storage_string())
+            .collect();
+        let known = store.content_hashes(feed_id, &keys).unwrap_or_default();
         let items = items
             .into_iter()
             .map(|mut item| {
@@ -363,9 +384,10 @@ async fn observe(
             })
             .collect();
         Ok::<_, ParseError>(NewItems {
-            meta,
+            meta: read.meta,
             items,
-            update_period: parsed.update_period,
+            update_period: read.update_period,
+            raw: read.raw,
         })
     })
     .await;
@@ -470,6 +492,7 @@ async fn store_failed(
         outcome: PollReportOutcome::StoreFailed(error),
         next_poll: next.next_poll,
         host: HostOutcome::Answered,
+        unparsed: 0,
     }
 }
 

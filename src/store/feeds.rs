@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Row, TransactionBehavior, params};
 
 use super::items::{self, PollSummary};
+use super::rawskip::{self, RawItems};
 use super::stories::CommonBands;
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
@@ -82,6 +83,9 @@ pub struct FetchedItems {
     /// Each item with its topic matches; `None` for an item the store already holds with the
     /// same content (see `Store::item_hashes`), which is left as it is.
     pub items: Vec<(Item, Option<Vec<TopicMatch>>)>,
+    /// The document's raw item hashes and the items left out of its parse (`RawItems`);
+    /// `None` leaves the stored raw hashes as they are.
+    pub raw: Option<RawItems>,
 }
 
 const FEED_COLUMNS: &str = "f.id, f.url, f.name, f.title, f.active, \
@@ -194,8 +198,9 @@ impl Store {
 
     /// Writes several polls in one transaction (group commit): a poll that cannot be written
     /// is rolled back alone and gets its error (the batch is then written again with a
-    /// savepoint for each poll), the others are committed together with one sync to disk. An error of the whole transaction (the
-    /// commit itself failing, say on a full disk) is returned as such, and nothing is written.
+    /// savepoint for each poll), the others are committed together with one sync to disk.
+    /// An error of the whole transaction (the commit itself failing, say on a full disk) is
+    /// returned as such, and nothing is written.
     pub fn record_polls(
         &self,
         records: &[PollRecord],
@@ -265,7 +270,7 @@ fn write_poll_in(
             let feed_url: String = transaction
                 .prepare_cached("SELECT url FROM feeds WHERE id = ?1")?
                 .query_row([record.feed_id.0], |row| row.get(0))?;
-            let summary = items::upsert_items_in(
+            let mut summary = items::upsert_items_in(
                 transaction,
                 record.feed_id,
                 &feed_url,
@@ -279,14 +284,27 @@ fn write_poll_in(
                      WHERE id = ?1",
                 )?
                 .execute(params![record.feed_id.0, fetched.meta.title, fetched.meta.site_link])?;
-            // What the source lists now; retention leaves these items alone.
+            // What the source lists now, read or left out of the parse as known; retention
+            // leaves these items alone.
+            let skipped = fetched.raw.iter().flat_map(|raw| &raw.skipped);
             let listed: Vec<String> = fetched
                 .items
                 .iter()
-                .map(|(item, _)| item.key.to_storage_string().replace('\n', " "))
+                .map(|(item, _)| item.key.to_storage_string())
+                .chain(skipped.cloned())
+                .map(|key| key.replace('\n', " "))
                 .collect();
+            if let Some(raw) = &fetched.raw {
+                rawskip::write_raw_items_in(transaction, record.feed_id, raw)?;
+                // Left out of the parse because known: unchanged.
+                summary.unchanged += raw.skipped.len();
+            }
             transaction
-                .prepare_cached("UPDATE feeds SET listed_keys = ?2 WHERE id = ?1")?
+                // An unchanged listing is not written again: the value is large, and most
+                // re-polls list the same items.
+                .prepare_cached(
+                    "UPDATE feeds SET listed_keys = ?2 WHERE id = ?1 AND listed_keys IS NOT ?2",
+                )?
                 .execute(params![record.feed_id.0, listed.join("\n")])?;
             summary
         }

@@ -131,6 +131,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     DROP TABLE story_bands;
     ALTER TABLE story_bands_v6 RENAME TO story_bands;
     "#,
+    // rawskip: the raw hash (parse::prescan) of each item of a feed's last new document, with
+    // the key and content hash the item had when it was read and its link without fragment,
+    // so a re-poll leaves out of the parse the items whose bytes it has seen (pipeline::rawskip).
+    // Written with the items, in the same transaction; gone with the feed.
+    r#"
+    CREATE TABLE raw_items (
+        feed_id      INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        hash         BLOB NOT NULL,             -- 16 bytes
+        item_key     TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        link         TEXT,
+        PRIMARY KEY (feed_id, hash)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -14,6 +14,7 @@ mod feeds;
 mod health;
 mod items;
 mod migrations;
+mod rawskip;
 mod retention;
 mod stories;
 
@@ -30,6 +31,7 @@ pub use feeds::{FeedRow, FetchState, FetchedItems, PollRecord};
 pub use health::FeedHealth;
 pub use items::{FoundItem, Grouping, PollSummary, StoredText};
 pub use migrations::SCHEMA_VERSION;
+pub use rawskip::{KnownRaw, RawItem, RawItems};
 pub use retention::Pruned;
 
 #[derive(Debug, thiserror::Error)]

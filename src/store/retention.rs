@@ -186,6 +186,7 @@ mod tests {
                         .iter()
                         .map(|key| (item(key), Some(matches.clone())))
                         .collect(),
+                    raw: None,
                 }),
             })
             .unwrap();

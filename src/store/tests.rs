@@ -59,6 +59,7 @@ fn poll(store: &Store, feed: &FeedRow, items: &[(Item, Vec<TopicMatch>)], at: i6
                     .iter()
                     .map(|(item, matches)| (item.clone(), Some(matches.clone())))
                     .collect(),
+                raw: None,
             }),
         })
         .unwrap()
@@ -332,6 +333,7 @@ fn items_known_unchanged_are_left_alone() {
                     (item("a", "alpha"), None),
                     (item("b", "beta"), Some(vec![])),
                 ],
+                raw: None,
             }),
         })
         .unwrap();
@@ -641,6 +643,7 @@ async fn on_a_full_disk_a_batch_falls_back_to_one_poll_at_a_time() {
                 .into_iter()
                 .map(|item| (item, Some(Vec::new())))
                 .collect(),
+            raw: None,
         }),
     };
     let filler = "x".repeat(4000);
@@ -782,6 +785,7 @@ fn a_poll_that_cannot_be_written_fails_alone_in_its_batch() {
         fetched: Some(FetchedItems {
             meta: FeedMeta::default(),
             items: vec![(item(key, key), Some(Vec::new()))],
+            raw: None,
         }),
     };
     // The middle poll names a feed the store does not have: it cannot be written.

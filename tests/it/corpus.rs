@@ -151,7 +151,7 @@ fn expectations() -> HashMap<&'static str, String> {
 
 /// The HTTP `Content-Type` that the manifest's notes give a document (`header=Content-type:
 /// ...`), as the feedparser test server would have sent it.
-fn manifest_content_types(manifest: &Path) -> HashMap<String, String> {
+pub(crate) fn manifest_content_types(manifest: &Path) -> HashMap<String, String> {
     let text = std::fs::read_to_string(manifest).unwrap();
     text.lines()
         .skip(1)

@@ -18,6 +18,7 @@ mod lifecycle;
 mod parsing;
 mod polling;
 mod publish;
+mod rawskip;
 mod readers;
 mod reload;
 mod retention;

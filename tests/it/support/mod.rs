@@ -49,6 +49,7 @@ pub fn record_document(
         fetched: Some(::tidings::store::FetchedItems {
             meta,
             items: matched,
+            raw: None,
         }),
     })
 }
