@@ -109,6 +109,8 @@ def main():
     parser.add_argument("--also", type=pathlib.Path,
                         help="another tidings binary to measure beside this one")
     arguments = parser.parse_args()
+    if arguments.also and not arguments.also.is_file():
+        sys.exit(f"--also {arguments.also}: no such binary")
     build()
     load_before = " ".join(pathlib.Path("/proc/loadavg").read_text().split()[:3])
     with tempfile.TemporaryDirectory() as work:
