@@ -292,7 +292,7 @@ async fn removing_a_source_moves_the_validators_of_the_feeds_it_was_in() {
     })
     .await;
     assert!(both.is_some(), "log:\n{}", daemon.log_text());
-    let client = reqwest::Client::new();
+    let client = tidings::fetch::build_client(Duration::from_secs(10)).unwrap();
     let url = |path: &str| format!("{}{path}", daemon.base);
     let paths = ["/feeds/all.atom", "/feeds/comets.rss"];
     let mut before = Vec::new();
