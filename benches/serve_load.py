@@ -16,13 +16,22 @@ directory, and per round runs wrk (64 connections, 2 threads, --latency) for DUR
 Prints medians of requests/s and latency percentiles over the rounds as a Markdown table, and
 the daemon's resident memory before and after the load.
 
+With --reuse DIR, the filled data directory is kept in DIR and copied from there by later
+runs with the same --items (filling 100,000 items takes minutes on a busy machine).
+
+With --also BINARY (another build of tidings, say the previous commit's), that binary is
+started too, on a copy of the data directory, and measured the same way in every round, so a
+change can be compared with the code before it under the same load.
+
 Usage: python3 benches/serve_load.py [--items 100000] [--rounds 3] [--duration 10]
+                                     [--reuse DIR] [--also BINARY]
 Everything stays on 127.0.0.1; wrk stops by itself after --duration.
 """
 import argparse
 import os
 import pathlib
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +43,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "target" / "release"
 TIDINGS_PORT = 18480
 STATIC_PORT = 18481
+ALSO_PORT = 18482
 
 
 def build():
@@ -94,8 +104,15 @@ def main():
     parser.add_argument("--feeds", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--reuse", type=pathlib.Path,
+                        help="a folder to fill once and reuse in later runs (filling is slow)")
+    parser.add_argument("--also", type=pathlib.Path,
+                        help="another tidings binary to measure beside this one")
     arguments = parser.parse_args()
+    if arguments.also and not arguments.also.is_file():
+        sys.exit(f"--also {arguments.also}: no such binary")
     build()
+    load_before = " ".join(pathlib.Path("/proc/loadavg").read_text().split()[:3])
     with tempfile.TemporaryDirectory() as work:
         work = pathlib.Path(work)
         shipped = (ROOT / "feeds.toml").read_text()
@@ -105,16 +122,31 @@ def main():
         config = work / "feeds.toml"
         config.write_text('[settings]\ninterval = "24h"\nmax_interval = "24h"\n\n' + feeds + topics)
         data = work / "data"
-        started = time.monotonic()
-        filled = subprocess.run(
-            [RELEASE / "examples" / "fill_store", data, config, str(arguments.items),
-             str(arguments.feeds)], check=True, capture_output=True, text=True).stdout.strip()
-        print(f"filled in {time.monotonic() - started:.1f} s: {filled}", file=sys.stderr)
-        daemon = subprocess.Popen(
-            [RELEASE / "tidings", "run", "--config", config, "--data", data,
-             "--listen", f"127.0.0.1:{TIDINGS_PORT}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, "RUST_LOG": "error"})
+        filled_before = arguments.reuse / "data" if arguments.reuse else None
+        if filled_before and (filled_before / "tidings.db").exists():
+            shutil.copytree(filled_before, data)
+            print(f"reusing {filled_before}", file=sys.stderr)
+        else:
+            started = time.monotonic()
+            filled = subprocess.run(
+                [RELEASE / "examples" / "fill_store", data, config, str(arguments.items),
+                 str(arguments.feeds)], check=True, capture_output=True, text=True).stdout.strip()
+            print(f"filled in {time.monotonic() - started:.1f} s: {filled}", file=sys.stderr)
+            if filled_before:
+                shutil.copytree(data, filled_before)
+        also_data = work / "also-data"
+        if arguments.also:
+            shutil.copytree(data, also_data)
+
+        def start(binary, directory, port):
+            return subprocess.Popen(
+                [binary, "run", "--config", config, "--data", directory,
+                 "--listen", f"127.0.0.1:{port}"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env={**os.environ, "RUST_LOG": "error"})
+
+        daemon = start(RELEASE / "tidings", data, TIDINGS_PORT)
+        also = start(arguments.also, also_data, ALSO_PORT) if arguments.also else None
         static = None
         try:
             url = f"http://127.0.0.1:{TIDINGS_PORT}/feeds/ukraine.atom"
@@ -131,12 +163,24 @@ def main():
             entries = body.count(b"<entry>")
             print(f"/feeds/ukraine.atom: {len(body)} bytes, {entries} entries; "
                   f"static copy {len(static_body)} bytes", file=sys.stderr)
+            names = ["tidings 200", "tidings 304", "static 200", "static 304"]
+            if also:
+                also_url = f"http://127.0.0.1:{ALSO_PORT}/feeds/ukraine.atom"
+                also_headers, also_body = wait_http(also_url)
+                if also_body != body:
+                    sys.exit("the --also binary serves other bytes")
+                names += ["also 200", "also 304"]
             memory_before = rss_mib(daemon.pid)
-            runs = {name: [] for name in ("tidings 200", "tidings 304", "static 200", "static 304")}
+            runs = {name: [] for name in names}
             for round_number in range(arguments.rounds):
                 runs["tidings 200"].append(wrk(url, arguments.duration))
                 runs["tidings 304"].append(
                     wrk(url, arguments.duration, [f"If-None-Match: {headers['ETag']}"]))
+                if also:
+                    runs["also 200"].append(wrk(also_url, arguments.duration))
+                    runs["also 304"].append(
+                        wrk(also_url, arguments.duration,
+                            [f"If-None-Match: {also_headers['ETag']}"]))
                 runs["static 200"].append(wrk(static_url, arguments.duration))
                 runs["static 304"].append(
                     wrk(static_url, arguments.duration,
@@ -148,11 +192,16 @@ def main():
         finally:
             daemon.terminate()
             daemon.wait(timeout=60)
+            if also:
+                also.terminate()
+                also.wait(timeout=60)
             if static:
                 static.terminate()
                 static.wait(timeout=10)
+    load = pathlib.Path("/proc/loadavg").read_text().split()[:3]
     print(f"\n{arguments.items} items, {arguments.rounds} rounds of {arguments.duration} s, "
-          "wrk -t2 -c64, medians\n")
+          f"wrk -t2 -c64, medians; load average {load_before} before the run, "
+          f"{' '.join(load)} after\n")
     print("| target | requests/s | p50 | p90 | p99 | non-2xx/3xx | ratio to static |")
     print("|---|---|---|---|---|---|---|")
     for name, results in runs.items():

@@ -33,7 +33,12 @@ impl Family {
             Ok(counts) => counts,
             Err(poisoned) => poisoned.into_inner(),
         };
-        *counts.entry(label.to_string()).or_insert(0) += value;
+        match counts.get_mut(label) {
+            Some(count) => *count += value,
+            None => {
+                counts.insert(label.to_string(), value);
+            }
+        }
     }
 
     fn snapshot(&self) -> BTreeMap<String, u64> {
@@ -41,6 +46,58 @@ impl Family {
             Ok(counts) => counts.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+}
+
+/// The routes `serve` counts requests under, and the statuses counted without a lock.
+const ROUTES: [&str; 6] = ["/", "/feeds", "/healthz", "/metrics", "/opml", "other"];
+const STATUSES: std::ops::Range<u16> = 100..600;
+
+/// Requests by route and status: a counter per known route and status (no lock, no
+/// allocation, as every request counts), and a `Family` for anything else.
+#[derive(Debug)]
+struct Requests {
+    table: Box<[AtomicU64]>,
+    other: Family,
+}
+
+impl Default for Requests {
+    fn default() -> Requests {
+        let slots = ROUTES.len() * STATUSES.len();
+        Requests {
+            table: (0..slots).map(|_| AtomicU64::new(0)).collect(),
+            other: Family::default(),
+        }
+    }
+}
+
+impl Requests {
+    fn add(&self, route: &str, status: u16) {
+        let slot = ROUTES
+            .iter()
+            .position(|known| *known == route)
+            .filter(|_| STATUSES.contains(&status))
+            .map(|index| index * STATUSES.len() + usize::from(status - STATUSES.start));
+        match slot.and_then(|slot| self.table.get(slot)) {
+            Some(counter) => {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            None => self.other.add(&format!("{route}\u{0}{status}"), 1),
+        }
+    }
+
+    /// Counts keyed by route, a NUL, and the status.
+    fn snapshot(&self) -> BTreeMap<String, u64> {
+        let mut counts = self.other.snapshot();
+        for (slot, counter) in self.table.iter().enumerate() {
+            let count = counter.load(Ordering::Relaxed);
+            if count > 0 {
+                let route = ROUTES[slot / STATUSES.len()];
+                let status = STATUSES.start as usize + slot % STATUSES.len();
+                *counts.entry(format!("{route}\u{0}{status}")).or_insert(0) += count;
+            }
+        }
+        counts
     }
 }
 
@@ -54,7 +111,7 @@ pub struct Metrics {
     items_unparsed: AtomicU64,
     stories_grouped: AtomicU64,
     topic_matches: Family,
-    requests: Family,
+    requests: Requests,
     not_modified: AtomicU64,
     reloads: Family,
     pruned: AtomicU64,
@@ -117,7 +174,7 @@ impl Metrics {
 
     /// A request to the HTTP server: its route (`/`, `feed`, `/metrics`...) and status.
     pub fn request(&self, route: &str, status: u16) {
-        self.requests.add(&format!("{route}\u{0}{status}"), 1);
+        self.requests.add(route, status);
         if status == 304 {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
         }
@@ -343,6 +400,10 @@ mod tests {
         metrics.fetched(Some(200), Duration::from_millis(30));
         metrics.fetched(None, Duration::from_secs(40));
         metrics.request("feed", 304);
+        metrics.request("/feeds", 304);
+        metrics.request("/feeds", 304);
+        metrics.request("/", 200);
+        metrics.request("other", 999);
         metrics.topic_match("a\"b");
         metrics.items(&crate::store::PollSummary {
             new: 5,
@@ -380,7 +441,10 @@ mod tests {
         assert!(text.contains("tidings_fetch_duration_seconds_bucket{le=\"30\"} 1\n"));
         assert!(text.contains("tidings_fetch_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
         assert!(text.contains("tidings_http_requests_total{route=\"feed\",status=\"304\"} 1\n"));
-        assert!(text.contains("tidings_http_not_modified_total 1\n"));
+        assert!(text.contains("tidings_http_requests_total{route=\"/feeds\",status=\"304\"} 2\n"));
+        assert!(text.contains("tidings_http_requests_total{route=\"/\",status=\"200\"} 1\n"));
+        assert!(text.contains("tidings_http_requests_total{route=\"other\",status=\"999\"} 1\n"));
+        assert!(text.contains("tidings_http_not_modified_total 3\n"));
         assert!(text.contains("tidings_topic_matches_total{topic=\"a\\\"b\"} 1\n"));
         assert!(text.contains("tidings_database_bytes 4096\n"));
         for line in text.lines().filter(|line| !line.starts_with('#')) {

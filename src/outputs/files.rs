@@ -4,6 +4,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use super::{Outputs, OutputsError};
 use crate::publish::{DEFAULT_LIMIT, Format, feed_url};
@@ -20,14 +21,14 @@ pub(super) fn write_all(outputs: &Outputs, directory: &Path) -> Result<Vec<Strin
     let mut changed = Vec::new();
     for (slug, _) in outputs.feeds() {
         for format in Format::ALL {
-            let Some(rendered) = outputs.page(&slug, format, DEFAULT_LIMIT, None)? else {
+            let Some(page) = outputs.page(&slug, format, DEFAULT_LIMIT, None)? else {
                 continue;
             };
             let path = directory.join(format!("{slug}.{}", format.extension()));
-            if std::fs::read(&path).is_ok_and(|old| old == rendered.body) {
+            if std::fs::read(&path).is_ok_and(|old| old == page.rendered.body) {
                 continue;
             }
-            replace(&path, &rendered.body)?;
+            replace(&path, &page.rendered.body, page.last_modified.into())?;
             changed.push(feed_url(outputs.public_url(), &slug, format));
         }
     }
@@ -35,7 +36,9 @@ pub(super) fn write_all(outputs: &Outputs, directory: &Path) -> Result<Vec<Strin
 }
 
 /// Replaces `path` with `body` so that a reader sees the old file or the new one, never part.
-fn replace(path: &Path, body: &[u8]) -> Result<(), OutputsError> {
+/// The file's modification time is `modified`, the page's `Last-Modified`, so that a static
+/// server in front of the folder tells clients the same time as tidings does.
+fn replace(path: &Path, body: &[u8], modified: SystemTime) -> Result<(), OutputsError> {
     let failed = |path: PathBuf| move |source| OutputsError::Write { path, source };
     let file_name = path
         .file_name()
@@ -44,6 +47,7 @@ fn replace(path: &Path, body: &[u8]) -> Result<(), OutputsError> {
     let temporary = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
     let written = std::fs::File::create(&temporary).and_then(|mut file| {
         file.write_all(body)?;
+        file.set_modified(modified)?;
         file.sync_all()
     });
     if let Err(error) = written {

@@ -6,23 +6,28 @@
 //! never writes the store. Knows nothing of axum.
 
 mod files;
+mod page;
 mod websub;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::ALL_TOPIC;
 use crate::model::Cursor;
-use crate::publish::{self, Format, OutputFeed, PublishError, Rendered};
+use crate::publish::{self, Format, OutputFeed, PublishError};
 use crate::store::{Grouping, Store, StoreError};
 use crate::topics::TopicSet;
 
 pub use files::PUBLIC_DIR;
+pub use page::{Encoding, Page};
 
 /// Pages kept rendered at most; past this the oldest-generation pages are dropped.
 const CACHE_PAGES: usize = 256;
@@ -41,20 +46,24 @@ pub enum OutputsError {
     },
 }
 
-/// Which page of which feed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct PageKey {
-    slug: String,
+/// Which page of a feed (the feed's slug is the outer key of the cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Variant {
     format: Format,
     limit: usize,
     before: Option<Cursor>,
 }
 
 struct Cached {
-    /// The store's generation when the page was last checked against it.
-    generation: u64,
-    rendered: Arc<Rendered>,
+    /// The store's generation when the page was last checked against it; moved on in place
+    /// when a re-render gives the same bytes.
+    generation: AtomicU64,
+    page: Arc<Page>,
 }
+
+/// The cached pages by feed slug, then page. Replaced whole (copy on write) when a page is
+/// rendered, which happens once per change of the store; read without a lock.
+type Pages = HashMap<String, HashMap<Variant, Arc<Cached>>>;
 
 /// Renders feed pages, at most once per change of the store.
 pub struct Outputs {
@@ -65,9 +74,18 @@ pub struct Outputs {
     grouping: Grouping,
     public_url: String,
     hub: Option<String>,
-    cache: Mutex<HashMap<PageKey, Cached>>,
+    cache: ArcSwap<Pages>,
+    /// Held while the cache is replaced, so that two renders finishing together do not lose
+    /// one another's page.
+    cache_writer: Mutex<()>,
+    /// The least `Last-Modified` a page without history may have: the time this process
+    /// started, raised to the `Last-Modified` of every page dropped from the cache, so that a
+    /// page rendered again never goes back behind what a client was already told.
+    floor: RwLock<DateTime<Utc>>,
     /// How long a client may keep a copy without asking again.
     max_age: Duration,
+    /// `Cache-Control` for the feeds, from `max_age`.
+    cache_control: String,
 }
 
 impl Outputs {
@@ -86,8 +104,11 @@ impl Outputs {
             grouping,
             public_url,
             hub,
-            cache: Mutex::new(HashMap::new()),
+            cache: ArcSwap::from_pointee(Pages::new()),
+            cache_writer: Mutex::new(()),
+            floor: RwLock::new(whole_seconds(Utc::now())),
             max_age,
+            cache_control: format!("public, max-age={}", max_age.as_secs()),
         }
     }
 
@@ -101,6 +122,11 @@ impl Outputs {
 
     pub fn max_age(&self) -> Duration {
         self.max_age
+    }
+
+    /// The `Cache-Control` value of a feed: public, with `max_age`.
+    pub fn cache_control(&self) -> &str {
+        &self.cache_control
     }
 
     /// The topics in force now.
@@ -143,37 +169,38 @@ impl Outputs {
     }
 
     /// The page when it is cached and the store has not changed since: no database, no
-    /// rendering, so a caller on an async thread may ask this first and go to `page` (on the
-    /// blocking pool) only when it answers `None`.
+    /// rendering, no lock and no allocation, so a caller on an async thread may ask this first
+    /// and go to `page` (on the blocking pool) only when it answers `None`.
     pub fn fresh_page(
         &self,
         slug: &str,
         format: Format,
         limit: usize,
         before: Option<Cursor>,
-    ) -> Option<Arc<Rendered>> {
-        let key = PageKey {
-            slug: slug.to_string(),
+    ) -> Option<Arc<Page>> {
+        let generation = self.store.generation();
+        let pages = self.cache.load();
+        let cached = pages.get(slug)?.get(&Variant {
             format,
             limit,
             before,
-        };
-        let generation = self.store.generation();
-        self.lock_cache()
-            .get(&key)
-            .filter(|cached| cached.generation == generation)
-            .map(|cached| Arc::clone(&cached.rendered))
+        })?;
+        (cached.generation.load(Ordering::Acquire) == generation).then(|| Arc::clone(&cached.page))
     }
 
     /// One page of a feed, from the cache while the store has not changed since it was
     /// rendered; `None` for an unknown feed. Blocking (it may query the store).
+    ///
+    /// A re-render that gives the same bytes keeps the very same page (and its validators).
+    /// One that gives other bytes gets a `Last-Modified` later than the page it replaces:
+    /// its newest entry's time when that is later, else now.
     pub fn page(
         &self,
         slug: &str,
         format: Format,
         limit: usize,
         before: Option<Cursor>,
-    ) -> Result<Option<Arc<Rendered>>, OutputsError> {
+    ) -> Result<Option<Arc<Page>>, OutputsError> {
         let Some(title) = self.title(slug) else {
             return Ok(None);
         };
@@ -183,8 +210,7 @@ impl Outputs {
         if let Some(page) = self.fresh_page(slug, format, limit, before) {
             return Ok(Some(page));
         }
-        let key = PageKey {
-            slug: slug.to_string(),
+        let variant = Variant {
             format,
             limit,
             before,
@@ -204,34 +230,80 @@ impl Outputs {
             hub: self.hub.clone(),
         };
         let rendered = publish::render(&feed, format)?;
-        let mut cache = self.lock_cache();
-        let rendered = match cache.get(&key) {
+
+        let _writer = self
+            .cache_writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pages = self.cache.load_full();
+        let previous = pages
+            .get(slug)
+            .and_then(|variants| variants.get(&variant))
+            .cloned();
+        let page = match &previous {
+            // Rendered from a later state by another request meanwhile: that one stands.
+            Some(cached) if cached.generation.load(Ordering::Acquire) > generation => {
+                return Ok(Some(Arc::clone(&cached.page)));
+            }
             // Nothing that a subscriber sees changed: keep the very same page.
-            Some(cached) if cached.rendered.etag == rendered.etag => Arc::clone(&cached.rendered),
-            _ => Arc::new(rendered),
+            Some(cached) if cached.page.rendered.etag == rendered.etag => {
+                cached.generation.store(generation, Ordering::Release);
+                return Ok(Some(Arc::clone(&cached.page)));
+            }
+            Some(cached) => {
+                let last_modified = later_than(rendered.last_modified, cached.page.last_modified);
+                Arc::new(Page::new(rendered, last_modified))
+            }
+            None => {
+                let floor = *self
+                    .floor
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let last_modified = whole_seconds(rendered.last_modified).max(floor);
+                Arc::new(Page::new(rendered, last_modified))
+            }
         };
-        if cache.len() >= CACHE_PAGES && !cache.contains_key(&key) {
-            cache.retain(|_, cached| cached.generation == generation);
-            if cache.len() >= CACHE_PAGES {
-                cache.clear();
+        let mut pages = Pages::clone(&pages);
+        let count: usize = pages.values().map(HashMap::len).sum();
+        if count >= CACHE_PAGES && previous.is_none() {
+            let current = self.store.generation();
+            let mut dropped = Vec::new();
+            for variants in pages.values_mut() {
+                variants.retain(|_, cached| {
+                    let keep = cached.generation.load(Ordering::Acquire) == current;
+                    if !keep {
+                        dropped.push(cached.page.last_modified);
+                    }
+                    keep
+                });
+            }
+            if pages.values().map(HashMap::len).sum::<usize>() >= CACHE_PAGES {
+                dropped.extend(
+                    pages
+                        .values()
+                        .flat_map(HashMap::values)
+                        .map(|cached| cached.page.last_modified),
+                );
+                pages.clear();
+            }
+            pages.retain(|_, variants| !variants.is_empty());
+            if let Some(latest) = dropped.into_iter().max() {
+                let mut floor = self
+                    .floor
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                *floor = (*floor).max(latest);
             }
         }
-        cache.insert(
-            key,
-            Cached {
-                generation,
-                rendered: Arc::clone(&rendered),
-            },
+        pages.entry(slug.to_string()).or_default().insert(
+            variant,
+            Arc::new(Cached {
+                generation: AtomicU64::new(generation),
+                page: Arc::clone(&page),
+            }),
         );
-        Ok(Some(rendered))
-    }
-
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<PageKey, Cached>> {
-        // A panic while holding the lock leaves at worst a stale cache entry, which the
-        // generation check replaces; the cache is never a reason to fail a request.
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.cache.store(Arc::new(pages));
+        Ok(Some(page))
     }
 
     /// Writes every feed's first page in every format to `data_dir/public`, replacing only the
@@ -285,6 +357,22 @@ pub async fn run_publisher(
         }
         changes.mark_unchanged();
     }
+}
+
+/// `Last-Modified` for new content replacing content last modified at `previous`: the new
+/// content's own time when it is later, else now (whole seconds, as HTTP dates have them), and
+/// in any case at least a second after `previous`, so that `If-Modified-Since: previous` sees
+/// the change.
+fn later_than(own: DateTime<Utc>, previous: DateTime<Utc>) -> DateTime<Utc> {
+    let own = whole_seconds(own);
+    if own > previous {
+        return own;
+    }
+    whole_seconds(Utc::now()).max(previous + TimeDelta::seconds(1))
+}
+
+fn whole_seconds(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.duration_trunc(TimeDelta::seconds(1)).unwrap_or(time)
 }
 
 /// Tells the hub (when there is one) that `feeds` changed; failures are logged, never fatal.

@@ -43,7 +43,17 @@ fn item(number: i64) -> Item {
 }
 
 fn poll(store: &Store, items: &[Item]) {
-    let feed_id = store.feed_rows().unwrap()[0].id;
+    poll_feed(store, "https://a.example/", items);
+}
+
+fn poll_feed(store: &Store, url: &str, items: &[Item]) {
+    let feed_id = store
+        .feed_rows()
+        .unwrap()
+        .into_iter()
+        .find(|feed| feed.url == url)
+        .unwrap()
+        .id;
     let matched = items
         .iter()
         .map(|item| {
@@ -89,13 +99,13 @@ fn pages_are_cached_until_the_store_changes_and_keep_their_etag_when_nothing_new
         .page("ukraine", Format::Atom, 50, None)
         .unwrap()
         .unwrap();
-    assert_eq!(same.etag, first.etag);
+    assert_eq!(same.etag(), first.etag());
     poll(&store, &[item(1), item(2), item(3)]);
     let newer = outputs
         .page("ukraine", Format::Atom, 50, None)
         .unwrap()
         .unwrap();
-    assert_ne!(newer.etag, first.etag);
+    assert_ne!(newer.etag(), first.etag());
     assert!(
         outputs
             .page("nope", Format::Atom, 50, None)
@@ -139,7 +149,7 @@ fn paging_walks_every_entry_once_newest_first() {
         .page("ukraine", Format::Rss, 3, None)
         .unwrap()
         .unwrap();
-    let text = String::from_utf8(page.body.clone()).unwrap();
+    let text = String::from_utf8(page.rendered.body.clone()).unwrap();
     assert!(text.contains("rel=\"next\""), "{text}");
     assert!(text.contains("rel=\"hub\""), "{text}");
 }
@@ -173,11 +183,89 @@ fn public_files_are_written_when_they_change_and_only_then() {
         .page("ukraine", Format::Atom, 50, None)
         .unwrap()
         .unwrap();
-    assert_eq!(written, served.body);
+    assert_eq!(written, served.rendered.body);
+    // The file's time is the page's Last-Modified, so a static server says the same.
+    let modified = std::fs::metadata(directory.path().join(PUBLIC_DIR).join("ukraine.atom"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(
+        chrono::DateTime::<Utc>::from(modified),
+        served.last_modified
+    );
     // No temporary file is left behind.
     let names: Vec<_> = std::fs::read_dir(directory.path().join(PUBLIC_DIR))
         .unwrap()
         .map(|entry| entry.unwrap().file_name())
         .collect();
     assert_eq!(names.len(), 6, "{names:?}");
+}
+
+fn ukraine_atom(outputs: &Outputs) -> Arc<Page> {
+    outputs
+        .page("ukraine", Format::Atom, 50, None)
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn last_modified_moves_on_when_the_content_changes_without_a_newer_entry() {
+    let (outputs, store) = outputs();
+    let both = [("https://a.example/", None), ("https://b.example/", None)];
+    store.sync_feeds(&both).unwrap();
+    poll_feed(&store, "https://a.example/", &[item(9)]);
+    poll_feed(&store, "https://b.example/", &[item(1)]);
+    let first = ukraine_atom(&outputs);
+    assert_eq!(first.last_modified.timestamp_subsec_nanos(), 0);
+    // b leaves the config: its older item leaves the feed, the newest entry stays.
+    store.sync_feeds(&both[..1]).unwrap();
+    let second = ukraine_atom(&outputs);
+    assert_ne!(second.etag(), first.etag());
+    assert!(
+        second.last_modified > first.last_modified,
+        "{} then {}",
+        first.last_modified,
+        second.last_modified
+    );
+    // a leaves and b is back: the newest entry is older than before.
+    store.sync_feeds(&both[1..]).unwrap();
+    let third = ukraine_atom(&outputs);
+    assert!(third.last_modified > second.last_modified);
+    assert_eq!(third.last_modified.timestamp_subsec_nanos(), 0);
+    // The same feeds again: nothing a subscriber sees changed, so the very same page.
+    store.sync_feeds(&both[1..]).unwrap();
+    assert!(Arc::ptr_eq(&ukraine_atom(&outputs), &third));
+    // A newer entry than the last change: its own time, when that is later.
+    let mut future = item(10);
+    future.published = Some(third.last_modified + chrono::TimeDelta::days(1));
+    poll_feed(&store, "https://b.example/", &[item(1), future]);
+    let fourth = ukraine_atom(&outputs);
+    assert_eq!(
+        fourth.last_modified,
+        third.last_modified + chrono::TimeDelta::days(1)
+    );
+}
+
+#[test]
+fn a_page_dropped_from_the_cache_never_comes_back_with_an_older_last_modified() {
+    let (outputs, store) = outputs();
+    let both = [("https://a.example/", None), ("https://b.example/", None)];
+    store.sync_feeds(&both).unwrap();
+    poll_feed(&store, "https://a.example/", &[item(9)]);
+    poll_feed(&store, "https://b.example/", &[item(1)]);
+    let first = ukraine_atom(&outputs);
+    store.sync_feeds(&both[..1]).unwrap();
+    let changed = ukraine_atom(&outputs);
+    assert!(changed.last_modified > first.last_modified);
+    // Enough other pages to fill the cache: every page is dropped, this one with them.
+    for limit in 100..100 + CACHE_PAGES {
+        outputs
+            .page("all", Format::Rss, limit, None)
+            .unwrap()
+            .unwrap();
+    }
+    let again = ukraine_atom(&outputs);
+    assert!(!Arc::ptr_eq(&again, &changed), "the page was not dropped");
+    assert_eq!(again.etag(), changed.etag());
+    assert!(again.last_modified >= changed.last_modified);
 }

@@ -1,23 +1,31 @@
 //! `/feeds/{all|topic}.{atom,rss,json}`: `?limit` and `?before`, pages from the `outputs`
 //! cache, `ETag` and `Last-Modified`, `304` for a matching `If-None-Match` or
-//! `If-Modified-Since`, `Cache-Control`, 404 for an unknown topic or format. `HEAD` is answered
-//! by axum from the same handler, without the body.
+//! `If-Modified-Since`, `Cache-Control`, gzip or brotli from the page's own compressed copies,
+//! 404 for an unknown topic or format. `HEAD` is answered by axum from the same handler,
+//! without the body.
+//!
+//! This is the path subscribers load, so it is kept cheap: the request is read in place (no
+//! extractor copies its headers), a cached page is found without a lock or the database, and
+//! a `304` is answered before anything else is done.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, Request, State};
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, LAST_MODIFIED, VARY,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use axum::response::Response;
+use chrono::DateTime;
 use serde::Deserialize;
 
 use super::{AppState, ServeError, blocking};
 use crate::model::Cursor;
-use crate::publish::{DEFAULT_LIMIT, Format, MAX_LIMIT, Rendered};
+use crate::outputs::{Encoding, Page};
+use crate::publish::{DEFAULT_LIMIT, Format, MAX_LIMIT};
 
 #[derive(Debug, Deserialize)]
 pub struct FeedQuery {
@@ -25,25 +33,38 @@ pub struct FeedQuery {
     before: Option<String>,
 }
 
-pub async fn feed(
-    State(state): State<AppState>,
-    Path(file): Path<String>,
-    Query(query): Query<FeedQuery>,
-    headers: HeaderMap,
-) -> Result<Response, ServeError> {
+pub async fn feed(State(state): State<AppState>, request: Request) -> Result<Response, ServeError> {
+    // The body of a GET is not read; the parts can be held across the awaits below.
+    let (request, _) = request.into_parts();
+    let uri = &request.uri;
+    let file = uri
+        .path()
+        .strip_prefix("/feeds/")
+        .ok_or(ServeError::NotFound)?;
+    let file: Cow<'_, str> = percent_encoding::percent_decode_str(file)
+        .decode_utf8()
+        .map_err(|_| ServeError::NotFound)?;
     let Some((slug, extension)) = file.rsplit_once('.') else {
         return Err(ServeError::NotFound);
     };
     let format = Format::from_extension(extension).ok_or(ServeError::NotFound)?;
-    let limit = parse_limit(query.limit.as_deref())?;
-    let before = query
-        .before
-        .as_deref()
-        .map(str::parse::<Cursor>)
-        .transpose()
-        .map_err(ServeError::BadRequest)?;
-    let rendered = match state.outputs.fresh_page(slug, format, limit, before) {
-        Some(rendered) => rendered,
+    let (limit, before) = match uri.query() {
+        None => (DEFAULT_LIMIT, None),
+        Some(_) => {
+            let Query(query) = Query::<FeedQuery>::try_from_uri(uri)
+                .map_err(|rejection| ServeError::BadRequest(rejection.body_text()))?;
+            let limit = parse_limit(query.limit.as_deref())?;
+            let before = query
+                .before
+                .as_deref()
+                .map(str::parse::<Cursor>)
+                .transpose()
+                .map_err(ServeError::BadRequest)?;
+            (limit, before)
+        }
+    };
+    let page = match state.outputs.fresh_page(slug, format, limit, before) {
+        Some(page) => page,
         None => {
             let slug = slug.to_string();
             let outputs = Arc::clone(&state.outputs);
@@ -56,19 +77,72 @@ pub async fn feed(
             .ok_or(ServeError::NotFound)?
         }
     };
-    Ok(respond(
-        rendered,
-        &headers,
-        state.outputs.max_age().as_secs(),
-    ))
+    let cache_control = state.outputs.cache_control();
+    let request = &request.headers;
+    if not_modified(&page, request) {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        validators(response.headers_mut(), &page, cache_control);
+        return Ok(response);
+    }
+    let wanted = Encoding::negotiate(
+        request
+            .get(ACCEPT_ENCODING)
+            .and_then(|value| value.to_str().ok()),
+    );
+    let encoding = match page.ready(wanted) {
+        Some(Some(_)) => wanted,
+        Some(None) => Encoding::Identity,
+        // The first client to ask for this coding since the page was rendered: compress it
+        // once, off the async threads.
+        None => {
+            let compressing = Arc::clone(&page);
+            let made = blocking(move || Ok(compressing.body(wanted).is_some())).await?;
+            if made { wanted } else { Encoding::Identity }
+        }
+    };
+    let content_type = HeaderValue::from_static(page.rendered.content_type);
+    let mut response = Response::new(Body::from(Bytes::from_owner(SharedBody {
+        page: Arc::clone(&page),
+        encoding,
+    })));
+    let headers = response.headers_mut();
+    validators(headers, &page, cache_control);
+    headers.insert(CONTENT_TYPE, content_type);
+    if let Some(token) = encoding.token() {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(token));
+    }
+    Ok(response)
 }
 
-/// A cached page's body, shared with the cache instead of copied for each response.
-struct SharedBody(Arc<Rendered>);
+/// The headers a `200` and a `304` share (RFC 9110 §15.4.5): the validators, `Cache-Control`,
+/// and `Vary`, since the body depends on `Accept-Encoding`.
+fn validators(headers: &mut HeaderMap, page: &Page, cache_control: &str) {
+    if let Ok(etag) = HeaderValue::from_str(page.etag()) {
+        headers.insert(ETAG, etag);
+    }
+    if let Ok(last_modified) = HeaderValue::from_str(page.last_modified_http()) {
+        headers.insert(LAST_MODIFIED, last_modified);
+    }
+    if let Ok(cache_control) = HeaderValue::from_str(cache_control) {
+        headers.insert(CACHE_CONTROL, cache_control);
+    }
+    headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
+}
+
+/// A cached page's body in one coding, shared with the cache instead of copied for each
+/// response.
+struct SharedBody {
+    page: Arc<Page>,
+    encoding: Encoding,
+}
 
 impl AsRef<[u8]> for SharedBody {
     fn as_ref(&self) -> &[u8] {
-        &self.0.body
+        match self.page.ready(self.encoding) {
+            Some(Some(body)) => body,
+            _ => &self.page.rendered.body,
+        }
     }
 }
 
@@ -84,44 +158,27 @@ fn parse_limit(limit: Option<&str>) -> Result<usize, ServeError> {
     }
 }
 
-fn http_date(time: DateTime<Utc>) -> String {
-    time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
-}
-
-/// A `304` when the client's copy is current (RFC 9110 §13.2.2: `If-None-Match` wins over
-/// `If-Modified-Since`), else the feed.
-fn respond(rendered: Arc<Rendered>, request: &HeaderMap, max_age: u64) -> Response {
-    let not_modified = match request
-        .get(IF_NONE_MATCH)
+/// Whether the client's copy is current (RFC 9110 §13.2.2: `If-None-Match`, over every line
+/// of it, wins over `If-Modified-Since`).
+fn not_modified(page: &Page, request: &HeaderMap) -> bool {
+    let mut tags = request.get_all(IF_NONE_MATCH).iter().peekable();
+    if tags.peek().is_some() {
+        return tags
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|tag| {
+                let tag = tag.trim();
+                tag == "*" || tag.trim_start_matches("W/") == page.etag()
+            });
+    }
+    let Some(since) = request
+        .get(IF_MODIFIED_SINCE)
         .and_then(|value| value.to_str().ok())
-    {
-        Some(tags) => tags.split(',').any(|tag| {
-            let tag = tag.trim();
-            tag == "*" || tag.trim_start_matches("W/") == rendered.etag
-        }),
-        None => request
-            .get(IF_MODIFIED_SINCE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|text| DateTime::parse_from_rfc2822(text).ok())
-            .is_some_and(|since| rendered.last_modified.timestamp() <= since.timestamp()),
+    else {
+        return false;
     };
-    let mut headers = HeaderMap::new();
-    if let Ok(etag) = HeaderValue::from_str(&rendered.etag) {
-        headers.insert(ETAG, etag);
-    }
-    if let Ok(last_modified) = HeaderValue::from_str(&http_date(rendered.last_modified)) {
-        headers.insert(LAST_MODIFIED, last_modified);
-    }
-    if let Ok(cache_control) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
-        headers.insert(CACHE_CONTROL, cache_control);
-    }
-    if not_modified {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
-    }
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(rendered.content_type),
-    );
-    let body = Body::from(Bytes::from_owner(SharedBody(rendered)));
-    (StatusCode::OK, headers, body).into_response()
+    // Clients send back the date they were given: compare the text before parsing it.
+    since == page.last_modified_http()
+        || DateTime::parse_from_rfc2822(since)
+            .is_ok_and(|since| page.last_modified.timestamp() <= since.timestamp())
 }

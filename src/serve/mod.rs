@@ -90,14 +90,18 @@ impl IntoResponse for ServeError {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    // The feeds carry their own compressed copies (made once per change, not per request):
+    // only the other pages go through the compression layer.
+    let pages = Router::new()
         .route("/", get(index::index))
-        .route("/feeds/{file}", get(feeds::feed))
         .route("/opml", get(opml::opml))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
+        .layer(CompressionLayer::new());
+    Router::new()
+        .route("/feeds/{file}", get(feeds::feed))
+        .merge(pages)
         .layer(axum::middleware::from_fn(metrics::count))
-        .layer(CompressionLayer::new())
         .with_state(state)
 }
 

@@ -170,6 +170,81 @@ async fn gzip_when_asked() {
     assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
 }
 
+async fn body_of(response: Response) -> Vec<u8> {
+    axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn feeds_are_served_in_the_coding_asked_for_and_vary_on_it() {
+    use std::io::Read as _;
+    let state = state();
+    let plain = get(&state, "/feeds/all.atom", &[]).await;
+    assert!(!plain.headers().contains_key(header::CONTENT_ENCODING));
+    assert_eq!(plain.headers()[header::VARY], "accept-encoding");
+    let etag = plain.headers()[header::ETAG].to_str().unwrap().to_string();
+    let plain = body_of(plain).await;
+    for _ in 0..2 {
+        let brotli = get(
+            &state,
+            "/feeds/all.atom",
+            &[(header::ACCEPT_ENCODING, "gzip, deflate, br")],
+        )
+        .await;
+        assert_eq!(brotli.headers()[header::CONTENT_ENCODING], "br");
+        assert_eq!(brotli.headers()[header::VARY], "accept-encoding");
+        assert_eq!(brotli.headers()[header::ETAG].to_str().unwrap(), etag);
+        let mut decoded = Vec::new();
+        brotli::Decompressor::new(body_of(brotli).await.as_slice(), 4096)
+            .read_to_end(&mut decoded)
+            .unwrap();
+        assert_eq!(decoded, plain);
+    }
+    let gzip = get(
+        &state,
+        "/feeds/all.atom",
+        &[(header::ACCEPT_ENCODING, "br;q=0.1, gzip")],
+    )
+    .await;
+    assert_eq!(gzip.headers()[header::CONTENT_ENCODING], "gzip");
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(body_of(gzip).await.as_slice())
+        .read_to_end(&mut decoded)
+        .unwrap();
+    assert_eq!(decoded, plain);
+    // A 304 carries what the 200 would have (validators, Cache-Control, Vary), no body.
+    let not_modified = get(
+        &state,
+        "/feeds/all.atom",
+        &[
+            (header::ACCEPT_ENCODING, "gzip"),
+            (header::IF_NONE_MATCH, &format!("\"other\", {etag}")),
+        ],
+    )
+    .await;
+    assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+    for name in [
+        header::ETAG,
+        header::LAST_MODIFIED,
+        header::CACHE_CONTROL,
+        header::VARY,
+    ] {
+        assert!(not_modified.headers().contains_key(&name), "{name}");
+    }
+    assert!(
+        !not_modified
+            .headers()
+            .contains_key(header::CONTENT_ENCODING)
+    );
+    assert!(body_of(not_modified).await.is_empty());
+    // A percent-encoded path names the same feed.
+    let encoded = get(&state, "/feeds/all%2Eatom", &[]).await;
+    assert_eq!(encoded.status(), StatusCode::OK);
+    assert_eq!(encoded.headers()[header::ETAG].to_str().unwrap(), etag);
+}
+
 #[tokio::test]
 async fn bad_cursors_are_400_and_opml_is_served() {
     let state = state();

@@ -249,3 +249,124 @@ async fn a_changed_interval_takes_effect_at_the_next_poll() {
     assert!(daemon.log_text().contains("the feed's interval changed"));
     assert_eq!(daemon.terminate().await.code(), Some(0));
 }
+
+/// A source removed from `feeds.toml` takes its items out of the outputs, and a subscriber's
+/// conditional request sees it: the ETag changes and `Last-Modified` moves forward, so neither
+/// `If-None-Match` nor `If-Modified-Since` with the old validators gets a 304. In `all` the
+/// removed source held no newest entry (the newest time stays the same); in the topic it held
+/// the newest (the newest time goes back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_source_moves_the_validators_of_the_feeds_it_was_in() {
+    let server = FixtureServer::start().await;
+    let dated = |guid: &str, title: &str, date: &str| {
+        format!("{}<pubDate>{date}</pubDate>", item(guid, title))
+    };
+    server.set(
+        "/alpha.xml",
+        Fixture::rss(rss(
+            "Alpha",
+            &[dated(
+                "a-1",
+                "A comet brightens",
+                "Sat, 01 Jun 2024 10:00:00 GMT",
+            )],
+        )),
+    );
+    server.set(
+        "/beta.xml",
+        Fixture::rss(rss(
+            "Beta",
+            &[
+                dated("b-1", "A comet is found", "Fri, 01 Mar 2024 10:00:00 GMT"),
+                dated("b-2", "The harvest is in", "Sun, 01 Sep 2024 10:00:00 GMT"),
+            ],
+        )),
+    );
+    let alpha = feed_block("Alpha", &server.url("/alpha.xml"));
+    let beta = feed_block("Beta", &server.url("/beta.xml"));
+    let workspace = Workspace::new(&format!("{SETTINGS}{alpha}{beta}{TOPIC}"));
+    let daemon = workspace.start_daemon().await;
+    let both = wait_for(PATIENCE, || async {
+        let titles = daemon.titles("/feeds/comets.rss").await;
+        (titles.len() == 2).then_some(())
+    })
+    .await;
+    assert!(both.is_some(), "log:\n{}", daemon.log_text());
+    let client = tidings::fetch::build_client(Duration::from_secs(10)).unwrap();
+    let url = |path: &str| format!("{}{path}", daemon.base);
+    let paths = ["/feeds/all.atom", "/feeds/comets.rss"];
+    let mut before = Vec::new();
+    for path in paths {
+        let response = client.get(url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let etag = response.headers()["etag"].to_str().unwrap().to_string();
+        let last_modified = response.headers()["last-modified"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        // While nothing changes, the validators give a 304.
+        let since = client
+            .get(url(path))
+            .header("if-modified-since", &last_modified)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(since.status(), 304, "{path}");
+        before.push((path, etag, last_modified));
+    }
+
+    save_by_rename(
+        &workspace.config_path(),
+        &format!("{SETTINGS}{beta}{TOPIC}"),
+    );
+    let removed = wait_for(PATIENCE, || async {
+        let titles = daemon.titles("/feeds/comets.rss").await;
+        (titles == ["A comet is found"]).then_some(())
+    })
+    .await;
+    assert!(removed.is_some(), "log:\n{}", daemon.log_text());
+    assert!(
+        !daemon
+            .titles("/feeds/all.atom")
+            .await
+            .contains(&"A comet brightens".to_string())
+    );
+
+    for (path, etag, last_modified) in before {
+        let since = client
+            .get(url(path))
+            .header("if-modified-since", &last_modified)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            since.status(),
+            200,
+            "{path}: If-Modified-Since {last_modified} after the source left"
+        );
+        let new_last_modified = since.headers()["last-modified"].to_str().unwrap();
+        let parse = |text: &str| chrono::DateTime::parse_from_rfc2822(text).unwrap();
+        assert!(
+            parse(new_last_modified) > parse(&last_modified),
+            "{path}: Last-Modified {last_modified} became {new_last_modified}"
+        );
+        let new_etag = since.headers()["etag"].to_str().unwrap().to_string();
+        assert_ne!(new_etag, etag, "{path}");
+        let matched = client
+            .get(url(path))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(matched.status(), 200, "{path}: If-None-Match {etag}");
+        // The new validators give a 304 again.
+        let current = client
+            .get(url(path))
+            .header("if-none-match", &new_etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(current.status(), 304, "{path}");
+    }
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}
