@@ -12,6 +12,7 @@ pub mod fold;
 mod terms;
 mod warnings;
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use sha2::{Digest, Sha256};
@@ -79,6 +80,7 @@ impl<'a> ItemText<'a> {
 }
 
 /// An item's text folded once: the three fields joined by newlines, and where each lies.
+#[derive(Debug, Default)]
 struct FoldedItem {
     text: String,
     /// Title, summary, content.
@@ -87,23 +89,25 @@ struct FoldedItem {
 
 impl FoldedItem {
     fn new(item: &ItemText<'_>) -> FoldedItem {
-        let mut text =
-            String::with_capacity(item.title.len() + item.summary.len() + item.content.len() + 2);
-        let mut fields: [Range<usize>; 3] = [0..0, 0..0, 0..0];
+        let mut folded = FoldedItem::default();
+        folded.fill(item);
+        folded
+    }
+
+    /// Folds `item` into this buffer, replacing what was there.
+    fn fill(&mut self, item: &ItemText<'_>) {
+        self.text.clear();
         for (index, part) in [item.title, item.summary, item.content]
             .into_iter()
             .enumerate()
         {
             if index > 0 {
-                text.push('\n');
+                self.text.push('\n');
             }
-            let start = text.len();
-            if !part.is_empty() {
-                text.push_str(&fold(part));
-            }
-            fields[index] = start..text.len();
+            let start = self.text.len();
+            fold::fold_into(&mut self.text, part);
+            self.fields[index] = start..self.text.len();
         }
-        FoldedItem { text, fields }
     }
 
     /// The field a byte range of the folded text lies in.
@@ -116,6 +120,20 @@ impl FoldedItem {
             Field::Title
         }
     }
+}
+
+/// What matching one item needs besides the topic set, kept per thread between items.
+#[derive(Debug, Default)]
+struct Scratch {
+    folded: FoldedItem,
+    hits: Hits,
+    uses: Vec<Use>,
+    candidates: Vec<usize>,
+    ranges: Vec<Range<usize>>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// Which list of a topic a term is in.
@@ -244,11 +262,32 @@ impl TopicSet {
         if self.topics.is_empty() {
             return Vec::new();
         }
-        let folded = FoldedItem::new(item);
-        let hits = self.literals.scan(&folded.text);
+        // The buffers of the last item on this thread, reused: matching allocates nothing but
+        // its answer.
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => self.match_with(&mut scratch, item, source),
+            Err(_) => self.match_with(&mut Scratch::default(), item, source),
+        })
+    }
+
+    fn match_with(
+        &self,
+        scratch: &mut Scratch,
+        item: &ItemText<'_>,
+        source: Option<&str>,
+    ) -> Vec<TopicMatch> {
+        let Scratch {
+            folded,
+            hits,
+            uses,
+            candidates,
+            ranges,
+        } = scratch;
+        folded.fill(item);
+        self.literals.scan(&folded.text, hits);
         // Only the terms whose literal hit are looked at, and only topics that such a term
         // belongs to (or whose `any` has a regex) can match.
-        let mut uses: Vec<Use> = Vec::new();
+        uses.clear();
         for literal in hits.literals() {
             if let Some(found) = self.uses_of_literal.get(literal) {
                 uses.extend(found);
@@ -256,13 +295,13 @@ impl TopicSet {
         }
         uses.sort_unstable();
         uses.dedup();
-        let mut candidates: Vec<usize> = uses.iter().map(|found| found.topic).collect();
+        candidates.clear();
+        candidates.extend(uses.iter().map(|found| found.topic));
         candidates.extend(&self.regex_topics);
         candidates.sort_unstable();
         candidates.dedup();
-        let mut ranges = Vec::with_capacity(3);
         let mut matches = Vec::new();
-        for index in candidates {
+        for &index in candidates.iter() {
             let Some(topic) = self.topics.get(index) else {
                 continue;
             };
@@ -273,8 +312,8 @@ impl TopicSet {
             let end = uses.partition_point(|found| found.topic <= index);
             let context = Context {
                 folded: &folded.text,
-                hits: &hits,
-                allowed: topic.allowed(&folded, &mut ranges),
+                hits,
+                allowed: topic.allowed(folded, ranges),
             };
             if let Some(terms) = topic.decide(&context, &uses[start..end]) {
                 matches.push(TopicMatch {
@@ -296,7 +335,8 @@ impl TopicSet {
     /// hits its exceptions cancelled, `all` terms missing, `none` terms that vetoed.
     pub fn explain(&self, item: &ItemText<'_>, source: Option<&str>) -> Vec<Explanation> {
         let folded = FoldedItem::new(item);
-        let hits = self.literals.scan(&folded.text);
+        let mut hits = Hits::default();
+        self.literals.scan(&folded.text, &mut hits);
         let mut ranges = Vec::with_capacity(3);
         self.topics
             .iter()
