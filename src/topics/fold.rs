@@ -11,7 +11,7 @@
 //!
 //! Two paths give the same result. The general one (`fold_general`) runs the normalizer over
 //! the text and folds what comes out, character by character: it is the definition. The fast
-//! one (`fold_into`) reads ASCII words a run at a time and every other character from a table
+//! one (`fold_bytes`) reads ASCII words a run at a time and every other character from a table
 //! worked out once by the general path (per block of 256 code points, on first use); a
 //! character whose folding depends on its neighbours (a combining mark, or one NFKC may
 //! compose with the character before it) is not in the table, and a text holding one is folded
@@ -30,27 +30,100 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization};
 /// (Han, Kana, Hangul) and any other script also separates words, because CJK text is often
 /// written with no space before a Latin word ("朝鲜DPRK").
 pub fn fold(text: &str) -> String {
-    let mut folded = String::with_capacity(text.len());
-    fold_into(&mut folded, text);
-    folded
+    let mut folded = Vec::with_capacity(text.len());
+    fold_bytes(&mut folded, text, &mut ());
+    into_string(folded)
+}
+
+/// Where terms may start in folded text, as folding finds them: the first byte of every word,
+/// and every other character of a word in a script written without spaces (CJK), where a CJK
+/// term may start too. `()` ignores them.
+pub(crate) trait Starts {
+    fn word(&mut self, at: usize);
+    fn inside(&mut self, at: usize);
+    /// How many there are, and dropping those after the first `count`.
+    fn count(&self) -> usize;
+    fn truncate(&mut self, count: usize);
+}
+
+impl Starts for () {
+    fn word(&mut self, _: usize) {}
+    fn inside(&mut self, _: usize) {}
+    fn count(&self) -> usize {
+        0
+    }
+    fn truncate(&mut self, _: usize) {}
+}
+
+/// Starts as positions: `2 * at` for a word, `2 * at + 1` for a character inside a CJK word.
+impl Starts for Vec<usize> {
+    fn word(&mut self, at: usize) {
+        self.push(2 * at);
+    }
+    fn inside(&mut self, at: usize) {
+        self.push(2 * at + 1);
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn truncate(&mut self, count: usize) {
+        Vec::truncate(self, count);
+    }
 }
 
 /// Appends the folding of `text` (what `fold` returns) to `output`, so that several texts can
-/// be folded into one buffer without a string of their own.
-pub fn fold_into(output: &mut String, text: &str) {
+/// be folded into one buffer without a string of their own, and tells `starts` where terms may
+/// start in it. Only whole characters are appended: `output` stays UTF-8 if it was.
+pub(crate) fn fold_bytes(output: &mut Vec<u8>, text: &str, starts: &mut impl Starts) {
     let start = output.len();
-    match fold_fast(output, start, text) {
-        Some(false) => {}
+    let first_start = starts.count();
+    match fold_fast(output, start, text, starts) {
+        Some(false) => return,
         Some(true) => {
-            let unmixed = unmix_scripts(&output[start..]);
+            let unmixed = unmix_scripts(&String::from_utf8_lossy(&output[start..]));
             output.truncate(start);
-            output.push_str(&unmixed);
+            output.extend_from_slice(unmixed.as_bytes());
         }
         None => {
             output.truncate(start);
-            output.push_str(&fold_general(text));
+            output.extend_from_slice(fold_general(text).as_bytes());
         }
     }
+    // The fast path gave up (or changed letters' lengths): the starts are read off the text.
+    starts.truncate(first_start);
+    find_starts(output, start, starts);
+}
+
+/// Where terms may start in folded text from `from` on (what `fold_bytes` reports): after
+/// every space and newline, and at every CJK character of a CJK word.
+pub(crate) fn find_starts(folded: &[u8], from: usize, starts: &mut impl Starts) {
+    let text = String::from_utf8_lossy(folded.get(from..).unwrap_or_default());
+    let mut in_word = false;
+    let mut in_cjk = false;
+    for (at, character) in text.char_indices() {
+        let at = from + at;
+        if character == ' ' || character == '\n' {
+            in_word = false;
+            continue;
+        }
+        // Marks inside a CJK word are no place for a term to start (terms never start with
+        // one).
+        let cjk = !character.is_ascii() && CharClass::of(character) == CharClass::Cjk;
+        if !in_word {
+            starts.word(at);
+            in_word = true;
+            in_cjk = cjk;
+        } else if in_cjk && cjk {
+            starts.inside(at);
+        }
+    }
+}
+
+/// A buffer `fold_bytes` filled, as a string (without a copy). It is UTF-8, since only whole
+/// characters go in; were it not, the bad bytes would become U+FFFD rather than panic.
+pub(crate) fn into_string(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
 /// The definition of folding: NFKC first, then every character folded on its own.
@@ -65,7 +138,12 @@ fn fold_general(text: &str) -> String {
 /// The fast path: appends the folding of `text` to `output` (whose folded text starts at
 /// `start`) and returns whether a word mixed Latin and Cyrillic letters (so look-alikes must
 /// be unmixed); `None` when a character needs the general path.
-fn fold_fast(output: &mut String, start: usize, text: &str) -> Option<bool> {
+fn fold_fast(
+    output: &mut Vec<u8>,
+    start: usize,
+    text: &str,
+    starts: &mut impl Starts,
+) -> Option<bool> {
     let bytes = text.as_bytes();
     let mut previous = CharClass::Separator;
     // Whether the current word has Latin letters and Cyrillic ones, and whether any word did.
@@ -76,24 +154,20 @@ fn fold_fast(output: &mut String, start: usize, text: &str) -> Option<bool> {
             // A run of ASCII letters and digits, copied and lower-cased at once.
             if previous != CharClass::Other {
                 if output.len() > start {
-                    output.push(' ');
+                    output.push(b' ');
                 }
+                starts.word(output.len());
                 mixed |= word_latin && word_cyrillic;
                 (word_latin, word_cyrillic) = (false, false);
             }
             let run = at;
-            let mut letters = false;
-            while let Some(&byte) = bytes.get(at) {
-                if !byte.is_ascii_alphanumeric() {
-                    break;
-                }
-                letters |= byte.is_ascii_alphabetic();
+            at += 1;
+            while bytes.get(at).is_some_and(u8::is_ascii_alphanumeric) {
                 at += 1;
             }
-            let pushed = output.len();
-            output.push_str(text.get(run..at)?);
-            output[pushed..].make_ascii_lowercase();
-            word_latin |= letters;
+            let run = bytes.get(run..at)?;
+            output.extend(run.iter().map(u8::to_ascii_lowercase));
+            word_latin |= run.iter().any(u8::is_ascii_alphabetic);
             previous = CharClass::Other;
             continue;
         }
@@ -119,26 +193,47 @@ fn fold_fast(output: &mut String, start: usize, text: &str) -> Option<bool> {
                     CharClass::Separator | CharClass::Mark => false,
                 };
                 if keep {
-                    output.extend(entry.folded());
+                    output.extend_from_slice(entry.folded());
                 }
                 continue;
             }
             Kind::Cjk => CharClass::Cjk,
             Kind::Letter => CharClass::Other,
         };
+        let folded = entry.folded();
         if previous != class {
             if output.len() > start {
-                output.push(' ');
+                output.push(b' ');
             }
+            starts.word(output.len());
             mixed |= word_latin && word_cyrillic;
             (word_latin, word_cyrillic) = (false, false);
+            if class == CharClass::Cjk {
+                // Every character but the first (a CJK entry may be several).
+                for (offset, byte) in folded.iter().enumerate().skip(1) {
+                    if !is_continuation(*byte) {
+                        starts.inside(output.len() + offset);
+                    }
+                }
+            }
+        } else if class == CharClass::Cjk {
+            for (offset, byte) in folded.iter().enumerate() {
+                if !is_continuation(*byte) {
+                    starts.inside(output.len() + offset);
+                }
+            }
         }
-        output.extend(entry.folded());
+        output.extend_from_slice(folded);
         word_latin |= entry.latin;
         word_cyrillic |= entry.cyrillic;
         previous = class;
     }
     Some(mixed || (word_latin && word_cyrillic))
+}
+
+/// A UTF-8 byte that continues a character.
+fn is_continuation(byte: u8) -> bool {
+    byte & 0xC0 == 0x80
 }
 
 /// Folds NFKC characters, one at a time (the general path).
@@ -352,9 +447,9 @@ enum Kind {
     Letter,
 }
 
-/// The most characters one character folds to in the table (ß is `ss`, ﬃ is `ffi`, Ⅷ is
-/// `viii`); a longer folding takes the general path.
-const MAX_FOLDED: usize = 4;
+/// The most bytes one character folds to in the table (ß is `ss`, ﬃ is `ffi`, Ⅷ is `viii`,
+/// ㍿ is `株式会社`); a longer folding takes the general path.
+const MAX_FOLDED: usize = 12;
 
 /// How one character folds, worked out once by the general path (`entry_of`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,7 +462,8 @@ struct Entry {
     latin: bool,
     cyrillic: bool,
     length: u8,
-    folded: [char; MAX_FOLDED],
+    /// The folded form, UTF-8.
+    folded: [u8; MAX_FOLDED],
 }
 
 impl Entry {
@@ -377,11 +473,11 @@ impl Entry {
         latin: false,
         cyrillic: false,
         length: 0,
-        folded: ['\0'; MAX_FOLDED],
+        folded: [0; MAX_FOLDED],
     };
 
-    fn folded(&self) -> impl Iterator<Item = char> + '_ {
-        self.folded.iter().copied().take(usize::from(self.length))
+    fn folded(&self) -> &[u8] {
+        &self.folded[..usize::from(self.length)]
     }
 }
 
@@ -480,12 +576,11 @@ fn entry_of(character: char) -> Entry {
             }
         }
     }
-    let characters: Vec<char> = folded.chars().collect();
-    if characters.len() > MAX_FOLDED {
+    let Some(slot) = entry.folded.get_mut(..folded.len()) else {
         return Entry::GENERAL;
-    }
-    entry.length = characters.len() as u8;
-    entry.folded[..characters.len()].copy_from_slice(&characters);
+    };
+    slot.copy_from_slice(folded.as_bytes());
+    entry.length = folded.len() as u8;
     entry
 }
 
@@ -558,6 +653,14 @@ mod tests {
     #[track_caller]
     fn same_as_general(text: &str) {
         assert_eq!(fold(text), fold_general(text), "folding {text:?}");
+        // The starts the fast path reports are those read off the folded text, after text
+        // already in the buffer.
+        let mut folded = b"x\n".to_vec();
+        let mut starts = Vec::new();
+        fold_bytes(&mut folded, text, &mut starts);
+        let mut expected = Vec::new();
+        find_starts(&folded, 2, &mut expected);
+        assert_eq!(starts, expected, "starts in {text:?}");
     }
 
     #[test]

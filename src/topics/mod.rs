@@ -83,6 +83,8 @@ impl<'a> ItemText<'a> {
 #[derive(Debug, Default)]
 struct FoldedItem {
     text: String,
+    /// Where terms may start in `text` (see `fold::Starts`).
+    starts: Vec<usize>,
     /// Title, summary, content.
     fields: [Range<usize>; 3],
 }
@@ -96,18 +98,21 @@ impl FoldedItem {
 
     /// Folds `item` into this buffer, replacing what was there.
     fn fill(&mut self, item: &ItemText<'_>) {
-        self.text.clear();
+        let mut text = std::mem::take(&mut self.text).into_bytes();
+        text.clear();
+        self.starts.clear();
         for (index, part) in [item.title, item.summary, item.content]
             .into_iter()
             .enumerate()
         {
             if index > 0 {
-                self.text.push('\n');
+                text.push(b'\n');
             }
-            let start = self.text.len();
-            fold::fold_into(&mut self.text, part);
-            self.fields[index] = start..self.text.len();
+            let start = text.len();
+            fold::fold_bytes(&mut text, part, &mut self.starts);
+            self.fields[index] = start..text.len();
         }
+        self.text = fold::into_string(text);
     }
 
     /// The field a byte range of the folded text lies in.
@@ -284,7 +289,7 @@ impl TopicSet {
             ranges,
         } = scratch;
         folded.fill(item);
-        self.literals.scan(&folded.text, hits);
+        self.literals.scan(&folded.text, &folded.starts, hits);
         // Only the terms whose literal hit are looked at, and only topics that such a term
         // belongs to (or whose `any` has a regex) can match.
         uses.clear();
@@ -336,7 +341,7 @@ impl TopicSet {
     pub fn explain(&self, item: &ItemText<'_>, source: Option<&str>) -> Vec<Explanation> {
         let folded = FoldedItem::new(item);
         let mut hits = Hits::default();
-        self.literals.scan(&folded.text, &mut hits);
+        self.literals.scan(&folded.text, &folded.starts, &mut hits);
         let mut ranges = Vec::with_capacity(3);
         self.topics
             .iter()
@@ -391,12 +396,14 @@ impl CompiledTopic {
                 .filter(move |found| found.list == list)
                 .map(|found| found.term)
         };
-        let mut terms: Vec<String> = used(List::Any)
-            .filter_map(|index| self.any.get(index))
-            .filter(|term| !term.needs_regex() && hit(term))
-            .map(|term| term.source.clone())
-            .collect();
-        if terms.is_empty() && !self.any.iter().any(CompiledTerm::needs_regex) {
+        // The terms' names are copied only once the topic is known to match.
+        let literal_any = || {
+            used(List::Any)
+                .filter_map(|index| self.any.get(index))
+                .filter(|term| !term.needs_regex() && hit(term))
+        };
+        let literal_hit = literal_any().next().is_some();
+        if !literal_hit && !self.any.iter().any(CompiledTerm::needs_regex) {
             return None;
         }
         for (index, term) in self.all.iter().enumerate() {
@@ -412,8 +419,10 @@ impl CompiledTopic {
             return None;
         }
         // Only now do regexes run.
-        if terms.is_empty() {
-            terms = self
+        let mut terms: Vec<String> = if literal_hit {
+            Vec::new()
+        } else {
+            let terms: Vec<String> = self
                 .any
                 .iter()
                 .filter(|term| term.needs_regex() && hit(term))
@@ -422,7 +431,8 @@ impl CompiledTopic {
             if terms.is_empty() {
                 return None;
             }
-        }
+            terms
+        };
         for term in self.all.iter().filter(|term| term.needs_regex()) {
             if !hit(term) {
                 return None;
@@ -430,6 +440,9 @@ impl CompiledTopic {
         }
         if self.none.iter().filter(|term| term.needs_regex()).any(hit) {
             return None;
+        }
+        if literal_hit {
+            terms.extend(literal_any().map(|term| term.source.clone()));
         }
         terms.extend(self.all.iter().map(|term| term.source.clone()));
         Some(terms)

@@ -1,5 +1,5 @@
 //! Terms, compiled: every literal (word, phrase, prefix, CJK) of every topic, exceptions
-//! included, goes into one Aho-Corasick automaton (a DFA for anchored searches), so an item's
+//! included, goes into one Aho-Corasick automaton (a compact, contiguous NFA), so an item's
 //! folded text is read once whatever the number of topics and terms. Folded text is words
 //! separated by single spaces (see `fold`), and the fields of an item (title, summary,
 //! content) separated by a newline. A literal is looked for where words start: the automaton
@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use aho_corasick::automaton::{Automaton, StateID};
-use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored, MatchKind, StartKind};
+use aho_corasick::nfa::contiguous::NFA;
+use aho_corasick::{Anchored, MatchKind};
 use regex::Regex;
 
 use super::fold::{fold, is_cjk};
@@ -50,8 +50,42 @@ impl LiteralRule {
 /// Every literal of a topic set, and the automaton that finds them all in one pass.
 #[derive(Debug, Clone)]
 pub struct Literals {
-    automaton: Option<DFA>,
+    automaton: Option<NFA>,
     rules: Vec<LiteralRule>,
+    pairs: Pairs,
+}
+
+/// The first two bytes of every literal (any second byte for a literal of one byte), as a set
+/// of 65,536 bits: a word whose first two bytes are not in it starts no literal.
+#[derive(Debug, Clone)]
+struct Pairs(Vec<u64>);
+
+impl Pairs {
+    fn of(patterns: &[String]) -> Pairs {
+        let mut pairs = Pairs(vec![0; 65_536 / 64]);
+        for pattern in patterns {
+            match *pattern.as_bytes() {
+                [first] => (0..=255).for_each(|second| pairs.insert(first, second)),
+                [first, second, ..] => pairs.insert(first, second),
+                [] => {}
+            }
+        }
+        pairs
+    }
+
+    fn insert(&mut self, first: u8, second: u8) {
+        let bit = usize::from(first) << 8 | usize::from(second);
+        if let Some(word) = self.0.get_mut(bit / 64) {
+            *word |= 1 << (bit % 64);
+        }
+    }
+
+    fn contains(&self, first: u8, second: u8) -> bool {
+        let bit = usize::from(first) << 8 | usize::from(second);
+        self.0
+            .get(bit / 64)
+            .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+    }
 }
 
 /// Collects literals while terms compile; `build` makes the automaton.
@@ -74,19 +108,22 @@ impl LiteralsBuilder {
     }
 
     pub fn build(self) -> Literals {
-        // A full DFA for anchored searches only: one table lookup per byte, and no failure
-        // transitions to build, since every walk starts at a word.
+        // A contiguous NFA rather than a full DFA: walks are short (most die within a few
+        // bytes of a word start) and never follow failure transitions, so what counts is that
+        // the automaton stays in the cache. A DFA for 2,000 terms is megabytes (states times
+        // byte classes) and every step was a cache miss.
         let automaton = (!self.patterns.is_empty())
             .then(|| {
-                DFA::builder()
+                NFA::builder()
                     .match_kind(MatchKind::Standard)
-                    .start_kind(StartKind::Anchored)
+                    .prefilter(false)
                     .build(&self.patterns)
                     .ok()
             })
             .flatten();
         Literals {
             automaton,
+            pairs: Pairs::of(&self.patterns),
             rules: self.rules,
         }
     }
@@ -126,48 +163,30 @@ impl Literals {
         self.rules.len()
     }
 
-    /// Finds every literal in `folded`, into `hits` (whose earlier hits are dropped).
-    pub fn scan(&self, folded: &str, hits: &mut Hits) {
+    /// Finds every literal in `folded`, into `hits` (whose earlier hits are dropped), walking
+    /// from the `starts` folding reported.
+    pub fn scan(&self, folded: &str, starts: &[usize], hits: &mut Hits) {
         hits.found.clear();
         hits.literals.clear();
         hits.ranges.clear();
         let Some(automaton) = &self.automaton else {
             return;
         };
-        let Ok(start) = automaton.start_state(Anchored::Yes) else {
+        let Ok(start_state) = automaton.start_state(Anchored::Yes) else {
             return;
         };
         let bytes = folded.as_bytes();
-        let mut at = 0;
-        while let Some(&byte) = bytes.get(at) {
-            if is_boundary(byte) {
-                at += 1;
+        for &start in starts {
+            let (at, inside) = (start / 2, start % 2 == 1);
+            // Most words start no literal: two bytes tell, without the automaton.
+            let Some(&first) = bytes.get(at) else {
+                continue;
+            };
+            let second = bytes.get(at + 1).copied().unwrap_or_default();
+            if !self.pairs.contains(first, second) {
                 continue;
             }
-            // CJK characters are three or four bytes long.
-            let cjk_word = byte >= 0xE0
-                && folded
-                    .get(at..)
-                    .and_then(|rest| rest.chars().next())
-                    .is_some_and(is_cjk);
-            if cjk_word {
-                // A literal may start at any character of a CJK word.
-                let mut inside = false;
-                while let Some(character) = folded.get(at..).and_then(|rest| rest.chars().next()) {
-                    if is_boundary(bytes[at]) {
-                        break;
-                    }
-                    self.walk(automaton, start, bytes, at, inside, &mut hits.found);
-                    inside = true;
-                    at += character.len_utf8();
-                }
-            } else {
-                self.walk(automaton, start, bytes, at, false, &mut hits.found);
-                at += 1;
-                while bytes.get(at).is_some_and(|byte| !is_boundary(*byte)) {
-                    at += 1;
-                }
-            }
+            self.walk(automaton, start_state, bytes, at, inside, &mut hits.found);
         }
         // By literal, then in text order.
         hits.found.sort_unstable();
@@ -180,9 +199,10 @@ impl Literals {
     /// Follows the automaton from `start` (a word start, or a character inside a CJK word
     /// when `inside`) for as long as some literal can go on, and keeps the literals that end on
     /// the way and fit the word boundaries.
+    #[inline]
     fn walk(
         &self,
-        automaton: &DFA,
+        automaton: &NFA,
         start_state: StateID,
         bytes: &[u8],
         start: usize,
