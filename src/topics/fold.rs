@@ -149,31 +149,28 @@ fn fold_fast(
     // Whether the current word has Latin letters and Cyrillic ones, and whether any word did.
     let (mut word_latin, mut word_cyrillic, mut mixed) = (false, false, false);
     let mut at = 0;
+    output.reserve(text.len() + 1);
     while let Some(&byte) = bytes.get(at) {
-        if byte.is_ascii_alphanumeric() {
-            // A run of ASCII letters and digits, copied and lower-cased at once.
+        if byte.is_ascii() {
+            // ASCII, byte by byte: a letter or digit is lower-cased, anything else separates.
+            at += 1;
+            if !byte.is_ascii_alphanumeric() {
+                previous = CharClass::Separator;
+                continue;
+            }
             if previous != CharClass::Other {
                 if output.len() > start {
                     output.push(b' ');
                 }
                 starts.word(output.len());
                 mixed |= word_latin && word_cyrillic;
-                (word_latin, word_cyrillic) = (false, false);
+                word_cyrillic = false;
+                previous = CharClass::Other;
             }
-            let run = at;
-            at += 1;
-            while bytes.get(at).is_some_and(u8::is_ascii_alphanumeric) {
-                at += 1;
-            }
-            let run = bytes.get(run..at)?;
-            output.extend(run.iter().map(u8::to_ascii_lowercase));
-            word_latin |= run.iter().any(u8::is_ascii_alphabetic);
-            previous = CharClass::Other;
-            continue;
-        }
-        if byte.is_ascii() {
-            previous = CharClass::Separator;
-            at += 1;
+            output.push(byte.to_ascii_lowercase());
+            // Digits count as Latin here: that only sends a word of Cyrillic letters and ASCII
+            // digits through `unmix_scripts`, which leaves a word with no Latin letter alone.
+            word_latin = true;
             continue;
         }
         let character = text.get(at..)?.chars().next()?;

@@ -391,6 +391,10 @@ impl CompiledTopic {
     /// term not among them cannot hit.
     fn decide(&self, context: &Context<'_>, uses: &[Use]) -> Option<Vec<String>> {
         let hit = |term: &CompiledTerm| term.hits(context.folded, context.hits, context.allowed);
+        // A term among `uses` whose literal hit: with no exception and no `fields`, it hit.
+        let used_hit = |term: &CompiledTerm| {
+            (term.is_plain() && context.allowed.is_none()) || (!term.needs_regex() && hit(term))
+        };
         let used = |list: List| {
             uses.iter()
                 .filter(move |found| found.list == list)
@@ -400,7 +404,7 @@ impl CompiledTopic {
         let literal_any = || {
             used(List::Any)
                 .filter_map(|index| self.any.get(index))
-                .filter(|term| !term.needs_regex() && hit(term))
+                .filter(|term| used_hit(term))
         };
         let literal_hit = literal_any().next().is_some();
         if !literal_hit && !self.any.iter().any(CompiledTerm::needs_regex) {
@@ -414,7 +418,7 @@ impl CompiledTopic {
         }
         if used(List::None)
             .filter_map(|index| self.none.get(index))
-            .any(|term| !term.needs_regex() && hit(term))
+            .any(used_hit)
         {
             return None;
         }

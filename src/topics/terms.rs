@@ -388,6 +388,11 @@ impl CompiledTerm {
         TermHits { kept, cancelled }
     }
 
+    /// Whether the term is a literal with no exceptions: it hits wherever its literal does.
+    pub fn is_plain(&self) -> bool {
+        matches!(self.pattern, Pattern::Literal(_)) && self.except.is_empty()
+    }
+
     /// Whether the term needs a regex run (its own pattern or an exception is a regex): such
     /// terms are looked at only when the cheaper ones leave the answer open.
     pub fn needs_regex(&self) -> bool {
