@@ -12,6 +12,7 @@ pub mod fold;
 mod terms;
 mod warnings;
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use sha2::{Digest, Sha256};
@@ -25,7 +26,7 @@ pub use fold::fold;
 pub use warnings::TopicWarning;
 
 /// Bumped when the engine itself matches differently, so stored matches are redone.
-const ENGINE_VERSION: u32 = 3;
+const ENGINE_VERSION: u32 = 4;
 use terms::{Allowed, CompiledTerm, Hits, Literals, LiteralsBuilder};
 
 /// All topics of a config, ready to match. Every literal term of every topic sits in one
@@ -79,31 +80,39 @@ impl<'a> ItemText<'a> {
 }
 
 /// An item's text folded once: the three fields joined by newlines, and where each lies.
+#[derive(Debug, Default)]
 struct FoldedItem {
     text: String,
+    /// Where terms may start in `text` (see `fold::Starts`).
+    starts: Vec<usize>,
     /// Title, summary, content.
     fields: [Range<usize>; 3],
 }
 
 impl FoldedItem {
     fn new(item: &ItemText<'_>) -> FoldedItem {
-        let mut text =
-            String::with_capacity(item.title.len() + item.summary.len() + item.content.len() + 2);
-        let mut fields: [Range<usize>; 3] = [0..0, 0..0, 0..0];
+        let mut folded = FoldedItem::default();
+        folded.fill(item);
+        folded
+    }
+
+    /// Folds `item` into this buffer, replacing what was there.
+    fn fill(&mut self, item: &ItemText<'_>) {
+        let mut text = std::mem::take(&mut self.text).into_bytes();
+        text.clear();
+        self.starts.clear();
         for (index, part) in [item.title, item.summary, item.content]
             .into_iter()
             .enumerate()
         {
             if index > 0 {
-                text.push('\n');
+                text.push(b'\n');
             }
             let start = text.len();
-            if !part.is_empty() {
-                text.push_str(&fold(part));
-            }
-            fields[index] = start..text.len();
+            fold::fold_bytes(&mut text, part, &mut self.starts);
+            self.fields[index] = start..text.len();
         }
-        FoldedItem { text, fields }
+        self.text = fold::into_string(text);
     }
 
     /// The field a byte range of the folded text lies in.
@@ -116,6 +125,20 @@ impl FoldedItem {
             Field::Title
         }
     }
+}
+
+/// What matching one item needs besides the topic set, kept per thread between items.
+#[derive(Debug, Default)]
+struct Scratch {
+    folded: FoldedItem,
+    hits: Hits,
+    uses: Vec<Use>,
+    candidates: Vec<usize>,
+    ranges: Vec<Range<usize>>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// Which list of a topic a term is in.
@@ -244,11 +267,32 @@ impl TopicSet {
         if self.topics.is_empty() {
             return Vec::new();
         }
-        let folded = FoldedItem::new(item);
-        let hits = self.literals.scan(&folded.text);
+        // The buffers of the last item on this thread, reused: matching allocates nothing but
+        // its answer.
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => self.match_with(&mut scratch, item, source),
+            Err(_) => self.match_with(&mut Scratch::default(), item, source),
+        })
+    }
+
+    fn match_with(
+        &self,
+        scratch: &mut Scratch,
+        item: &ItemText<'_>,
+        source: Option<&str>,
+    ) -> Vec<TopicMatch> {
+        let Scratch {
+            folded,
+            hits,
+            uses,
+            candidates,
+            ranges,
+        } = scratch;
+        folded.fill(item);
+        self.literals.scan(&folded.text, &folded.starts, hits);
         // Only the terms whose literal hit are looked at, and only topics that such a term
         // belongs to (or whose `any` has a regex) can match.
-        let mut uses: Vec<Use> = Vec::new();
+        uses.clear();
         for literal in hits.literals() {
             if let Some(found) = self.uses_of_literal.get(literal) {
                 uses.extend(found);
@@ -256,13 +300,13 @@ impl TopicSet {
         }
         uses.sort_unstable();
         uses.dedup();
-        let mut candidates: Vec<usize> = uses.iter().map(|found| found.topic).collect();
+        candidates.clear();
+        candidates.extend(uses.iter().map(|found| found.topic));
         candidates.extend(&self.regex_topics);
         candidates.sort_unstable();
         candidates.dedup();
-        let mut ranges = Vec::with_capacity(3);
         let mut matches = Vec::new();
-        for index in candidates {
+        for &index in candidates.iter() {
             let Some(topic) = self.topics.get(index) else {
                 continue;
             };
@@ -273,8 +317,8 @@ impl TopicSet {
             let end = uses.partition_point(|found| found.topic <= index);
             let context = Context {
                 folded: &folded.text,
-                hits: &hits,
-                allowed: topic.allowed(&folded, &mut ranges),
+                hits,
+                allowed: topic.allowed(folded, ranges),
             };
             if let Some(terms) = topic.decide(&context, &uses[start..end]) {
                 matches.push(TopicMatch {
@@ -296,7 +340,8 @@ impl TopicSet {
     /// hits its exceptions cancelled, `all` terms missing, `none` terms that vetoed.
     pub fn explain(&self, item: &ItemText<'_>, source: Option<&str>) -> Vec<Explanation> {
         let folded = FoldedItem::new(item);
-        let hits = self.literals.scan(&folded.text);
+        let mut hits = Hits::default();
+        self.literals.scan(&folded.text, &folded.starts, &mut hits);
         let mut ranges = Vec::with_capacity(3);
         self.topics
             .iter()
@@ -346,17 +391,23 @@ impl CompiledTopic {
     /// term not among them cannot hit.
     fn decide(&self, context: &Context<'_>, uses: &[Use]) -> Option<Vec<String>> {
         let hit = |term: &CompiledTerm| term.hits(context.folded, context.hits, context.allowed);
+        // A term among `uses` whose literal hit: with no exception and no `fields`, it hit.
+        let used_hit = |term: &CompiledTerm| {
+            (term.is_plain() && context.allowed.is_none()) || (!term.needs_regex() && hit(term))
+        };
         let used = |list: List| {
             uses.iter()
                 .filter(move |found| found.list == list)
                 .map(|found| found.term)
         };
-        let mut terms: Vec<String> = used(List::Any)
-            .filter_map(|index| self.any.get(index))
-            .filter(|term| !term.needs_regex() && hit(term))
-            .map(|term| term.source.clone())
-            .collect();
-        if terms.is_empty() && !self.any.iter().any(CompiledTerm::needs_regex) {
+        // The terms' names are copied only once the topic is known to match.
+        let literal_any = || {
+            used(List::Any)
+                .filter_map(|index| self.any.get(index))
+                .filter(|term| used_hit(term))
+        };
+        let literal_hit = literal_any().next().is_some();
+        if !literal_hit && !self.any.iter().any(CompiledTerm::needs_regex) {
             return None;
         }
         for (index, term) in self.all.iter().enumerate() {
@@ -367,13 +418,15 @@ impl CompiledTopic {
         }
         if used(List::None)
             .filter_map(|index| self.none.get(index))
-            .any(|term| !term.needs_regex() && hit(term))
+            .any(used_hit)
         {
             return None;
         }
         // Only now do regexes run.
-        if terms.is_empty() {
-            terms = self
+        let mut terms: Vec<String> = if literal_hit {
+            Vec::new()
+        } else {
+            let terms: Vec<String> = self
                 .any
                 .iter()
                 .filter(|term| term.needs_regex() && hit(term))
@@ -382,7 +435,8 @@ impl CompiledTopic {
             if terms.is_empty() {
                 return None;
             }
-        }
+            terms
+        };
         for term in self.all.iter().filter(|term| term.needs_regex()) {
             if !hit(term) {
                 return None;
@@ -390,6 +444,9 @@ impl CompiledTopic {
         }
         if self.none.iter().filter(|term| term.needs_regex()).any(hit) {
             return None;
+        }
+        if literal_hit {
+            terms.extend(literal_any().map(|term| term.source.clone()));
         }
         terms.extend(self.all.iter().map(|term| term.source.clone()));
         Some(terms)

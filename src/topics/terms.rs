@@ -1,18 +1,22 @@
 //! Terms, compiled: every literal (word, phrase, prefix, CJK) of every topic, exceptions
-//! included, goes into one Aho-Corasick automaton, so an item's folded text is scanned once
-//! whatever the number of topics and terms. Hits are then checked against word boundaries:
-//! folded text is words separated by single spaces (see `fold`), and the fields of an item
-//! (title, summary, content) separated by a newline, so a hit must start after a space or
-//! newline or at the start, and (unless the term ends with `*`) end before one or at the end.
-//! A phrase never spans two fields. CJK terms skip the check, because in those scripts a word
-//! runs on into its particles (북한 in 북한은). `/regex/` terms are run on their own, and only
-//! when asked.
+//! included, goes into one Aho-Corasick automaton (a compact, contiguous NFA), so an item's
+//! folded text is read once whatever the number of topics and terms. Folded text is words
+//! separated by single spaces (see `fold`), and the fields of an item (title, summary,
+//! content) separated by a newline. A literal is looked for where words start: the automaton
+//! is walked from each word's first byte until no literal can go on, so a hit always starts at
+//! a word start, and (unless the term ends with `*`) must end before a space or newline or at
+//! the end. A phrase never spans two fields. In CJK words (Han, Kana, Hangul, Thai...) a
+//! literal that starts with such a character may also start at any character, and one that
+//! ends with one needs no boundary after it, because in those scripts a word runs on into its
+//! particles (북한 in 북한은). `/regex/` terms are run on their own, and only when asked.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::nfa::contiguous::NFA;
+use aho_corasick::{Anchored, MatchKind};
 use regex::Regex;
 
 use super::fold::{fold, is_cjk};
@@ -24,32 +28,79 @@ pub type LiteralId = usize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct LiteralRule {
     prefix: bool,
-    inside_words: bool,
+    /// The literal starts with a CJK character: it may start inside a CJK word.
+    starts_inside: bool,
+    /// The literal ends with a CJK character: it may end inside a word.
+    ends_inside: bool,
+    /// Its length in bytes.
+    length: usize,
+}
+
+impl LiteralRule {
+    fn of(folded: &str, prefix: bool) -> LiteralRule {
+        LiteralRule {
+            prefix,
+            starts_inside: folded.chars().next().is_some_and(is_cjk),
+            ends_inside: folded.chars().next_back().is_some_and(is_cjk),
+            length: folded.len(),
+        }
+    }
 }
 
 /// Every literal of a topic set, and the automaton that finds them all in one pass.
 #[derive(Debug, Clone)]
 pub struct Literals {
-    automaton: Option<AhoCorasick>,
+    automaton: Option<NFA>,
     rules: Vec<LiteralRule>,
+    pairs: Pairs,
+}
+
+/// The first two bytes of every literal (any second byte for a literal of one byte), as a set
+/// of 65,536 bits: a word whose first two bytes are not in it starts no literal.
+#[derive(Debug, Clone)]
+struct Pairs(Vec<u64>);
+
+impl Pairs {
+    fn of(patterns: &[String]) -> Pairs {
+        let mut pairs = Pairs(vec![0; 65_536 / 64]);
+        for pattern in patterns {
+            match *pattern.as_bytes() {
+                [first] => (0..=255).for_each(|second| pairs.insert(first, second)),
+                [first, second, ..] => pairs.insert(first, second),
+                [] => {}
+            }
+        }
+        pairs
+    }
+
+    fn insert(&mut self, first: u8, second: u8) {
+        let bit = usize::from(first) << 8 | usize::from(second);
+        if let Some(word) = self.0.get_mut(bit / 64) {
+            *word |= 1 << (bit % 64);
+        }
+    }
+
+    fn contains(&self, first: u8, second: u8) -> bool {
+        let bit = usize::from(first) << 8 | usize::from(second);
+        self.0
+            .get(bit / 64)
+            .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+    }
 }
 
 /// Collects literals while terms compile; `build` makes the automaton.
 #[derive(Debug, Default)]
 pub struct LiteralsBuilder {
-    ids: HashMap<(String, LiteralRule), LiteralId>,
+    ids: HashMap<(String, bool), LiteralId>,
     patterns: Vec<String>,
     rules: Vec<LiteralRule>,
 }
 
 impl LiteralsBuilder {
     fn add(&mut self, folded: String, prefix: bool) -> LiteralId {
-        let rule = LiteralRule {
-            prefix,
-            inside_words: folded.chars().any(is_cjk),
-        };
         let next = self.patterns.len();
-        *self.ids.entry((folded.clone(), rule)).or_insert_with(|| {
+        let rule = LiteralRule::of(&folded, prefix);
+        *self.ids.entry((folded.clone(), prefix)).or_insert_with(|| {
             self.patterns.push(folded);
             self.rules.push(rule);
             next
@@ -57,19 +108,22 @@ impl LiteralsBuilder {
     }
 
     pub fn build(self) -> Literals {
+        // A contiguous NFA rather than a full DFA: walks are short (most die within a few
+        // bytes of a word start) and never follow failure transitions, so what counts is that
+        // the automaton stays in the cache. A DFA for 2,000 terms is megabytes (states times
+        // byte classes) and every step was a cache miss.
         let automaton = (!self.patterns.is_empty())
             .then(|| {
-                // A full DFA: a few hundred terms make a small one, and every item's text is
-                // scanned with it, so the faster search is worth its memory.
-                AhoCorasickBuilder::new()
+                NFA::builder()
                     .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
+                    .prefilter(false)
                     .build(&self.patterns)
                     .ok()
             })
             .flatten();
         Literals {
             automaton,
+            pairs: Pairs::of(&self.patterns),
             rules: self.rules,
         }
     }
@@ -77,8 +131,10 @@ impl LiteralsBuilder {
 
 /// The hits of every literal in one folded text, found in one scan: sparse, because a text
 /// hits few of thousands of literals. Sorted by literal, so one literal's hits are a slice.
+/// Kept between items (see `TopicSet::match_item`), so its buffers are reused.
 #[derive(Debug, Default)]
 pub struct Hits {
+    found: Vec<(LiteralId, usize, usize)>,
     literals: Vec<LiteralId>,
     ranges: Vec<Range<usize>>,
 }
@@ -107,30 +163,81 @@ impl Literals {
         self.rules.len()
     }
 
-    pub fn scan(&self, folded: &str) -> Hits {
-        let mut found_hits: Vec<(LiteralId, Range<usize>)> = Vec::new();
-        if let Some(automaton) = &self.automaton {
-            let bytes = folded.as_bytes();
-            for found in automaton.find_overlapping_iter(folded) {
-                let literal = found.pattern().as_usize();
+    /// Finds every literal in `folded`, into `hits` (whose earlier hits are dropped), walking
+    /// from the `starts` folding reported.
+    pub fn scan(&self, folded: &str, starts: &[usize], hits: &mut Hits) {
+        hits.found.clear();
+        hits.literals.clear();
+        hits.ranges.clear();
+        let Some(automaton) = &self.automaton else {
+            return;
+        };
+        let Ok(start_state) = automaton.start_state(Anchored::Yes) else {
+            return;
+        };
+        let bytes = folded.as_bytes();
+        for &start in starts {
+            let (at, inside) = (start / 2, start % 2 == 1);
+            // Most words start no literal: two bytes tell, without the automaton.
+            let Some(&first) = bytes.get(at) else {
+                continue;
+            };
+            let second = bytes.get(at + 1).copied().unwrap_or_default();
+            if !self.pairs.contains(first, second) {
+                continue;
+            }
+            self.walk(automaton, start_state, bytes, at, inside, &mut hits.found);
+        }
+        // By literal, then in text order.
+        hits.found.sort_unstable();
+        for (literal, start, end) in &hits.found {
+            hits.literals.push(*literal);
+            hits.ranges.push(*start..*end);
+        }
+    }
+
+    /// Follows the automaton from `start` (a word start, or a character inside a CJK word
+    /// when `inside`) for as long as some literal can go on, and keeps the literals that end on
+    /// the way and fit the word boundaries.
+    #[inline]
+    fn walk(
+        &self,
+        automaton: &NFA,
+        start_state: StateID,
+        bytes: &[u8],
+        start: usize,
+        inside: bool,
+        found: &mut Vec<(LiteralId, usize, usize)>,
+    ) {
+        let mut state = start_state;
+        for (offset, &byte) in bytes.get(start..).unwrap_or_default().iter().enumerate() {
+            state = automaton.next_state(Anchored::Yes, state, byte);
+            if !automaton.is_special(state) {
+                continue;
+            }
+            if automaton.is_dead(state) {
+                return;
+            }
+            if !automaton.is_match(state) {
+                continue;
+            }
+            let end = start + offset + 1;
+            for index in 0..automaton.match_len(state) {
+                let literal = automaton.match_pattern(state, index).as_usize();
                 let Some(rule) = self.rules.get(literal) else {
                     continue;
                 };
-                let hit = found.range();
-                if !rule.inside_words {
-                    let starts_word = hit.start == 0 || is_boundary(bytes[hit.start - 1]);
-                    let ends_word = hit.end == bytes.len() || is_boundary(bytes[hit.end]);
-                    if !starts_word || !(rule.prefix || ends_word) {
-                        continue;
-                    }
+                // The automaton also reports literals that end here but start later (the
+                // suffixes of what was walked): only those starting here count.
+                if rule.length != end - start || (inside && !rule.starts_inside) {
+                    continue;
                 }
-                found_hits.push((literal, hit));
+                let ends_word = bytes.get(end).is_none_or(|byte| is_boundary(*byte));
+                if ends_word || rule.prefix || rule.ends_inside {
+                    found.push((literal, start, end));
+                }
             }
         }
-        // Stable: a literal's hits stay in text order.
-        found_hits.sort_by_key(|(literal, _)| *literal);
-        let (literals, ranges) = found_hits.into_iter().unzip();
-        Hits { literals, ranges }
     }
 }
 
@@ -279,6 +386,11 @@ impl CompiledTerm {
                 .any(|cover| cover.start <= hit.start && hit.end <= cover.end)
         });
         TermHits { kept, cancelled }
+    }
+
+    /// Whether the term is a literal with no exceptions: it hits wherever its literal does.
+    pub fn is_plain(&self) -> bool {
+        matches!(self.pattern, Pattern::Literal(_)) && self.except.is_empty()
     }
 
     /// Whether the term needs a regex run (its own pattern or an exception is a regex): such

@@ -173,6 +173,31 @@ fn korean_particles_follow_the_noun() {
 }
 
 #[test]
+fn a_hit_starts_at_a_word_even_where_a_longer_literal_ends_alike() {
+    // The automaton walked from "nkorea" also ends "korea" there; only literals that start
+    // at the word count.
+    let set = topic_set(
+        "[[topics]]\nname = \"a\"\nany = [\"korea\"]\n[[topics]]\nname = \"b\"\nany = [\"nkorea\"]\n",
+    );
+    check(&set, "NKorea", &["b"]);
+    check(&set, "N. Korea", &["a"]);
+    check(&set, "nkoreas", &[]);
+    check(&set, "the nkorea korea story", &["a", "b"]);
+}
+
+#[test]
+fn a_term_mixing_cjk_and_latin_needs_boundaries_at_its_latin_ends() {
+    // A CJK end may sit inside a CJK word; a Latin end is a word boundary, as for any term.
+    let set = topic_set(
+        "[[topics]]\nname = \"kcna\"\nany = [\"KCNA報道\"]\n[[topics]]\nname = \"nk\"\nany = [\"朝鲜DPRK\"]\n",
+    );
+    check(&set, "KCNA報道によると", &["kcna"]);
+    check(&set, "XKCNA報道", &[]);
+    check(&set, "北朝鲜DPRK发射", &["nk"]);
+    check(&set, "朝鲜DPRKS", &[]);
+}
+
+#[test]
 fn fields_limit_what_a_topic_looks_at() {
     let set = topic_set(
         r#"
