@@ -145,26 +145,9 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::model::{FeedMeta, Item, ItemKey};
+    use crate::model::FeedMeta;
+    use crate::store::tests::keyed_item;
     use crate::store::{FetchState, FetchedItems, PollRecord, PollSummary};
-
-    fn item(key: &str) -> Item {
-        Item {
-            key: ItemKey::Guid(key.to_string()),
-            guid: Some(key.to_string()),
-            link: Some(format!("https://example.org/{key}")),
-            title: format!("Item {key}"),
-            summary: None,
-            content: None,
-            author: None,
-            published: None,
-            updated: None,
-            match_text: key.to_string(),
-            content_hash: format!("hash {key}"),
-            link_key: None,
-            story: None,
-        }
-    }
 
     fn raw_item(byte: u8, key: &str) -> RawItem {
         RawItem {
@@ -187,7 +170,7 @@ mod tests {
                     meta: FeedMeta::default(),
                     items: keys
                         .iter()
-                        .map(|key| (item(key), Some(Vec::new())))
+                        .map(|key| (keyed_item(key), Some(Vec::new())))
                         .collect(),
                     raw: Some(raw),
                 }),

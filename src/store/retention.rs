@@ -147,24 +147,14 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::model::{FeedMeta, Item, ItemKey, TopicMatch, TopicSlug};
+    use crate::model::{FeedMeta, Item, TopicMatch, TopicSlug};
+    use crate::store::tests::keyed_item;
     use crate::store::{FetchState, FetchedItems, PollRecord};
 
     fn item(key: &str) -> Item {
         Item {
-            key: ItemKey::Guid(key.to_string()),
-            guid: Some(key.to_string()),
-            link: Some(format!("https://example.org/{key}")),
-            title: format!("Item {key}"),
-            summary: None,
             content: Some("words ".repeat(500)),
-            author: None,
-            published: None,
-            updated: None,
-            match_text: key.to_string(),
-            content_hash: format!("hash {key}"),
-            link_key: None,
-            story: None,
+            ..keyed_item(key)
         }
     }
 

@@ -21,6 +21,45 @@ fn item(key: &str, title: &str) -> Item {
     }
 }
 
+/// An item known by its guid `key`, titled `Item {key}`, with no text beyond its title.
+pub(super) fn keyed_item(key: &str) -> Item {
+    Item {
+        key: ItemKey::Guid(key.to_string()),
+        guid: Some(key.to_string()),
+        link: Some(format!("https://example.org/{key}")),
+        title: format!("Item {key}"),
+        summary: None,
+        content: None,
+        author: None,
+        published: None,
+        updated: None,
+        match_text: key.to_string(),
+        content_hash: format!("hash {key}"),
+        link_key: None,
+        story: None,
+    }
+}
+
+/// A successful poll of `feed_id` now that brought `items`, none of them matching a topic.
+fn poll_now(feed_id: crate::model::FeedId, items: Vec<Item>) -> PollRecord {
+    PollRecord {
+        feed_id,
+        state: FetchState {
+            last_attempt: Some(Utc::now()),
+            last_status: Some(200),
+            ..FetchState::default()
+        },
+        fetched: Some(FetchedItems {
+            meta: FeedMeta::default(),
+            items: items
+                .into_iter()
+                .map(|item| (item, Some(Vec::new())))
+                .collect(),
+            raw: None,
+        }),
+    }
+}
+
 fn matched(topic: &str) -> Vec<TopicMatch> {
     vec![TopicMatch {
         topic: TopicSlug(topic.to_string()),
@@ -630,22 +669,7 @@ async fn on_a_full_disk_a_batch_falls_back_to_one_poll_at_a_time() {
             ("https://big.example/", None),
         ])
         .unwrap();
-    let record = |feed: &FeedRow, items: Vec<Item>| PollRecord {
-        feed_id: feed.id,
-        state: FetchState {
-            last_attempt: Some(Utc::now()),
-            last_status: Some(200),
-            ..FetchState::default()
-        },
-        fetched: Some(FetchedItems {
-            meta: FeedMeta::default(),
-            items: items
-                .into_iter()
-                .map(|item| (item, Some(Vec::new())))
-                .collect(),
-            raw: None,
-        }),
-    };
+    let record = |feed: &FeedRow, items: Vec<Item>| poll_now(feed.id, items);
     let filler = "x".repeat(4000);
     let big: Vec<Item> = (0..100)
         .map(|index| Item {
@@ -775,19 +799,7 @@ fn an_items_band_rows_follow_its_edits_and_go_with_it() {
 fn a_poll_that_cannot_be_written_fails_alone_in_its_batch() {
     let store = Store::open_in_memory().unwrap();
     let feeds = three_feeds(&store);
-    let record = |feed_id: crate::model::FeedId, key: &str| PollRecord {
-        feed_id,
-        state: FetchState {
-            last_attempt: Some(Utc::now()),
-            last_status: Some(200),
-            ..FetchState::default()
-        },
-        fetched: Some(FetchedItems {
-            meta: FeedMeta::default(),
-            items: vec![(item(key, key), Some(Vec::new()))],
-            raw: None,
-        }),
-    };
+    let record = |feed_id: crate::model::FeedId, key: &str| poll_now(feed_id, vec![item(key, key)]);
     // The middle poll names a feed the store does not have: it cannot be written.
     let records = vec![
         record(feeds[0].id, "first"),
