@@ -161,13 +161,40 @@ pub struct Location {
 }
 
 impl Location {
+    #[cfg(test)]
     fn of_offset(text: &str, offset: usize) -> Location {
-        let offset = offset.min(text.len());
-        let before = text.get(..offset).unwrap_or(text);
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |index| index + 1);
-        let column = before
-            .get(line_start..)
+        Lines::of(text).location(offset)
+    }
+}
+
+/// Where each line of a text starts, so that the location of a byte offset is a binary
+/// search and a count within one line, not a count from the top: a config with 10,000 feeds
+/// and its topics' terms below them took a third of a second to locate every term.
+struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn of(text: &'a str) -> Lines<'a> {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(index, _)| index + 1))
+            .collect();
+        Lines { text, starts }
+    }
+
+    fn location(&self, offset: usize) -> Location {
+        let offset = offset.min(self.text.len());
+        // The last line starting at or before the offset.
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let line_start = self
+            .starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
+        let column = self
+            .text
+            .get(line_start..offset)
             .map_or(0, |rest| rest.chars().count())
             + 1;
         Location { line, column }
@@ -202,19 +229,24 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Checks config text; `path` only names the file in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-    let builder = Builder { path, text };
+    let builder = Builder {
+        path,
+        text,
+        lines: Lines::of(text),
+    };
     builder.build()
 }
 
 struct Builder<'a> {
     path: &'a Path,
     text: &'a str,
+    lines: Lines<'a>,
 }
 
 impl Builder<'_> {
     fn error(&self, span: Option<Range<usize>>, message: impl Into<String>) -> ConfigError {
         let location = span
-            .map(|span| Location::of_offset(self.text, span.start))
+            .map(|span| self.lines.location(span.start))
             .unwrap_or(Location { line: 1, column: 1 });
         ConfigError::Invalid {
             path: self.path.display().to_string(),
@@ -246,7 +278,7 @@ impl Builder<'_> {
             let feed = self.feed(raw_feed, &settings)?;
             let url_key = duplicate_key(&feed.url);
             if let Some(first) = seen_urls.insert(url_key, raw_feed.url.span().start) {
-                let first = Location::of_offset(self.text, first);
+                let first = self.lines.location(first);
                 return Err(self.error(
                     Some(raw_feed.url.span()),
                     format!(
@@ -258,7 +290,7 @@ impl Builder<'_> {
             if let Some(name) = &raw_feed.name {
                 let key = name.get_ref().trim().to_lowercase();
                 if let Some(first) = seen_names.insert(key, name.span().start) {
-                    let first = Location::of_offset(self.text, first);
+                    let first = self.lines.location(first);
                     return Err(self.error(
                         Some(name.span()),
                         format!(
@@ -278,7 +310,7 @@ impl Builder<'_> {
             if let Some(first) =
                 seen_topics.insert(topic.slug.0.clone(), raw_topic.name.span().start)
             {
-                let first = Location::of_offset(self.text, first);
+                let first = self.lines.location(first);
                 return Err(self.error(
                     Some(raw_topic.name.span()),
                     format!(
@@ -546,7 +578,7 @@ impl Builder<'_> {
             none: terms(&raw.none)?,
             sources: self.topic_sources(raw, feeds)?,
             fields: self.topic_fields(raw)?,
-            location: Location::of_offset(self.text, raw.name.span().start),
+            location: self.lines.location(raw.name.span().start),
         })
     }
 
@@ -638,7 +670,7 @@ impl Builder<'_> {
 
     fn term(&self, value: &Spanned<toml::Value>) -> Result<TermConfig, ConfigError> {
         let span = value.span();
-        let location = Location::of_offset(self.text, span.start);
+        let location = self.lines.location(span.start);
         let (source, except) = match value.get_ref() {
             toml::Value::String(text) => (text.clone(), Vec::new()),
             toml::Value::Table(table) => {

@@ -258,3 +258,32 @@ fn max_items_is_a_positive_count() {
         "{error}"
     );
 }
+
+#[test]
+fn locations_by_line_index_agree_with_counting_from_the_top() {
+    let text =
+        "[settings]\ninterval = \"15m\"\n\n[[topics]]\nname = \"ö\"\nany = [\"x\", \"åä\"]\n";
+    for offset in 0..=text.len() + 3 {
+        let counted = {
+            let offset = offset.min(text.len());
+            let before = &text.as_bytes()[..offset];
+            let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
+            let line_start = before
+                .iter()
+                .rposition(|&byte| byte == b'\n')
+                .map_or(0, |index| index + 1);
+            let column = String::from_utf8_lossy(&before[line_start..])
+                .chars()
+                .count()
+                + 1;
+            Location { line, column }
+        };
+        if text.is_char_boundary(offset.min(text.len())) {
+            assert_eq!(
+                Location::of_offset(text, offset),
+                counted,
+                "offset {offset}"
+            );
+        }
+    }
+}

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::ALL_TOPIC;
-use crate::model::Cursor;
+use crate::model::{Cursor, OutputEntry};
 use crate::publish::{self, Format, OutputFeed, PublishError};
 use crate::store::{Grouping, Store, StoreError};
 use crate::topics::TopicSet;
@@ -86,6 +86,20 @@ pub struct Outputs {
     max_age: Duration,
     /// `Cache-Control` for the feeds, from `max_age`.
     cache_control: String,
+    /// The entries of the last page read from the store: the other formats of the same page,
+    /// rendered next (the public files, a reader asking for Atom then RSS), reuse them while
+    /// the store has not changed, instead of running the same query again.
+    last_entries: Mutex<Option<Arc<LastEntries>>>,
+}
+
+/// One page's entries as the store gave them, and what they were read for.
+struct LastEntries {
+    generation: u64,
+    slug: String,
+    limit: usize,
+    before: Option<Cursor>,
+    entries: Vec<OutputEntry>,
+    next: Option<Cursor>,
 }
 
 impl Outputs {
@@ -106,6 +120,7 @@ impl Outputs {
             hub,
             cache: ArcSwap::from_pointee(Pages::new()),
             cache_writer: Mutex::new(()),
+            last_entries: Mutex::new(None),
             floor: RwLock::new(whole_seconds(Utc::now())),
             max_age,
             cache_control: format!("public, max-age={}", max_age.as_secs()),
@@ -194,6 +209,46 @@ impl Outputs {
     /// A re-render that gives the same bytes keeps the very same page (and its validators).
     /// One that gives other bytes gets a `Last-Modified` later than the page it replaces:
     /// its newest entry's time when that is later, else now.
+    /// A page's entries: those just read for another format of the same page when the store
+    /// has not changed since (`generation`), else read from the store.
+    fn entries(
+        &self,
+        generation: u64,
+        slug: &str,
+        limit: usize,
+        before: Option<Cursor>,
+    ) -> Result<(Vec<OutputEntry>, Option<Cursor>), OutputsError> {
+        let last = self
+            .last_entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(last) = last.filter(|last| {
+            last.generation == generation
+                && last.slug == slug
+                && last.limit == limit
+                && last.before == before
+        }) {
+            return Ok((last.entries.clone(), last.next));
+        }
+        let topic = (slug != ALL_TOPIC).then_some(slug);
+        let (entries, next) = self
+            .store
+            .entries_page(topic, before, limit, self.grouping)?;
+        *self
+            .last_entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(LastEntries {
+            generation,
+            slug: slug.to_string(),
+            limit,
+            before,
+            entries: entries.clone(),
+            next,
+        }));
+        Ok((entries, next))
+    }
+
     pub fn page(
         &self,
         slug: &str,
@@ -215,10 +270,7 @@ impl Outputs {
             limit,
             before,
         };
-        let topic = (slug != ALL_TOPIC).then_some(slug);
-        let (entries, next) = self
-            .store
-            .entries_page(topic, before, limit, self.grouping)?;
+        let (entries, next) = self.entries(generation, slug, limit, before)?;
         let feed = OutputFeed {
             slug: slug.to_string(),
             title,

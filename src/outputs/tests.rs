@@ -269,3 +269,36 @@ fn a_page_dropped_from_the_cache_never_comes_back_with_an_older_last_modified() 
     assert_eq!(again.etag(), changed.etag());
     assert!(again.last_modified >= changed.last_modified);
 }
+
+#[test]
+fn the_other_formats_of_a_page_never_reuse_entries_the_store_has_moved_past() {
+    let (outputs, store) = outputs();
+    poll(&store, &[item(1), item(2)]);
+    let atom = outputs
+        .page("ukraine", Format::Atom, 50, None)
+        .unwrap()
+        .unwrap();
+    let body = |page: &Page| String::from_utf8_lossy(&page.rendered.body).into_owned();
+    assert!(body(&atom).contains("Ukraine news 2"));
+    // The same page in another format, nothing written since: the same entries.
+    let rss = outputs
+        .page("ukraine", Format::Rss, 50, None)
+        .unwrap()
+        .unwrap();
+    assert!(body(&rss).contains("Ukraine news 2"));
+    assert!(!body(&rss).contains("Ukraine news 3"));
+    // A write in between: the next format reads the store again.
+    poll(&store, &[item(1), item(2), item(3)]);
+    let json = outputs
+        .page("ukraine", Format::Json, 50, None)
+        .unwrap()
+        .unwrap();
+    assert!(body(&json).contains("Ukraine news 3"));
+    // Another page (a smaller limit) is not served the entries of the last one.
+    let short = outputs
+        .page("ukraine", Format::Json, 1, None)
+        .unwrap()
+        .unwrap();
+    assert!(body(&short).contains("Ukraine news 3"));
+    assert!(!body(&short).contains("Ukraine news 2"));
+}
