@@ -22,6 +22,16 @@ fn save_by_rename(path: &Path, text: &str) {
 const SETTINGS: &str =
     "[settings]\ninterval = \"1h\"\nmin_interval = \"100ms\"\ntimeout = \"5s\"\n\n";
 
+/// A GET of `url` with one conditional header.
+async fn conditional(
+    client: &reqwest::Client,
+    url: &str,
+    header: &str,
+    value: &str,
+) -> reqwest::Response {
+    client.get(url).header(header, value).send().await.unwrap()
+}
+
 fn feed_block(name: &str, url: &str) -> String {
     format!("[[feeds]]\nurl = \"{url}\"\nname = \"{name}\"\n\n")
 }
@@ -305,12 +315,7 @@ async fn removing_a_source_moves_the_validators_of_the_feeds_it_was_in() {
             .unwrap()
             .to_string();
         // While nothing changes, the validators give a 304.
-        let since = client
-            .get(url(path))
-            .header("if-modified-since", &last_modified)
-            .send()
-            .await
-            .unwrap();
+        let since = conditional(&client, &url(path), "if-modified-since", &last_modified).await;
         assert_eq!(since.status(), 304, "{path}");
         before.push((path, etag, last_modified));
     }
@@ -333,12 +338,7 @@ async fn removing_a_source_moves_the_validators_of_the_feeds_it_was_in() {
     );
 
     for (path, etag, last_modified) in before {
-        let since = client
-            .get(url(path))
-            .header("if-modified-since", &last_modified)
-            .send()
-            .await
-            .unwrap();
+        let since = conditional(&client, &url(path), "if-modified-since", &last_modified).await;
         assert_eq!(
             since.status(),
             200,
@@ -352,20 +352,10 @@ async fn removing_a_source_moves_the_validators_of_the_feeds_it_was_in() {
         );
         let new_etag = since.headers()["etag"].to_str().unwrap().to_string();
         assert_ne!(new_etag, etag, "{path}");
-        let matched = client
-            .get(url(path))
-            .header("if-none-match", &etag)
-            .send()
-            .await
-            .unwrap();
+        let matched = conditional(&client, &url(path), "if-none-match", &etag).await;
         assert_eq!(matched.status(), 200, "{path}: If-None-Match {etag}");
         // The new validators give a 304 again.
-        let current = client
-            .get(url(path))
-            .header("if-none-match", &new_etag)
-            .send()
-            .await
-            .unwrap();
+        let current = conditional(&client, &url(path), "if-none-match", &new_etag).await;
         assert_eq!(current.status(), 304, "{path}");
     }
     assert_eq!(daemon.terminate().await.code(), Some(0));
