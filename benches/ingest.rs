@@ -28,9 +28,9 @@ use chrono::Utc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use sha2::{Digest, Sha256};
 use tidings::config;
-use tidings::normalize::{add_comparison_keys, clamp_dates, normalize};
+use tidings::normalize::{clamp_dates, normalize};
 use tidings::parse::parse;
-use tidings::pipeline::rawskip;
+use tidings::pipeline::{process_document, rawskip};
 use tidings::store::{FetchState, FetchedItems, PollRecord, Store};
 use tidings::topics::TopicSet;
 use url::Url;
@@ -125,11 +125,11 @@ fn ingest(store: &Store, batch: &Batch, feed_ids: &[tidings::model::FeedId]) -> 
         .sum()
 }
 
-/// A re-poll as `pipeline::poll_feed` does it after the download: the body hash, then
-/// `rawskip::read` against the feed's raw hashes, the stored content hashes of the items read,
-/// matching and comparison keys for those that are new or changed, and the poll recorded with
-/// its raw hashes. Returns the items
-/// accounted for (new + unchanged, those left out included).
+/// A re-poll as `pipeline::poll_feed` does it after the download: the body hash, then the
+/// pipeline's own `process_document` (`rawskip::read` against the feed's raw hashes, the stored
+/// content hashes of the items read, matching and comparison keys for those that are new or
+/// changed), and the poll recorded with its raw hashes. Returns the items accounted for (new +
+/// unchanged, those left out included).
 fn repoll(
     store: &Store,
     documents: &[(Url, Vec<u8>)],
@@ -141,26 +141,17 @@ fn repoll(
     for ((url, body), feed_id) in documents.iter().zip(feed_ids) {
         black_box(Sha256::digest(body));
         let known_raw = store.raw_items(*feed_id).unwrap();
-        let read = rawskip::read(body, Some("application/rss+xml"), url, &known_raw).unwrap();
-        let mut items = read.items;
-        clamp_dates(&mut items, now);
-        let keys: Vec<String> = items
-            .iter()
-            .map(|item| item.key.to_storage_string())
-            .collect();
-        let known = store.content_hashes(*feed_id, &keys).unwrap();
-        let items = items
-            .into_iter()
-            .map(|mut item| {
-                let unchanged =
-                    known.get(&item.key.to_storage_string()) == Some(&item.content_hash);
-                let matches = (!unchanged).then(|| {
-                    add_comparison_keys(&mut item);
-                    topics.match_text(&item.match_text)
-                });
-                (item, matches)
-            })
-            .collect();
+        let read = process_document(
+            store,
+            topics,
+            *feed_id,
+            body,
+            Some("application/rss+xml"),
+            url,
+            &known_raw,
+            now,
+        )
+        .unwrap();
         records.push(PollRecord {
             feed_id: *feed_id,
             state: FetchState {
@@ -169,7 +160,7 @@ fn repoll(
             },
             fetched: Some(FetchedItems {
                 meta: read.meta,
-                items,
+                items: read.items,
                 raw: Some(read.raw),
             }),
         });

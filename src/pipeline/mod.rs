@@ -9,6 +9,7 @@ pub mod discover;
 pub mod rawskip;
 pub mod state;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,8 +27,8 @@ use crate::normalize::{add_comparison_keys, clamp_dates};
 use crate::parse::ParseError;
 use crate::schedule::{HostOutcome, NextPoll, Timing};
 use crate::store::{
-    BatchWriter, FeedRow, FetchState, FetchedItems, PollRecord, PollSummary, RawItems, Store,
-    StoreError,
+    BatchWriter, FeedRow, FetchState, FetchedItems, KnownRaw, PollRecord, PollSummary, RawItems,
+    Store, StoreError,
 };
 use crate::topics::{ItemText, TopicSet};
 use state::{Observed, transition};
@@ -149,11 +150,64 @@ enum FeedError {
 }
 
 /// The parsed, normalized and matched items of a new body.
-struct NewItems {
-    meta: FeedMeta,
-    items: Vec<(Item, Option<Vec<TopicMatch>>)>,
-    update_period: Option<Duration>,
-    raw: RawItems,
+pub struct NewItems {
+    pub meta: FeedMeta,
+    /// Each item read, with its topic matches when it is new or changed (`None`: the store
+    /// holds it with the same content).
+    pub items: Vec<(Item, Option<Vec<TopicMatch>>)>,
+    pub update_period: Option<Duration>,
+    /// The document's raw item hashes, and the keys of the items left out of the parse.
+    pub raw: RawItems,
+}
+
+/// What `poll_feed` does with a new body, off the async threads: reads it (leaving out the
+/// items whose bytes the feed's last document had, `known_raw`), clamps dates, looks up what
+/// the store holds of the items read, and gives the new or changed ones their comparison keys
+/// and topic matches. Public so the ingest benchmark measures this very code.
+#[allow(clippy::too_many_arguments)]
+pub fn process_document(
+    store: &Store,
+    topics: &TopicSet,
+    feed_id: FeedId,
+    document: &[u8],
+    content_type: Option<&str>,
+    feed_url: &Url,
+    known_raw: &HashMap<[u8; 16], KnownRaw>,
+    now: DateTime<Utc>,
+) -> Result<NewItems, ParseError> {
+    let read = rawskip::read(document, content_type, feed_url, known_raw)?;
+    let mut items = read.items;
+    clamp_dates(&mut items, now);
+    // What the store holds of the items read: those seen before with the same content are
+    // neither matched nor written again.
+    let keys: Vec<String> = items
+        .iter()
+        .map(|item| item.key.to_storage_string())
+        .collect();
+    let known = store.content_hashes(feed_id, &keys).unwrap_or_default();
+    let items = items
+        .into_iter()
+        .map(|mut item| {
+            let unchanged = known.get(&item.key.to_storage_string()) == Some(&item.content_hash);
+            let matches = (!unchanged).then(|| {
+                add_comparison_keys(&mut item);
+                topics.match_item(
+                    &ItemText::from_match_text(&item.match_text),
+                    Some(feed_url.as_str()),
+                )
+            });
+            for topic_match in matches.iter().flatten() {
+                METRICS.topic_match(topic_match.topic.as_str());
+            }
+            (item, matches)
+        })
+        .collect();
+    Ok(NewItems {
+        meta: read.meta,
+        items,
+        update_period: read.update_period,
+        raw: read.raw,
+    })
 }
 
 /// Polls one feed once and records the result.
@@ -368,40 +422,16 @@ async fn observe(
     let content_type = body.content_type;
     // Parsing and matching are CPU work: keep them off the async threads.
     let processed = tokio::task::spawn_blocking(move || {
-        let read = rawskip::read(&document, content_type.as_deref(), &feed_url, &known_raw)?;
-        let mut items = read.items;
-        clamp_dates(&mut items, now);
-        // What the store holds of the items read: those seen before with the same content are
-        // neither matched nor written again.
-        let keys: Vec<String> = items
-            .iter()
-            .map(|item| item.key.to_storage_string())
-            .collect();
-        let known = store.content_hashes(feed_id, &keys).unwrap_or_default();
-        let items = items
-            .into_iter()
-            .map(|mut item| {
-                let unchanged =
-                    known.get(&item.key.to_storage_string()) == Some(&item.content_hash);
-                let matches = (!unchanged).then(|| {
-                    add_comparison_keys(&mut item);
-                    topics.match_item(
-                        &ItemText::from_match_text(&item.match_text),
-                        Some(feed_url.as_str()),
-                    )
-                });
-                for topic_match in matches.iter().flatten() {
-                    METRICS.topic_match(topic_match.topic.as_str());
-                }
-                (item, matches)
-            })
-            .collect();
-        Ok::<_, ParseError>(NewItems {
-            meta: read.meta,
-            items,
-            update_period: read.update_period,
-            raw: read.raw,
-        })
+        process_document(
+            &store,
+            &topics,
+            feed_id,
+            &document,
+            content_type.as_deref(),
+            &feed_url,
+            &known_raw,
+            now,
+        )
     })
     .await;
     match processed {
