@@ -6,7 +6,7 @@ use rusqlite::{Row, TransactionBehavior, params};
 
 use super::items::{self, PollSummary};
 use super::rawskip::{self, RawItems};
-use super::stories::CommonBands;
+use super::stories::Placing;
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
 
@@ -206,34 +206,40 @@ impl Store {
         records: &[PollRecord],
     ) -> Result<Vec<Result<PollSummary, StoreError>>, StoreError> {
         let mut connection = self.writer()?;
-        let mut common = self.common_bands()?;
+        let mut placing = self.placing()?;
         // First the whole batch without savepoints: a savepoint copies every page a poll
         // changes into its journal, and polls that cannot be written are rare. Only when one
         // fails is the batch rolled back and written again, each poll in its own savepoint.
         {
             let transaction =
                 connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            placing.begin(&transaction)?;
             let mut summaries = Vec::with_capacity(records.len());
             for record in records {
-                match write_poll_in(&transaction, record, &mut common) {
+                match write_poll_in(&transaction, record, &mut placing) {
                     Ok(summary) => summaries.push(Ok(summary)),
                     Err(_) => break,
                 }
             }
             if summaries.len() == records.len() {
-                transaction.commit()?;
+                if let Err(error) = transaction.commit() {
+                    placing.forget();
+                    return Err(error.into());
+                }
                 if records.iter().any(|record| record.fetched.is_some()) {
                     self.changed();
                 }
                 return Ok(summaries);
             }
         }
+        // The copy of the band index took in what was just rolled back.
+        placing.forget();
         let mut transaction =
             connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(records.len());
         for record in records {
             let savepoint = transaction.savepoint()?;
-            match write_poll_in(&savepoint, record, &mut common) {
+            match write_poll_in(&savepoint, record, &mut placing) {
                 Ok(summary) => {
                     savepoint.commit()?;
                     results.push(Ok(summary));
@@ -241,6 +247,7 @@ impl Store {
                 Err(error) => {
                     // Dropping the savepoint rolls this poll back; the others stand.
                     drop(savepoint);
+                    placing.forget();
                     if transaction.is_autocommit() {
                         // SQLite rolled the whole transaction back itself (it does so on a
                         // full disk or an I/O error): nothing of the batch was written.
@@ -251,7 +258,10 @@ impl Store {
             }
         }
         transaction.set_drop_behavior(rusqlite::DropBehavior::Rollback);
-        transaction.commit()?;
+        if let Err(error) = transaction.commit() {
+            placing.forget();
+            return Err(error.into());
+        }
         if records.iter().any(|record| record.fetched.is_some()) {
             self.changed();
         }
@@ -262,7 +272,7 @@ impl Store {
 fn write_poll_in(
     transaction: &rusqlite::Connection,
     record: &PollRecord,
-    common: &mut CommonBands,
+    placing: &mut Placing,
 ) -> Result<PollSummary, StoreError> {
     let state = &record.state;
     let summary = match &record.fetched {
@@ -276,7 +286,7 @@ fn write_poll_in(
                 &feed_url,
                 &fetched.items,
                 state.last_attempt.unwrap_or_else(Utc::now),
-                common,
+                placing,
             )?;
             transaction
                 .prepare_cached(

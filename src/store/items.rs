@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
-use super::stories::{self, CommonBands, Keys, Placement};
+use super::stories::{self, Keys, Placement, Placing};
 use super::{Store, StoreError, from_unix, to_unix};
 use crate::model::{Cursor, FeedId, Item, ItemKey, OtherSource, OutputEntry, TopicMatch};
 
@@ -103,7 +103,7 @@ pub(super) fn upsert_items_in(
     feed_url: &str,
     items: &[(Item, Option<Vec<TopicMatch>>)],
     now: DateTime<Utc>,
-    common: &mut CommonBands,
+    placing: &mut Placing,
 ) -> Result<PollSummary, StoreError> {
     let mut summary = PollSummary::default();
     let mut find = transaction.prepare_cached(
@@ -157,7 +157,7 @@ pub(super) fn upsert_items_in(
             None => {
                 let time = to_unix(sort_time(item, now, now));
                 let place =
-                    stories::place_new_item(transaction, feed_id, Keys::of(item), time, common)?;
+                    stories::place_new_item(transaction, feed_id, Keys::of(item), time, placing)?;
                 let item_id: i64 = next_id.query_row([], |row| row.get(0))?;
                 insert.execute(params![
                     feed_id.0,
@@ -181,6 +181,13 @@ pub(super) fn upsert_items_in(
                     place.story.unwrap_or(item_id),
                 ])?;
                 stories::index_bands_in(transaction, item_id, item.story.as_ref(), time)?;
+                placing.added(
+                    item_id,
+                    feed_id,
+                    place.story.unwrap_or(item_id),
+                    time,
+                    item.story.as_ref(),
+                );
                 summary.new += 1;
                 match place.placement {
                     Placement::Alone => {}
@@ -213,6 +220,7 @@ pub(super) fn upsert_items_in(
                 let time = to_unix(sort_time(item, from_unix(first_seen), now));
                 stories::unindex_bands_in(transaction, item_id, stored_words.as_deref())?;
                 stories::index_bands_in(transaction, item_id, item.story.as_ref(), time)?;
+                placing.edited(item_id, time, stored_words.as_deref(), item.story.as_ref());
                 summary.updated += 1;
                 (item_id, false)
             }

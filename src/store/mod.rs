@@ -17,6 +17,7 @@ mod migrations;
 mod rawskip;
 mod retention;
 mod stories;
+mod story_index;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -65,9 +66,9 @@ pub struct Store {
     /// Counts committed writes that may change an output feed (items, matches, feeds), so
     /// rendered feeds are rebuilt when the store changed and not for every request.
     changes: Arc<watch::Sender<u64>>,
-    /// Band hashes the writer found to be boilerplate (`stories::CommonBands`); locked only
-    /// while the writer connection is.
-    common_bands: Arc<Mutex<stories::CommonBands>>,
+    /// What the writer keeps between placements (`stories::Placing`: the boilerplate memo and
+    /// the band index in memory); locked only while the writer connection is.
+    placing: Arc<Mutex<stories::Placing>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,7 +96,7 @@ impl Store {
             writer: Arc::new(Mutex::new(writer)),
             reader: Arc::new(Mutex::new(reader)),
             changes: Arc::new(watch::Sender::new(0)),
-            common_bands: Arc::default(),
+            placing: Arc::default(),
         })
     }
 
@@ -110,7 +111,7 @@ impl Store {
             writer: Arc::clone(&shared),
             reader: shared,
             changes: Arc::new(watch::Sender::new(0)),
-            common_bands: Arc::default(),
+            placing: Arc::default(),
         })
     }
 
@@ -118,8 +119,8 @@ impl Store {
         self.writer.lock().map_err(|_| StoreError::Poisoned)
     }
 
-    fn common_bands(&self) -> Result<MutexGuard<'_, stories::CommonBands>, StoreError> {
-        self.common_bands.lock().map_err(|_| StoreError::Poisoned)
+    fn placing(&self) -> Result<MutexGuard<'_, stories::Placing>, StoreError> {
+        self.placing.lock().map_err(|_| StoreError::Poisoned)
     }
 
     fn reader(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {

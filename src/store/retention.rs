@@ -122,8 +122,10 @@ impl Store {
                 }
             }
             transaction.commit()?;
-            // Pruned items leave the output feeds: their cached pages are stale now.
+            // Pruned items leave the output feeds: their cached pages are stale now, and the
+            // writer's copy of the band index still holds them.
             if !doomed.is_empty() {
+                self.placing()?.forget();
                 self.changed();
             }
         }

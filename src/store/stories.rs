@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
+use super::story_index::{self, StoryIndex};
 use super::{Store, StoreError};
 use crate::dedupe::{StoryText, WINDOW_SECONDS, bands_of_words};
 use crate::model::{FeedId, Item, StorySketch};
@@ -33,16 +34,25 @@ const BY_BAND: &str = "SELECT item_id FROM story_bands
 const CANDIDATE: &str = "SELECT i.feed_id, i.story, i.story_words,
         (SELECT s.sort_time FROM items s WHERE s.id = i.story)
     FROM items i WHERE i.id = ?1";
+/// A candidate's story text, when its feed and story come from the writer's copy.
+const CANDIDATE_WORDS: &str = "SELECT story_words FROM items WHERE id = ?1";
 /// Whether a story already has a version from a feed.
 const STORY_HAS_FEED: &str = "SELECT 1 FROM items WHERE story = ?1 AND feed_id = ?2";
 /// The statements that place a new item, for the test that none is planned more than once.
 #[cfg(test)]
-pub(super) const PLACEMENT_STATEMENTS: [&str; 4] = [SAME_LINK, BY_BAND, CANDIDATE, STORY_HAS_FEED];
+pub(super) const PLACEMENT_STATEMENTS: [&str; 5] = [
+    SAME_LINK,
+    BY_BAND,
+    CANDIDATE,
+    CANDIDATE_WORDS,
+    STORY_HAS_FEED,
+];
 
 /// An item offered by the band index, as read back to confirm it.
 struct Candidate {
     feed_id: i64,
     story: Option<i64>,
+    /// Its story text, when read with the rest.
     words: Option<String>,
     /// When its story's first item was published.
     story_time: Option<i64>,
@@ -74,7 +84,7 @@ pub(super) fn place_new_item(
     feed_id: FeedId,
     keys: Keys<'_>,
     time: i64,
-    common: &mut CommonBands,
+    placing: &mut Placing,
 ) -> Result<Place, StoreError> {
     if let Some((link_group, story)) = same_link_in(transaction, feed_id, keys.link_key)? {
         return Ok(Place {
@@ -84,7 +94,7 @@ pub(super) fn place_new_item(
         });
     }
     Ok(
-        match same_story_in(transaction, feed_id, keys.story, time, common)? {
+        match same_story_in(transaction, feed_id, keys.story, time, placing)? {
             Some(story) => Place {
                 link_group: None,
                 story: Some(story),
@@ -107,9 +117,9 @@ fn place_stored_item_in(
     item_id: i64,
     keys: Keys<'_>,
     time: i64,
-    common: &mut CommonBands,
+    placing: &mut Placing,
 ) -> Result<Placement, StoreError> {
-    let place = place_new_item(transaction, feed_id, keys, time, common)?;
+    let place = place_new_item(transaction, feed_id, keys, time, placing)?;
     transaction
         .prepare_cached("UPDATE items SET link_group = ?2, story = ?3 WHERE id = ?1")?
         .execute(params![
@@ -148,6 +158,102 @@ impl CommonBands {
             self.found.clear();
         }
         self.found.insert(band, time);
+    }
+}
+
+/// What the writer keeps between placements, for the life of the process: the boilerplate
+/// memo, and the band index in memory once loading it has paid off (`story_index`).
+#[derive(Debug, Default)]
+pub(super) struct Placing {
+    common: CommonBands,
+    memory: Option<StoryIndex>,
+    /// Items placed from the database since the copy was last dropped (or never loaded).
+    placed_from_disk: usize,
+    /// Tests compare placing with and without the copy.
+    #[cfg(test)]
+    pub disk_only: bool,
+}
+
+impl Placing {
+    /// Before a batch of writes: drops a copy that another connection has made stale, and
+    /// loads one when the placements made without it have cost about what loading costs.
+    pub(super) fn begin(&mut self, connection: &rusqlite::Connection) -> Result<(), StoreError> {
+        if let Some(memory) = &self.memory
+            && !memory.is_current(connection)?
+        {
+            self.forget();
+        }
+        #[cfg(test)]
+        if self.disk_only {
+            return Ok(());
+        }
+        if self.memory.is_some() {
+            return Ok(());
+        }
+        // Ids are one past the largest, so the largest id bounds how many items loading reads.
+        let stored: i64 =
+            connection.query_row("SELECT coalesce(max(id), 0) FROM items", [], |row| {
+                row.get(0)
+            })?;
+        let stored = usize::try_from(stored).unwrap_or(usize::MAX);
+        if stored < story_index::MAX_ITEMS
+            && self
+                .placed_from_disk
+                .saturating_mul(story_index::DISK_PLACEMENT_COST)
+                >= stored
+        {
+            self.memory = Some(StoryIndex::load(connection)?);
+        }
+        Ok(())
+    }
+
+    /// Whether placing reads the copy of the band index.
+    #[cfg(test)]
+    pub fn in_memory(&self) -> bool {
+        self.memory.is_some()
+    }
+
+    /// Drops the copy of the band index: after a rolled-back write it may have taken in, or
+    /// writes that did not go through it (deletes, the upgrade path).
+    pub(super) fn forget(&mut self) {
+        self.memory = None;
+        self.placed_from_disk = 0;
+    }
+
+    /// Takes in a new item written with its story (its own id when alone) and band rows.
+    pub(super) fn added(
+        &mut self,
+        item_id: i64,
+        feed_id: FeedId,
+        story: i64,
+        time: i64,
+        sketch: Option<&StorySketch>,
+    ) {
+        let Some(memory) = &mut self.memory else {
+            return;
+        };
+        if memory.len() >= story_index::MAX_ITEMS {
+            self.forget();
+            return;
+        }
+        let bands = sketch.map_or(&[][..], |sketch| &sketch.bands);
+        memory.add(item_id, feed_id.0, story, time, bands);
+    }
+
+    /// Takes in an edited item whose story text was `old_words`.
+    pub(super) fn edited(
+        &mut self,
+        item_id: i64,
+        time: i64,
+        old_words: Option<&str>,
+        sketch: Option<&StorySketch>,
+    ) {
+        let Some(memory) = &mut self.memory else {
+            return;
+        };
+        let old_bands = old_words.map(bands_of_words).unwrap_or_default();
+        let bands = sketch.map_or(&[][..], |sketch| &sketch.bands);
+        memory.edit(item_id, time, &old_bands, bands);
     }
 }
 
@@ -195,7 +301,9 @@ impl Store {
             return Ok(None);
         };
         let mut placed = 0;
-        let mut common = CommonBands::default();
+        // Placed from the database: the writer's copy of the band index (if any) is dropped
+        // below, as these items change stories it may hold.
+        let mut placing = Placing::default();
         {
             let mut select = transaction.prepare(
                 "SELECT id, feed_id, title, link, summary, content, sort_time FROM items
@@ -227,12 +335,13 @@ impl Store {
                     link_key: link_key.as_deref(),
                     story: story.as_ref(),
                 };
-                place_stored_item_in(&transaction, feed_id, item_id, keys, time, &mut common)?;
+                place_stored_item_in(&transaction, feed_id, item_id, keys, time, &mut placing)?;
                 placed += 1;
             }
         }
         transaction.execute("DELETE FROM meta WHERE key = 'unplaced_items_up_to'", [])?;
         transaction.commit()?;
+        self.placing()?.forget();
         Ok(Some(placed))
     }
 }
@@ -295,22 +404,36 @@ fn same_link_in(
 }
 
 /// The earliest story, begun within the window, that has a version from another feed (and
-/// none from this one) which `dedupe::same_story` confirms.
+/// none from this one) which `dedupe::same_story` confirms. Read from the writer's copy of
+/// the band index when it has one, else from the database: the answer is the same.
 fn same_story_in(
     transaction: &rusqlite::Connection,
     feed_id: FeedId,
     story: Option<&StorySketch>,
     time: i64,
-    common: &mut CommonBands,
+    placing: &mut Placing,
 ) -> Result<Option<i64>, StoreError> {
     let Some(sketch) = story else {
         return Ok(None);
     };
+    let (from, to) = (time - WINDOW_SECONDS, time + WINDOW_SECONDS);
     // Each band's items within the window, a bounded read each: a band hash that more than
     // `COMMON_BAND` items share is boilerplate (a feed's stock sentences, a template), says
     // nothing about the story, and is skipped, so a poll of thousands of look-alike items
     // costs a bounded amount per item instead of a scan of everything similar.
-    let mut by_band = transaction.prepare_cached(BY_BAND)?;
+    let Placing {
+        common,
+        memory,
+        placed_from_disk,
+        ..
+    } = placing;
+    let mut by_band = match memory {
+        Some(_) => None,
+        None => {
+            *placed_from_disk += 1;
+            Some(transaction.prepare_cached(BY_BAND)?)
+        }
+    };
     let mut shared_bands: HashMap<i64, usize> = HashMap::new();
     let mut items = Vec::with_capacity(COMMON_BAND + 1);
     for &band in &sketch.bands {
@@ -318,10 +441,15 @@ fn same_story_in(
             continue;
         }
         items.clear();
-        let mut rows =
-            by_band.query(params![band, time - WINDOW_SECONDS, time + WINDOW_SECONDS])?;
-        while let Some(row) = rows.next()? {
-            items.push(row.get::<_, i64>(0)?);
+        match (&memory, &mut by_band) {
+            (Some(memory), _) => items.extend(memory.band_items(band, from, to, COMMON_BAND + 1)),
+            (None, Some(by_band)) => {
+                let mut rows = by_band.query(params![band, from, to])?;
+                while let Some(row) = rows.next()? {
+                    items.push(row.get::<_, i64>(0)?);
+                }
+            }
+            (None, None) => {}
         }
         if items.len() > COMMON_BAND {
             common.found_common(band, time);
@@ -340,27 +468,25 @@ fn same_story_in(
     if candidates.is_empty() {
         return Ok(None);
     }
-    let mut read = transaction.prepare_cached(CANDIDATE)?;
-    let mut has_feed = transaction.prepare_cached(STORY_HAS_FEED)?;
+    let mut source = match memory {
+        Some(memory) => CandidateSource::Memory {
+            memory,
+            words: transaction.prepare_cached(CANDIDATE_WORDS)?,
+        },
+        None => CandidateSource::Disk {
+            read: transaction.prepare_cached(CANDIDATE)?,
+            has_feed: transaction.prepare_cached(STORY_HAS_FEED)?,
+        },
+    };
     let mut stories = BTreeSet::new();
     let mut text: Option<StoryText> = None;
     for candidate in candidates {
-        let row = read
-            .query_row([candidate], |row| {
-                Ok(Candidate {
-                    feed_id: row.get(0)?,
-                    story: row.get(1)?,
-                    words: row.get(2)?,
-                    story_time: row.get(3)?,
-                })
-            })
-            .optional()?;
         let Some(Candidate {
             feed_id: candidate_feed,
             story: Some(story),
-            words: Some(words),
+            words,
             story_time,
-        }) = row
+        }) = source.candidate(candidate)?
         else {
             continue;
         };
@@ -372,16 +498,85 @@ fn same_story_in(
         if story_time.is_some_and(|story_time| (story_time - time).abs() > WINDOW_SECONDS) {
             continue;
         }
+        let words = match words {
+            Some(words) => words,
+            None => match source.words(candidate)? {
+                Some(words) => words,
+                None => continue,
+            },
+        };
         let text = text.get_or_insert_with(|| StoryText::new(&sketch.words));
         if !text.same_story(&StoryText::new(&words)) {
             continue;
         }
-        if has_feed.exists(params![story, feed_id.0])? {
+        if source.story_has_feed(story, feed_id.0)? {
             continue;
         }
         stories.insert(story);
     }
     Ok(stories.first().copied())
+}
+
+/// Where a candidate's feed, story, story text and story versions are read from.
+enum CandidateSource<'a> {
+    /// The writer's copy of the index; only story texts are read from the database.
+    Memory {
+        memory: &'a StoryIndex,
+        words: rusqlite::CachedStatement<'a>,
+    },
+    Disk {
+        read: rusqlite::CachedStatement<'a>,
+        has_feed: rusqlite::CachedStatement<'a>,
+    },
+}
+
+impl CandidateSource<'_> {
+    /// A placed candidate's feed, story and its story's start time (when its first item is
+    /// still stored), with its story text when it was read with them; `None` when it is gone.
+    fn candidate(&mut self, item: i64) -> Result<Option<Candidate>, StoreError> {
+        Ok(match self {
+            CandidateSource::Memory { memory, .. } => {
+                memory
+                    .feed_and_story(item)
+                    .map(|(feed_id, story)| Candidate {
+                        feed_id,
+                        story,
+                        words: None,
+                        story_time: story.and_then(|story| memory.time_of(story)),
+                    })
+            }
+            CandidateSource::Disk { read, .. } => read
+                .query_row([item], |row| {
+                    Ok(Candidate {
+                        feed_id: row.get(0)?,
+                        story: row.get(1)?,
+                        words: row.get(2)?,
+                        story_time: row.get(3)?,
+                    })
+                })
+                .optional()?
+                // Without a story text it cannot be confirmed.
+                .filter(|candidate| candidate.words.is_some()),
+        })
+    }
+
+    /// A candidate's story text, read from the database.
+    fn words(&mut self, item: i64) -> Result<Option<String>, StoreError> {
+        let CandidateSource::Memory { words, .. } = self else {
+            // Read with the candidate.
+            return Ok(None);
+        };
+        let found: Option<Option<String>> = words.query_row([item], |row| row.get(0)).optional()?;
+        Ok(found.flatten())
+    }
+
+    /// Whether `story` already has a version from `feed_id`.
+    fn story_has_feed(&mut self, story: i64, feed_id: i64) -> Result<bool, StoreError> {
+        Ok(match self {
+            CandidateSource::Memory { memory, .. } => memory.story_has_feed(story, feed_id),
+            CandidateSource::Disk { has_feed, .. } => has_feed.exists(params![story, feed_id])?,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -812,3 +812,183 @@ fn a_poll_that_cannot_be_written_fails_alone_in_its_batch() {
     assert_eq!(results[2].as_ref().unwrap().new, 1);
     assert_eq!(item_counts(&store), vec![1, 0, 1]);
 }
+
+/// Items of six feeds whose texts are drawn from a few stock sentences, so that many are
+/// near-duplicates of items of other feeds (and of their own feed), the way
+/// template-generated and wire-copy feeds are; some are edited on a later poll.
+fn look_alike_polls() -> Vec<(usize, Vec<Item>, i64)> {
+    const TITLES: [&str; 4] = [
+        "Missile launch reported off the east coast",
+        "Talks on grain exports resume in the capital",
+        "Storm closes ports along the southern shore",
+        "Parliament passes the budget after a long night",
+    ];
+    const SENTENCES: [&str; 6] = [
+        "Officials said the situation was being watched closely by the defence ministry.",
+        "The announcement came after a week of meetings between both delegations abroad.",
+        "Local residents were told to stay indoors until the warning was lifted tonight.",
+        "Analysts expect the decision to weigh on markets for the rest of the month.",
+        "A spokesperson declined to comment further on the report when reached by phone.",
+        "Several ministers travelled to the region on Tuesday to meet local leaders there.",
+    ];
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut polls = Vec::new();
+    for round in 0..8_i64 {
+        for feed in 0..6 {
+            let mut items = Vec::new();
+            for index in 0..6 {
+                let title = TITLES[rng.usize(..TITLES.len())];
+                let mut lead = String::new();
+                for _ in 0..3 {
+                    lead.push_str(SENTENCES[rng.usize(..SENTENCES.len())]);
+                    lead.push(' ');
+                }
+                // Now and then an earlier item comes back edited.
+                let key = if round > 0 && rng.u8(..10) == 0 {
+                    format!("f{feed}-r{}-{index}", round - 1)
+                } else {
+                    format!("f{feed}-r{round}-{index}")
+                };
+                let link = format!("https://feed{feed}.example/{key}");
+                items.push(story_item(&key, &link, title, &lead));
+            }
+            polls.push((feed, items, 1_700_000_000 + round * 1_800));
+        }
+    }
+    polls
+}
+
+/// Where each stored item went: (id, feed, story, link group).
+fn placements(store: &Store) -> Vec<(i64, i64, i64, i64)> {
+    let writer = store.writer().unwrap();
+    let mut select = writer
+        .prepare("SELECT id, feed_id, story, link_group FROM items ORDER BY id")
+        .unwrap();
+    select
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn six_feeds(store: &Store) -> Vec<FeedRow> {
+    let urls: Vec<String> = (0..6)
+        .map(|feed| format!("https://feed{feed}.example/feed"))
+        .collect();
+    let feeds: Vec<(&str, Option<&str>)> = urls.iter().map(|url| (url.as_str(), None)).collect();
+    store.sync_feeds(&feeds).unwrap()
+}
+
+#[test]
+fn the_band_index_in_memory_places_items_as_the_database_does() {
+    let in_memory = Store::open_in_memory().unwrap();
+    let from_disk = Store::open_in_memory().unwrap();
+    from_disk.placing().unwrap().disk_only = true;
+    let (feeds, feeds_on_disk) = (six_feeds(&in_memory), six_feeds(&from_disk));
+    let mut grouped = 0;
+    for (feed, items, at) in look_alike_polls() {
+        let items: Vec<(Item, Vec<TopicMatch>)> =
+            items.into_iter().map(|item| (item, vec![])).collect();
+        let summary = poll(&in_memory, &feeds[feed], &items, at);
+        assert_eq!(summary, poll(&from_disk, &feeds_on_disk[feed], &items, at));
+        grouped += summary.grouped;
+        assert!(in_memory.placing().unwrap().in_memory());
+        assert!(!from_disk.placing().unwrap().in_memory());
+    }
+    assert!(grouped > 20, "only {grouped} items were grouped");
+    assert_eq!(placements(&in_memory), placements(&from_disk));
+}
+
+#[test]
+fn a_write_by_another_connection_sends_placing_back_to_the_database() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(directory.path()).unwrap();
+    let feeds = three_feeds(&store);
+    let version = |key: &str, feed: &str| {
+        story_item(
+            key,
+            &format!("https://{feed}.example/{key}"),
+            "Missile launch",
+            WIRE,
+        )
+    };
+    poll(
+        &store,
+        &feeds[0],
+        &[(version("a1", "a"), vec![])],
+        1_700_000_000,
+    );
+    assert!(store.placing().unwrap().in_memory());
+    // Another process joins feed B to the story.
+    let other = Store::open(directory.path()).unwrap();
+    let joined = poll(
+        &other,
+        &feeds[1],
+        &[(version("b1", "b"), vec![])],
+        1_700_000_060,
+    );
+    assert_eq!(joined.grouped, 1);
+    // A second version from feed B may not join the story that has one from B already.
+    let again = poll(
+        &store,
+        &feeds[1],
+        &[(version("b2", "b"), vec![])],
+        1_700_000_120,
+    );
+    assert_eq!((again.new, again.grouped), (1, 0));
+    let stories: Vec<i64> = placements(&store).iter().map(|placed| placed.2).collect();
+    assert_eq!(stories, [1, 1, 3]);
+}
+
+#[test]
+fn pruning_a_version_lets_its_feed_join_the_story_again() {
+    let store = Store::open_in_memory().unwrap();
+    let feeds = three_feeds(&store);
+    let version = |key: &str, feed: &str| {
+        story_item(
+            key,
+            &format!("https://{feed}.example/{key}"),
+            "Missile launch",
+            WIRE,
+        )
+    };
+    poll(
+        &store,
+        &feeds[0],
+        &[(version("a1", "a"), vec![])],
+        1_700_000_000,
+    );
+    poll(
+        &store,
+        &feeds[1],
+        &[(version("b1", "b"), vec![])],
+        1_700_000_060,
+    );
+    // Feed B moves on to another item; its old version goes past `max_items`.
+    let other = story_item(
+        "b2",
+        "https://b.example/b2",
+        "Budget passed",
+        "Parliament passed \
+        the budget for next year after a debate that lasted through the night, with the \
+        opposition voting against most of its chapters and several amendments.",
+    );
+    poll(&store, &feeds[1], &[(other, vec![])], 1_700_000_120);
+    assert!(store.placing().unwrap().in_memory());
+    let pruned = store
+        .prune(Utc.timestamp_opt(0, 0).unwrap(), &[(feeds[1].id, 1)])
+        .unwrap();
+    assert_eq!(pruned.over_limit, 1);
+    let back = poll(
+        &store,
+        &feeds[1],
+        &[(version("b3", "b"), vec![])],
+        1_700_000_180,
+    );
+    assert_eq!(
+        back.grouped, 1,
+        "feed B has no version in the story any more"
+    );
+}
