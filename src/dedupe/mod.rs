@@ -103,29 +103,40 @@ pub fn similarity(words_a: &str, words_b: &str) -> Option<(f64, f64)> {
 }
 
 /// A story text ready to compare: its shingles, sorted and distinct, and its numbers, sorted
-/// and distinct. Placing a new item compares it with a few candidates: it is prepared once,
-/// and each comparison is a merge of sorted lists.
+/// and distinct, all as 64-bit hashes. Placing a new item compares it with a few candidates:
+/// it is prepared once, and each comparison is a merge of sorted lists.
+///
+/// These hashes are never stored, so they need not be the band hashes' (`shingles`): each
+/// word is hashed once (FxHash, eight bytes a step) and a shingle mixes the hashes of its
+/// three words, about a third of the work of hashing every shingle's bytes. Two different
+/// word runs share a hash with a chance of about one in 2⁶⁴ per pair: the measure is the same.
 #[derive(Debug, Clone)]
 pub struct StoryText {
     shingles: Vec<u64>,
-    numbers: Vec<String>,
+    numbers: Vec<u64>,
 }
 
 impl StoryText {
     /// Prepares a story text (`StorySketch::words`: folded words separated by spaces).
     pub fn new(words: &str) -> StoryText {
-        let words: Vec<&str> = words.split(' ').filter(|word| !word.is_empty()).collect();
-        let mut numbers: Vec<String> = words
-            .iter()
-            .filter(|word| word.bytes().any(|byte| byte.is_ascii_digit()))
-            .map(|word| word.to_string())
-            .collect();
+        let mut hashes: Vec<u64> = Vec::with_capacity(LEAD_WORDS);
+        let mut numbers: Vec<u64> = Vec::new();
+        for word in words.split(' ').filter(|word| !word.is_empty()) {
+            let hash = word_hash(word);
+            if word.bytes().any(|byte| byte.is_ascii_digit()) {
+                numbers.push(hash);
+            }
+            hashes.push(hash);
+        }
         numbers.sort_unstable();
         numbers.dedup();
-        StoryText {
-            shingles: shingles(&words),
-            numbers,
-        }
+        let mut shingles: Vec<u64> = hashes
+            .windows(3)
+            .map(|run| splitmix64(run[0] ^ splitmix64(run[1] ^ splitmix64(run[2]))))
+            .collect();
+        shingles.sort_unstable();
+        shingles.dedup();
+        StoryText { shingles, numbers }
     }
 
     /// Whether this text and `other` are one story by the exact measure.
@@ -213,7 +224,7 @@ fn shingles<S: AsRef<str>>(words: &[S]) -> Vec<u64> {
 
 /// Numbers agree when either text has none, or one text's numbers are all in the other's
 /// (both lists sorted and distinct).
-fn numbers_agree(a: &[String], b: &[String]) -> bool {
+fn numbers_agree(a: &[u64], b: &[u64]) -> bool {
     let shared = sorted_overlap(a, b);
     a.is_empty() || b.is_empty() || shared == a.len() || shared == b.len()
 }
@@ -245,6 +256,14 @@ fn band_hashes(shingles: &[u64]) -> Vec<i64> {
             hash as i64
         })
         .collect()
+}
+
+/// A word's hash for `StoryText` (not stored).
+fn word_hash(word: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = rustc_hash::FxHasher::default();
+    hasher.write(word.as_bytes());
+    hasher.finish()
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

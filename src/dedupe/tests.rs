@@ -65,3 +65,26 @@ fn the_bands_of_a_stored_story_text_are_its_sketch_bands() {
     .unwrap();
     assert_eq!(bands_of_words(&cjk.words), cjk.bands);
 }
+
+#[test]
+fn story_texts_measure_the_shingles_that_the_bands_sample() {
+    // The comparison hashes words its own way; its Jaccard similarity must still be that of
+    // the three-word runs (here counted on the strings themselves).
+    let a = sketch("North Korea fires ballistic missile into sea", LEAD).unwrap();
+    let edited = LEAD
+        .replace("protests", "objects to")
+        .replace("Tuesday", "Wednesday");
+    let b = sketch("North Korea fires a missile into the sea", &edited).unwrap();
+    let runs = |words: &str| -> std::collections::BTreeSet<String> {
+        let words: Vec<&str> = words.split(' ').collect();
+        words.windows(3).map(|run| run.join(" ")).collect()
+    };
+    let (runs_a, runs_b) = (runs(&a.words), runs(&b.words));
+    let shared = runs_a.intersection(&runs_b).count() as f64;
+    let union = runs_a.union(&runs_b).count() as f64;
+    let smaller = runs_a.len().min(runs_b.len()) as f64;
+    let (jaccard, containment) = similarity(&a.words, &b.words).unwrap();
+    assert!(shared > 0.0 && shared < union);
+    assert_eq!(jaccard, shared / union);
+    assert_eq!(containment, shared / smaller);
+}

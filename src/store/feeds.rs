@@ -221,7 +221,9 @@ impl Store {
                     Err(_) => break,
                 }
             }
-            if summaries.len() == records.len() {
+            // The band rows held back are written last; if they cannot be, the batch is
+            // written again below, poll by poll.
+            if summaries.len() == records.len() && placing.flush(&transaction).is_ok() {
                 if let Err(error) = transaction.commit() {
                     placing.forget();
                     return Err(error.into());

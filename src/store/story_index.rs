@@ -14,7 +14,8 @@
 //! - another connection committed (`PRAGMA data_version` moved: another process wrote);
 //! - a write of this process failed or was rolled back after the copy had taken it in;
 //! - items were deleted (retention) or placed by the upgrade path;
-//! - it would hold more than `MAX_ITEMS` items (memory, about 300 bytes an item).
+//! - it holds more than `MAX_ITEMS` items when a batch begins (memory: about 250 bytes an
+//!   item).
 //!
 //! Within its life the copy holds every stored item (so a story's versions are all in it, and
 //! whether a story has a version from a feed is answered from it) and every band row. An
@@ -38,6 +39,7 @@ const END: u32 = u32::MAX;
 /// One stored item, as placing needs it.
 #[derive(Debug, Clone, Copy)]
 struct Indexed {
+    id: i64,
     feed_id: i64,
     /// Its story (the story's first item's id), or 0 for an item not placed yet.
     story: i64,
@@ -49,11 +51,12 @@ struct Indexed {
 /// one allocation, which costs far less than a `Vec` per band when most bands have one item.
 #[derive(Debug, Clone, Copy)]
 struct Node {
-    value: i64,
+    /// A position in `StoryIndex::items`.
+    item: u32,
     next: u32,
 }
 
-/// Lists of values under `i64` keys, newest first.
+/// Lists of item positions under `i64` keys, newest first.
 #[derive(Debug, Default)]
 struct Lists {
     heads: FxHashMap<i64, u32>,
@@ -61,10 +64,10 @@ struct Lists {
 }
 
 impl Lists {
-    fn push(&mut self, key: i64, value: i64) {
+    fn push(&mut self, key: i64, item: u32) {
         let index = u32::try_from(self.nodes.len()).unwrap_or(END);
         let head = self.heads.entry(key).or_insert(END);
-        self.nodes.push(Node { value, next: *head });
+        self.nodes.push(Node { item, next: *head });
         *head = index;
     }
 
@@ -75,15 +78,15 @@ impl Lists {
         }
     }
 
-    /// Unlinks one node holding `value` from `key`'s list (its slot stays, unused).
-    fn remove(&mut self, key: i64, value: i64) {
+    /// Unlinks one node holding `item` from `key`'s list (its slot stays, unused).
+    fn remove(&mut self, key: i64, item: u32) {
         let Some(&head) = self.heads.get(&key) else {
             return;
         };
         let mut previous: Option<usize> = None;
         let mut at = head;
         while let Some(node) = self.nodes.get(at as usize).copied() {
-            if node.value == value {
+            if node.item == item {
                 match previous {
                     None if node.next == END => {
                         self.heads.remove(&key);
@@ -107,12 +110,12 @@ struct ListIter<'a> {
 }
 
 impl Iterator for ListIter<'_> {
-    type Item = i64;
+    type Item = u32;
 
-    fn next(&mut self) -> Option<i64> {
+    fn next(&mut self) -> Option<u32> {
         let node = self.nodes.get(self.at as usize)?;
         self.at = node.next;
-        Some(node.value)
+        Some(node.item)
     }
 }
 
@@ -122,49 +125,59 @@ pub(super) struct StoryIndex {
     /// `PRAGMA data_version` of the writer connection when loaded: it moves when another
     /// connection commits.
     data_version: i64,
-    items: FxHashMap<i64, Indexed>,
-    /// Band hash → item ids.
+    items: Vec<Indexed>,
+    /// Item id → position in `items`.
+    positions: FxHashMap<i64, u32>,
+    /// Band hash → items.
     bands: Lists,
-    /// Story → feed ids of its versions.
-    story_feeds: Lists,
+    /// Story → its versions.
+    stories: Lists,
 }
 
 impl StoryIndex {
+    fn empty(data_version: i64) -> StoryIndex {
+        StoryIndex {
+            data_version,
+            items: Vec::new(),
+            positions: FxHashMap::default(),
+            bands: Lists::default(),
+            stories: Lists::default(),
+        }
+    }
+
     /// Reads every stored item and band row through the writer connection.
     pub(super) fn load(connection: &Connection) -> Result<StoryIndex, StoreError> {
-        let mut index = StoryIndex {
-            data_version: data_version(connection)?,
-            items: FxHashMap::default(),
-            bands: Lists::default(),
-            story_feeds: Lists::default(),
-        };
+        let mut index = StoryIndex::empty(data_version(connection)?);
         let mut items = connection.prepare("SELECT id, feed_id, story, sort_time FROM items")?;
         let mut rows = items.query([])?;
         while let Some(row) = rows.next()? {
-            let id: i64 = row.get(0)?;
-            let indexed = Indexed {
+            index.insert(Indexed {
+                id: row.get(0)?,
                 feed_id: row.get(1)?,
                 story: row.get::<_, Option<i64>>(2)?.unwrap_or(0),
                 time: row.get(3)?,
-            };
-            index.insert(id, indexed);
+            });
         }
         let mut bands = connection.prepare("SELECT band, item_id FROM story_bands")?;
         let mut rows = bands.query([])?;
         while let Some(row) = rows.next()? {
             let (band, item_id): (i64, i64) = (row.get(0)?, row.get(1)?);
-            if index.items.contains_key(&item_id) {
-                index.bands.push(band, item_id);
+            if let Some(&position) = index.positions.get(&item_id) {
+                index.bands.push(band, position);
             }
         }
         Ok(index)
     }
 
-    fn insert(&mut self, id: i64, indexed: Indexed) {
+    /// Takes in an item; its position.
+    fn insert(&mut self, indexed: Indexed) -> u32 {
+        let position = u32::try_from(self.items.len()).unwrap_or(END);
         if indexed.story != 0 {
-            self.story_feeds.push(indexed.story, indexed.feed_id);
+            self.stories.push(indexed.story, position);
         }
-        self.items.insert(id, indexed);
+        self.positions.insert(indexed.id, position);
+        self.items.push(indexed);
+        position
     }
 
     /// Whether the copy may still be used: no other connection has committed since it was
@@ -179,28 +192,29 @@ impl StoryIndex {
 
     /// Takes in a new item, written with its story and band rows.
     pub(super) fn add(&mut self, id: i64, feed_id: i64, story: i64, time: i64, bands: &[i64]) {
-        self.insert(
+        let position = self.insert(Indexed {
             id,
-            Indexed {
-                feed_id,
-                story,
-                time,
-            },
-        );
+            feed_id,
+            story,
+            time,
+        });
         for &band in bands {
-            self.bands.push(band, id);
+            self.bands.push(band, position);
         }
     }
 
     /// Takes in an edited item: its band rows were replaced and its time may have moved.
     pub(super) fn edit(&mut self, id: i64, time: i64, old_bands: &[i64], bands: &[i64]) {
+        let Some(&position) = self.positions.get(&id) else {
+            return;
+        };
         for &band in old_bands {
-            self.bands.remove(band, id);
+            self.bands.remove(band, position);
         }
         for &band in bands {
-            self.bands.push(band, id);
+            self.bands.push(band, position);
         }
-        if let Some(indexed) = self.items.get_mut(&id) {
+        if let Some(indexed) = self.items.get_mut(position as usize) {
             indexed.time = time;
         }
     }
@@ -209,31 +223,36 @@ impl StoryIndex {
     pub(super) fn band_items(&self, band: i64, from: i64, to: i64, limit: usize) -> Vec<i64> {
         self.bands
             .iter(band)
-            .filter(|id| {
-                self.items
-                    .get(id)
-                    .is_some_and(|item| (from..=to).contains(&item.time))
-            })
+            .filter_map(|position| self.items.get(position as usize))
+            .filter(|item| (from..=to).contains(&item.time))
+            .map(|item| item.id)
             .take(limit)
             .collect()
+    }
+
+    fn get(&self, id: i64) -> Option<&Indexed> {
+        let position = *self.positions.get(&id)?;
+        self.items.get(position as usize)
     }
 
     /// An item's feed and story (`None` for an item not placed yet), or `None` when the copy
     /// does not hold it.
     pub(super) fn feed_and_story(&self, id: i64) -> Option<(i64, Option<i64>)> {
-        self.items
-            .get(&id)
+        self.get(id)
             .map(|item| (item.feed_id, (item.story != 0).then_some(item.story)))
     }
 
     /// The band time of a stored item.
     pub(super) fn time_of(&self, id: i64) -> Option<i64> {
-        self.items.get(&id).map(|item| item.time)
+        self.get(id).map(|item| item.time)
     }
 
     /// Whether `story` has a version from `feed_id`.
     pub(super) fn story_has_feed(&self, story: i64, feed_id: i64) -> bool {
-        self.story_feeds.iter(story).any(|feed| feed == feed_id)
+        self.stories
+            .iter(story)
+            .filter_map(|position| self.items.get(position as usize))
+            .any(|item| item.feed_id == feed_id)
     }
 }
 
@@ -248,8 +267,8 @@ mod tests {
     #[test]
     fn lists_push_iterate_newest_first_and_unlink_anywhere() {
         let mut lists = Lists::default();
-        for value in 1..=4 {
-            lists.push(7, value);
+        for item in 1..=4 {
+            lists.push(7, item);
         }
         lists.push(8, 10);
         assert_eq!(lists.iter(7).collect::<Vec<_>>(), [4, 3, 2, 1]);
@@ -269,12 +288,7 @@ mod tests {
     #[test]
     fn band_items_keep_to_the_time_range_and_the_limit() {
         let connection = Connection::open_in_memory().unwrap();
-        let mut index = StoryIndex {
-            data_version: data_version(&connection).unwrap(),
-            items: FxHashMap::default(),
-            bands: Lists::default(),
-            story_feeds: Lists::default(),
-        };
+        let mut index = StoryIndex::empty(data_version(&connection).unwrap());
         for id in 1..=5 {
             index.add(id, id, id, id * 100, &[42, id]);
         }

@@ -992,3 +992,25 @@ fn pruning_a_version_lets_its_feed_join_the_story_again() {
         "feed B has no version in the story any more"
     );
 }
+
+#[test]
+fn an_item_added_and_edited_in_one_batch_keeps_only_its_new_band_rows() {
+    let store = Store::open_in_memory().unwrap();
+    let feeds = three_feeds(&store);
+    let first = story_item("a1", "https://a.example/1", "Missile launch", WIRE);
+    let edited_lead = "Japan's coast guard said on Friday that an object launched from the \
+        peninsula had fallen outside its exclusive economic zone, and that no damage to ships \
+        or aircraft had been reported so far in the area.";
+    let edited = story_item("a1", "https://a.example/1", "Missile launch", edited_lead);
+    let results = store
+        .record_polls(&[
+            poll_now(feeds[0].id, vec![first]),
+            poll_now(feeds[0].id, vec![edited.clone()]),
+        ])
+        .unwrap();
+    assert_eq!(results[1].as_ref().unwrap().updated, 1);
+    assert!(store.placing().unwrap().in_memory());
+    let mut bands = edited.story.as_ref().unwrap().bands.clone();
+    bands.sort_unstable();
+    assert_eq!(band_rows(&store, 1), bands);
+}
