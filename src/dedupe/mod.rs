@@ -73,15 +73,12 @@ pub const ROWS: usize = 2;
 /// The sketch of an item for story grouping, or `None` when it has too little text.
 pub fn sketch(title: &str, lead: &str) -> Option<StorySketch> {
     let words = story_words(title, lead);
-    let shingles = shingles(&words);
+    let shingles = shingles(&words.split(' ').collect::<Vec<_>>());
     if shingles.len() < MIN_SHINGLES {
         return None;
     }
     let bands = band_hashes(&shingles);
-    Some(StorySketch {
-        words: words.join(" "),
-        bands,
-    })
+    Some(StorySketch { words, bands })
 }
 
 /// The band hashes of a story text (`StorySketch::words`): the same as its sketch's, so the
@@ -187,22 +184,86 @@ pub fn grouped(a: &StorySketch, b: &StorySketch) -> bool {
     a.bands.iter().any(|band| b.bands.contains(band)) && same_story(&a.words, &b.words)
 }
 
-/// The folded words of title and lead, at most `LEAD_WORDS` of them.
-fn story_words(title: &str, lead: &str) -> Vec<String> {
+/// The folded words of title and lead, at most `LEAD_WORDS` of them, separated by single
+/// spaces.
+fn story_words(title: &str, lead: &str) -> String {
+    // Folding never joins what white space separates, and it folds a text cut after a run of
+    // non-white-space characters into the beginning of what it folds the whole text into. So
+    // a long lead is folded only as far as its first words need: the first `LEAD_WORDS` runs,
+    // more when some of those fold to nothing (punctuation alone).
+    let mut runs = LEAD_WORDS;
+    loop {
+        let (part, whole) = first_runs(lead, runs);
+        let (words, count) = folded_words(title, part);
+        if count >= LEAD_WORDS || whole {
+            return words;
+        }
+        runs *= 2;
+    }
+}
+
+/// The first `LEAD_WORDS` folded words of title and lead, and how many there are.
+fn folded_words(title: &str, lead: &str) -> (String, usize) {
     let folded = fold(&format!("{title} {lead}"));
-    let mut words = Vec::new();
+    let mut words = Words {
+        text: String::with_capacity(folded.len().min(LEAD_WORDS * 12)),
+        count: 0,
+    };
     for word in folded.split(' ').filter(|word| !word.is_empty()) {
         if word.chars().any(is_cjk) {
-            words.extend(word.chars().map(String::from));
-        } else {
-            words.push(word.to_string());
-        }
-        if words.len() >= LEAD_WORDS {
-            break;
+            // A CJK run counts each character as a word.
+            for (at, character) in word.char_indices() {
+                if !words.push(&word[at..at + character.len_utf8()]) {
+                    return (words.text, words.count);
+                }
+            }
+        } else if !words.push(word) {
+            return (words.text, words.count);
         }
     }
-    words.truncate(LEAD_WORDS);
-    words
+    (words.text, words.count)
+}
+
+/// Story words being collected.
+struct Words {
+    text: String,
+    count: usize,
+}
+
+impl Words {
+    /// Adds a word; `false` when there are `LEAD_WORDS` already.
+    fn push(&mut self, word: &str) -> bool {
+        if self.count == LEAD_WORDS {
+            return false;
+        }
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        self.text.push_str(word);
+        self.count += 1;
+        true
+    }
+}
+
+/// `text` up to the end of its `runs`-th run of non-white-space characters, and whether that
+/// is all of it.
+fn first_runs(text: &str, runs: usize) -> (&str, bool) {
+    let mut seen = 0;
+    let mut in_run = false;
+    for (at, character) in text.char_indices() {
+        if character.is_whitespace() {
+            if in_run {
+                seen += 1;
+                if seen == runs {
+                    return (&text[..at], false);
+                }
+            }
+            in_run = false;
+        } else {
+            in_run = true;
+        }
+    }
+    (text, true)
 }
 
 fn shingles<S: AsRef<str>>(words: &[S]) -> Vec<u64> {

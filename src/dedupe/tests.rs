@@ -88,3 +88,84 @@ fn story_texts_measure_the_shingles_that_the_bands_sample() {
     assert_eq!(jaccard, shared / union);
     assert_eq!(containment, shared / smaller);
 }
+
+/// The story words as first written: the whole text folded, then cut to `LEAD_WORDS`.
+fn story_words_of_the_whole_text(title: &str, lead: &str) -> String {
+    let folded = crate::topics::fold::fold(&format!("{title} {lead}"));
+    let mut words: Vec<String> = Vec::new();
+    for word in folded.split(' ').filter(|word| !word.is_empty()) {
+        if word.chars().any(crate::topics::fold::is_cjk) {
+            words.extend(word.chars().map(String::from));
+        } else {
+            words.push(word.to_string());
+        }
+    }
+    words.truncate(LEAD_WORDS);
+    words.join(" ")
+}
+
+#[test]
+fn folding_only_the_first_runs_of_a_lead_gives_the_same_words() {
+    let long: String = (0..200).map(|n| format!("word{n}, ")).collect();
+    let cases = [
+        ("Title", long.as_str()),
+        (
+            "北朝鮮",
+            "北朝鮮が弾道ミサイルを発射 日本の排他的経済水域の外に落下",
+        ),
+        (
+            "Ｕｋｒａｉｎｅ",
+            "l'Ukraine\u{a0}et\u{2003}la\u{3000}Russie — ça va ?",
+        ),
+        (
+            "",
+            " \t\n leading  white\u{200b}space and soft\u{ad}hyphens ",
+        ),
+        ("ΟΔΟΣ", "ΟΔΟΣ ΟΔΟΣ. Σίσυφος"),
+    ];
+    for (title, lead) in cases {
+        assert_eq!(
+            story_words(title, lead),
+            story_words_of_the_whole_text(title, lead)
+        );
+    }
+    let Some(shared) = crate::topics::fold::tests::shared_dir() else {
+        return;
+    };
+    let mut files = vec![shared.join("topics-dev.tsv")];
+    let mut folders = vec![shared.join("corpus")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    let mut compared = 0;
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        // Every line as a lead, and runs of lines as longer leads.
+        let lines: Vec<&str> = text.lines().collect();
+        for (index, line) in lines.iter().enumerate() {
+            let block = if index % 12 == 0 {
+                lines[index..(index + 12).min(lines.len())].join("\n")
+            } else {
+                String::new()
+            };
+            for lead in [*line, block.as_str()] {
+                assert_eq!(
+                    story_words("Title", lead),
+                    story_words_of_the_whole_text("Title", lead),
+                    "{}: {lead}",
+                    file.display()
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 40_000, "only {compared} leads");
+}

@@ -638,7 +638,7 @@ pub fn is_cjk(character: char) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[track_caller]
@@ -732,7 +732,7 @@ mod tests {
 
     /// `../shared` beside the repository (or `TIDINGS_SHARED_DIR`), as the integration tests
     /// find it; `None` when it is not there and not required.
-    fn shared_dir() -> Option<std::path::PathBuf> {
+    pub(crate) fn shared_dir() -> Option<std::path::PathBuf> {
         let base = std::env::var_os("TIDINGS_SHARED_DIR").map_or_else(
             || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
             std::path::PathBuf::from,
