@@ -8,7 +8,7 @@
 //! row is written once with its link group and story. Items of one feed are never grouped with each other: a feed's own items
 //! are distinct by its identity rule, and a story holds at most one item per feed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -134,33 +134,33 @@ fn place_stored_item_in(
     Ok(place.placement)
 }
 
-/// Band hashes found shared by more than `COMMON_BAND` items, with the time of the item that
-/// found them so: such a band is boilerplate (a feed's stock sentence, a template) and is not
-/// read again for items within `COMMON_SPAN` of that time. Without it, every item of a feed
-/// full of stock sentences reads `COMMON_BAND` index rows for each such band only to skip
-/// it. Held by the writer for the life of the process; a memo, never stored.
+/// Band hashes found shared by more than `COMMON_BAND` items, by the hour of item time in
+/// which they were found so: such a band is boilerplate (a feed's stock sentence, a template)
+/// and is not read again for items of that hour. Without it, every item of a feed full of
+/// stock sentences reads `COMMON_BAND` index rows for each such band only to skip it. (It
+/// remembered one time per band before, which items arriving in no time order, as a poll's
+/// twenty items spread over ten hours do, kept overwriting.) Held by the writer for the life
+/// of the process; a memo, never stored.
 #[derive(Debug, Default)]
 pub(super) struct CommonBands {
-    found: HashMap<i64, i64>,
+    found: HashSet<(i64, i64)>,
 }
 
-/// How far in time a band found common is taken as still common.
+/// The span of item time over which a band found common is taken as common.
 const COMMON_SPAN: i64 = 3600;
-/// The most bands remembered; past this the memo starts over.
+/// The most (band, hour) pairs remembered; past this the memo starts over.
 const COMMON_MEMO: usize = 100_000;
 
 impl CommonBands {
     fn is_common(&self, band: i64, time: i64) -> bool {
-        self.found
-            .get(&band)
-            .is_some_and(|found| (found - time).abs() <= COMMON_SPAN)
+        self.found.contains(&(band, time.div_euclid(COMMON_SPAN)))
     }
 
     fn found_common(&mut self, band: i64, time: i64) {
         if self.found.len() >= COMMON_MEMO {
             self.found.clear();
         }
-        self.found.insert(band, time);
+        self.found.insert((band, time.div_euclid(COMMON_SPAN)));
     }
 }
 
@@ -617,6 +617,22 @@ impl CandidateSource<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_band_found_common_is_skipped_for_the_rest_of_that_hour_of_item_time() {
+        let mut common = CommonBands::default();
+        let hour = 1_700_002_800; // a whole hour
+        common.found_common(7, hour + 1_000);
+        assert!(common.is_common(7, hour));
+        assert!(common.is_common(7, hour + 3_599));
+        assert!(!common.is_common(7, hour - 1));
+        assert!(!common.is_common(7, hour + 3_600));
+        assert!(!common.is_common(8, hour + 1_000));
+        // Found again in a later hour, it stays common in the first one too.
+        common.found_common(7, hour + 7_300);
+        assert!(common.is_common(7, hour + 10));
+        assert!(common.is_common(7, hour + 7_200));
+    }
 
     #[test]
     fn the_band_query_reads_one_row_past_the_common_bound() {
