@@ -205,6 +205,16 @@ impl Store {
         &self,
         records: &[PollRecord],
     ) -> Result<Vec<Result<PollSummary, StoreError>>, StoreError> {
+        self.record_polls_before_more(records, false)
+    }
+
+    /// `record_polls` when `more_waiting` says whether other polls already wait to be
+    /// written: band rows may then be held for a later batch (`stories::Placing::finish`).
+    pub(super) fn record_polls_before_more(
+        &self,
+        records: &[PollRecord],
+        more_waiting: bool,
+    ) -> Result<Vec<Result<PollSummary, StoreError>>, StoreError> {
         let mut connection = self.writer()?;
         let mut placing = self.placing()?;
         // First the whole batch without savepoints: a savepoint copies every page a poll
@@ -223,7 +233,9 @@ impl Store {
             }
             // The band rows held back are written last; if they cannot be, the batch is
             // written again below, poll by poll.
-            if summaries.len() == records.len() && placing.flush(&transaction).is_ok() {
+            if summaries.len() == records.len()
+                && placing.finish(&transaction, more_waiting).is_ok()
+            {
                 if let Err(error) = transaction.commit() {
                     placing.forget();
                     return Err(error.into());
@@ -234,10 +246,12 @@ impl Store {
                 return Ok(summaries);
             }
         }
-        // The copy of the band index took in what was just rolled back.
+        // The copy of the band index took in what was just rolled back; the band rows it held
+        // for earlier batches are written again first.
         placing.forget();
         let mut transaction =
             connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        placing.repair(&transaction)?;
         let mut results = Vec::with_capacity(records.len());
         for record in records {
             let savepoint = transaction.savepoint()?;
@@ -260,9 +274,12 @@ impl Store {
             }
         }
         transaction.set_drop_behavior(rusqlite::DropBehavior::Rollback);
-        if let Err(error) = transaction.commit() {
+        if let Err(error) = placing
+            .finish(&transaction, false)
+            .and_then(|()| Ok(transaction.commit()?))
+        {
             placing.forget();
-            return Err(error.into());
+            return Err(error);
         }
         if records.iter().any(|record| record.fetched.is_some()) {
             self.changed();

@@ -1014,3 +1014,70 @@ fn an_item_added_and_edited_in_one_batch_keeps_only_its_new_band_rows() {
     bands.sort_unstable();
     assert_eq!(band_rows(&store, 1), bands);
 }
+
+fn band_row_count(store: &Store) -> i64 {
+    store
+        .writer()
+        .unwrap()
+        .query_row("SELECT count(*) FROM story_bands", [], |row| row.get(0))
+        .unwrap()
+}
+
+#[test]
+fn band_rows_held_while_polls_wait_are_written_when_none_wait() {
+    let store = Store::open_in_memory().unwrap();
+    let feeds = three_feeds(&store);
+    let record = |feed: usize, key: &str, title: &str| {
+        let link = format!("https://{feed}.example/{key}");
+        poll_now(feeds[feed].id, vec![story_item(key, &link, title, WIRE)])
+    };
+    store
+        .record_polls_before_more(&[record(0, "a1", "Missile launch")], true)
+        .unwrap();
+    assert!(store.placing().unwrap().in_memory());
+    assert_eq!(band_row_count(&store), 0, "held while more polls wait");
+    // The held rows still count for placing: feed B's copy joins feed A's story.
+    let joined = store
+        .record_polls_before_more(&[record(1, "b1", "Missile launch seen")], true)
+        .unwrap();
+    assert_eq!(joined[0].as_ref().unwrap().grouped, 1);
+    store
+        .record_polls_before_more(&[record(2, "c1", "Missile launch again")], false)
+        .unwrap();
+    assert_eq!(band_row_count(&store), 3 * dedupe_bands());
+}
+
+fn dedupe_bands() -> i64 {
+    crate::dedupe::BANDS as i64
+}
+
+#[test]
+fn band_rows_held_when_the_process_ended_are_written_by_the_next_one() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(directory.path()).unwrap();
+    let feeds = three_feeds(&store);
+    let record = |feed: usize, key: &str| {
+        let link = format!("https://{feed}.example/{key}");
+        poll_now(
+            feeds[feed].id,
+            vec![story_item(key, &link, "Missile launch", WIRE)],
+        )
+    };
+    store
+        .record_polls_before_more(&[record(0, "a1")], false)
+        .unwrap();
+    store
+        .record_polls_before_more(&[record(1, "b1")], true)
+        .unwrap();
+    assert_eq!(band_row_count(&store), dedupe_bands(), "feed B's rows held");
+    // The process ends with rows held (a crash, say).
+    drop(store);
+    let store = Store::open(directory.path()).unwrap();
+    store.placing().unwrap().disk_only = true;
+    let again = store
+        .record_polls_before_more(&[record(1, "b2")], false)
+        .unwrap();
+    assert_eq!(band_row_count(&store), 3 * dedupe_bands());
+    // Placed from the database, which now has feed B's first version: not a second one.
+    assert_eq!(again[0].as_ref().unwrap().grouped, 0);
+}
