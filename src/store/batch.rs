@@ -61,8 +61,9 @@ fn write_batches(store: &Store, receiver: &mut mpsc::Receiver<(PollRecord, Reply
             }
         }
         let (records, replies): (Vec<PollRecord>, Vec<Reply>) = batch.into_iter().unzip();
-        // While more polls wait, the batch may leave band rows for a later one to write.
-        match store.record_polls_before_more(&records, !receiver.is_empty()) {
+        // While more polls wait (asked as the batch commits), it may leave band rows for a
+        // later one to write.
+        match store.record_polls_before_more(&records, &|| !receiver.is_empty()) {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);

@@ -205,15 +205,16 @@ impl Store {
         &self,
         records: &[PollRecord],
     ) -> Result<Vec<Result<PollSummary, StoreError>>, StoreError> {
-        self.record_polls_before_more(records, false)
+        self.record_polls_before_more(records, &|| false)
     }
 
-    /// `record_polls` when `more_waiting` says whether other polls already wait to be
-    /// written: band rows may then be held for a later batch (`stories::Placing::finish`).
+    /// `record_polls` when `more_waiting` tells, as the batch is about to commit, whether
+    /// other polls wait to be written: band rows may then be held for a later batch
+    /// (`stories::Placing::finish`).
     pub(super) fn record_polls_before_more(
         &self,
         records: &[PollRecord],
-        more_waiting: bool,
+        more_waiting: &dyn Fn() -> bool,
     ) -> Result<Vec<Result<PollSummary, StoreError>>, StoreError> {
         let mut connection = self.writer()?;
         let mut placing = self.placing()?;
@@ -234,7 +235,7 @@ impl Store {
             // The band rows held back are written last; if they cannot be, the batch is
             // written again below, poll by poll.
             if summaries.len() == records.len()
-                && placing.finish(&transaction, more_waiting).is_ok()
+                && placing.finish(&transaction, more_waiting()).is_ok()
             {
                 if let Err(error) = transaction.commit() {
                     placing.forget();

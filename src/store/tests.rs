@@ -1032,17 +1032,17 @@ fn band_rows_held_while_polls_wait_are_written_when_none_wait() {
         poll_now(feeds[feed].id, vec![story_item(key, &link, title, WIRE)])
     };
     store
-        .record_polls_before_more(&[record(0, "a1", "Missile launch")], true)
+        .record_polls_before_more(&[record(0, "a1", "Missile launch")], &|| true)
         .unwrap();
     assert!(store.placing().unwrap().in_memory());
     assert_eq!(band_row_count(&store), 0, "held while more polls wait");
     // The held rows still count for placing: feed B's copy joins feed A's story.
     let joined = store
-        .record_polls_before_more(&[record(1, "b1", "Missile launch seen")], true)
+        .record_polls_before_more(&[record(1, "b1", "Missile launch seen")], &|| true)
         .unwrap();
     assert_eq!(joined[0].as_ref().unwrap().grouped, 1);
     store
-        .record_polls_before_more(&[record(2, "c1", "Missile launch again")], false)
+        .record_polls_before_more(&[record(2, "c1", "Missile launch again")], &|| false)
         .unwrap();
     assert_eq!(band_row_count(&store), 3 * dedupe_bands());
 }
@@ -1064,10 +1064,10 @@ fn band_rows_held_when_the_process_ended_are_written_by_the_next_one() {
         )
     };
     store
-        .record_polls_before_more(&[record(0, "a1")], false)
+        .record_polls_before_more(&[record(0, "a1")], &|| false)
         .unwrap();
     store
-        .record_polls_before_more(&[record(1, "b1")], true)
+        .record_polls_before_more(&[record(1, "b1")], &|| true)
         .unwrap();
     assert_eq!(band_row_count(&store), dedupe_bands(), "feed B's rows held");
     // The process ends with rows held (a crash, say).
@@ -1075,7 +1075,7 @@ fn band_rows_held_when_the_process_ended_are_written_by_the_next_one() {
     let store = Store::open(directory.path()).unwrap();
     store.placing().unwrap().disk_only = true;
     let again = store
-        .record_polls_before_more(&[record(1, "b2")], false)
+        .record_polls_before_more(&[record(1, "b2")], &|| false)
         .unwrap();
     assert_eq!(band_row_count(&store), 3 * dedupe_bands());
     // Placed from the database, which now has feed B's first version: not a second one.
