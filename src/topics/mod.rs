@@ -50,6 +50,8 @@ struct CompiledTopic {
     slug: TopicSlug,
     title: String,
     any: Vec<CompiledTerm>,
+    /// Whether some `any` term needs a regex (so the topic may match with no literal hit).
+    any_needs_regex: bool,
     all: Vec<CompiledTerm>,
     none: Vec<CompiledTerm>,
     /// The feed URLs the topic is scoped to; `None` for every source.
@@ -70,11 +72,21 @@ impl<'a> ItemText<'a> {
     /// Splits an item's `match_text` (title, summary and content, one per line; see
     /// `normalize::match_text`). Missing lines are empty fields.
     pub fn from_match_text(text: &'a str) -> ItemText<'a> {
-        let mut parts = text.splitn(3, '\n');
+        // `memchr` rather than `str::splitn`: the content is most of the text, and is read
+        // to its end for a newline that is not there.
+        let split = |text: &'a str| match memchr::memchr(b'\n', text.as_bytes()) {
+            Some(at) => (
+                text.get(..at).unwrap_or_default(),
+                text.get(at + 1..).unwrap_or_default(),
+            ),
+            None => (text, ""),
+        };
+        let (title, rest) = split(text);
+        let (summary, content) = split(rest);
         ItemText {
-            title: parts.next().unwrap_or_default(),
-            summary: parts.next().unwrap_or_default(),
-            content: parts.next().unwrap_or_default(),
+            title,
+            summary,
+            content,
         }
     }
 }
@@ -193,15 +205,19 @@ impl TopicSet {
         }
         let compiled: Vec<CompiledTopic> = topics
             .iter()
-            .map(|topic| CompiledTopic {
-                slug: topic.slug.clone(),
-                title: topic.title.clone(),
-                any: compile_all(&topic.any),
-                all: compile_all(&topic.all),
-                none: compile_all(&topic.none),
-                sources: topic.sources.clone(),
-                fields: topic.fields,
-                location: topic.location,
+            .map(|topic| {
+                let any = compile_all(&topic.any);
+                CompiledTopic {
+                    slug: topic.slug.clone(),
+                    title: topic.title.clone(),
+                    any_needs_regex: any.iter().any(CompiledTerm::needs_regex),
+                    any,
+                    all: compile_all(&topic.all),
+                    none: compile_all(&topic.none),
+                    sources: topic.sources.clone(),
+                    fields: topic.fields,
+                    location: topic.location,
+                }
             })
             .collect();
         let literals = literals.build();
@@ -229,7 +245,7 @@ impl TopicSet {
         let regex_topics = compiled
             .iter()
             .enumerate()
-            .filter(|(_, topic)| topic.any.iter().any(CompiledTerm::needs_regex))
+            .filter(|(_, topic)| topic.any_needs_regex)
             .map(|(index, _)| index)
             .collect();
         TopicSet {
@@ -407,7 +423,7 @@ impl CompiledTopic {
                 .filter(|term| used_hit(term))
         };
         let literal_hit = literal_any().next().is_some();
-        if !literal_hit && !self.any.iter().any(CompiledTerm::needs_regex) {
+        if !literal_hit && !self.any_needs_regex {
             return None;
         }
         for (index, term) in self.all.iter().enumerate() {
