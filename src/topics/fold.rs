@@ -11,11 +11,11 @@
 //!
 //! Two paths give the same result. The general one (`fold_general`) runs the normalizer over
 //! the text and folds what comes out, character by character: it is the definition. The fast
-//! one (`fold_bytes`) reads ASCII words a run at a time and every other character from a table
-//! worked out once by the general path (per block of 256 code points, on first use); a
-//! character whose folding depends on its neighbours (a combining mark, or one NFKC may
-//! compose with the character before it) is not in the table, and a text holding one is folded
-//! by the general path.
+//! one (`fold_bytes`) folds ASCII eight bytes at a time (`fold_ascii`) and every other
+//! character from a table worked out once by the general path (per block of 256 code points,
+//! on first use); a character whose folding depends on its neighbours (a combining mark, or
+//! one NFKC may compose with the character before it) is not in the table, and a text holding
+//! one is folded by the general path.
 //!
 //! Owns the folded form only; it knows nothing of topics or terms.
 

@@ -14,6 +14,7 @@ mod warnings;
 
 use std::cell::RefCell;
 use std::ops::Range;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -164,9 +165,11 @@ enum List {
 /// A term (by topic, list and index) whose own literal is a given literal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Use {
-    topic: usize,
+    // `u32`s: the uses of an item's hits are copied and sorted, and a smaller `Use` is
+    // quicker to both.
+    topic: u32,
     list: List,
-    term: usize,
+    term: u32,
 }
 
 /// What a topic looks at in one item: the scan's hits, and the ranges its `fields` allow.
@@ -234,9 +237,9 @@ impl TopicSet {
                         .and_then(|literal| uses_of_literal.get_mut(literal))
                     {
                         uses.push(Use {
-                            topic: topic_index,
+                            topic: u32::try_from(topic_index).unwrap_or(u32::MAX),
                             list,
-                            term: term_index,
+                            term: u32::try_from(term_index).unwrap_or(u32::MAX),
                         });
                     }
                 }
@@ -317,7 +320,7 @@ impl TopicSet {
         uses.sort_unstable();
         uses.dedup();
         candidates.clear();
-        candidates.extend(uses.iter().map(|found| found.topic));
+        candidates.extend(uses.iter().map(|found| found.topic as usize));
         candidates.extend(&self.regex_topics);
         candidates.sort_unstable();
         candidates.dedup();
@@ -329,8 +332,8 @@ impl TopicSet {
             if !topic.in_scope(source) {
                 continue;
             }
-            let start = uses.partition_point(|found| found.topic < index);
-            let end = uses.partition_point(|found| found.topic <= index);
+            let start = uses.partition_point(|found| (found.topic as usize) < index);
+            let end = uses.partition_point(|found| found.topic as usize <= index);
             let context = Context {
                 folded: &folded.text,
                 hits,
@@ -405,7 +408,7 @@ impl CompiledTopic {
     ///
     /// `uses` are this topic's terms whose own literal hit, sorted by list and term; a literal
     /// term not among them cannot hit.
-    fn decide(&self, context: &Context<'_>, uses: &[Use]) -> Option<Vec<String>> {
+    fn decide(&self, context: &Context<'_>, uses: &[Use]) -> Option<Vec<Arc<str>>> {
         let hit = |term: &CompiledTerm| term.hits(context.folded, context.hits, context.allowed);
         // A term among `uses` whose literal hit: with no exception and no `fields`, it hit.
         let used_hit = |term: &CompiledTerm| {
@@ -414,7 +417,7 @@ impl CompiledTopic {
         let used = |list: List| {
             uses.iter()
                 .filter(move |found| found.list == list)
-                .map(|found| found.term)
+                .map(|found| found.term as usize)
         };
         // The terms' names are copied only once the topic is known to match.
         let literal_any = || {
@@ -439,10 +442,10 @@ impl CompiledTopic {
             return None;
         }
         // Only now do regexes run.
-        let mut terms: Vec<String> = if literal_hit {
-            Vec::new()
+        let mut terms: Vec<Arc<str>> = if literal_hit {
+            Vec::with_capacity(uses.len() + self.all.len())
         } else {
-            let terms: Vec<String> = self
+            let terms: Vec<Arc<str>> = self
                 .any
                 .iter()
                 .filter(|term| term.needs_regex() && hit(term))

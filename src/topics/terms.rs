@@ -21,6 +21,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use regex::Regex;
 
@@ -438,8 +439,8 @@ enum Pattern {
 
 #[derive(Debug, Clone)]
 pub struct CompiledTerm {
-    /// The term as written in `feeds.toml`.
-    pub source: String,
+    /// The term as written in `feeds.toml` (shared with the matches that name it).
+    pub source: Arc<str>,
     /// Where it is written.
     pub location: Location,
     pattern: Pattern,
@@ -467,7 +468,7 @@ impl CompiledTerm {
             .map(|syntax| Pattern::compile(syntax, literals))
             .unzip();
         CompiledTerm {
-            source: term.source.clone(),
+            source: term.source.as_str().into(),
             location: term.location,
             pattern,
             except,
