@@ -116,8 +116,9 @@ pub struct FeedMeta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicMatch {
     pub topic: TopicSlug,
-    /// The terms, as written in `feeds.toml`, that hit (`any` terms, then `all` terms).
-    pub terms: Vec<String>,
+    /// The terms, as written in `feeds.toml`, that hit (`any` terms, then `all` terms). Shared
+    /// with the compiled topics, so that a match copies no text.
+    pub terms: Vec<std::sync::Arc<str>>,
 }
 
 /// A position in an output feed's newest-first order: the entries after it are older. It is

@@ -92,7 +92,8 @@ fn sort_time(item: &Item, first_seen: DateTime<Utc>, now: DateTime<Utc>) -> Date
 }
 
 fn terms_json(topic_match: &TopicMatch) -> String {
-    serde_json::to_string(&topic_match.terms).unwrap_or_else(|_| "[]".to_string())
+    let terms: Vec<&str> = topic_match.terms.iter().map(|term| &**term).collect();
+    serde_json::to_string(&terms).unwrap_or_else(|_| "[]".to_string())
 }
 
 /// Inserts new items, updates edited ones, and brings topic matches up to date, inside the
@@ -553,7 +554,11 @@ impl Store {
                     let terms: String = row.get(1)?;
                     Ok(TopicMatch {
                         topic: crate::model::TopicSlug(row.get(0)?),
-                        terms: serde_json::from_str(&terms).unwrap_or_default(),
+                        terms: serde_json::from_str::<Vec<String>>(&terms)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(Into::into)
+                            .collect(),
                     })
                 })?
                 .collect::<Result<_, _>>()?;

@@ -63,7 +63,7 @@ fn poll_now(feed_id: crate::model::FeedId, items: Vec<Item>) -> PollRecord {
 fn matched(topic: &str) -> Vec<TopicMatch> {
     vec![TopicMatch {
         topic: TopicSlug(topic.to_string()),
-        terms: vec!["term".to_string()],
+        terms: vec!["term".into()],
     }]
 }
 

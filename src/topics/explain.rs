@@ -92,7 +92,7 @@ pub(super) fn explain(
                 .collect::<Vec<_>>()
         };
         TermReport {
-            term: term.source.clone(),
+            term: term.source.to_string(),
             location: term.location,
             hits: words(found.kept),
             cancelled: words(found.cancelled),

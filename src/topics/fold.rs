@@ -11,11 +11,11 @@
 //!
 //! Two paths give the same result. The general one (`fold_general`) runs the normalizer over
 //! the text and folds what comes out, character by character: it is the definition. The fast
-//! one (`fold_bytes`) reads ASCII words a run at a time and every other character from a table
-//! worked out once by the general path (per block of 256 code points, on first use); a
-//! character whose folding depends on its neighbours (a combining mark, or one NFKC may
-//! compose with the character before it) is not in the table, and a text holding one is folded
-//! by the general path.
+//! one (`fold_bytes`) folds ASCII eight bytes at a time (`fold_ascii`) and every other
+//! character from a table worked out once by the general path (per block of 256 code points,
+//! on first use); a character whose folding depends on its neighbours (a combining mark, or
+//! one NFKC may compose with the character before it) is not in the table, and a text holding
+//! one is folded by the general path.
 //!
 //! Owns the folded form only; it knows nothing of topics or terms.
 
@@ -44,6 +44,8 @@ pub(crate) trait Starts {
     /// How many there are, and dropping those after the first `count`.
     fn count(&self) -> usize;
     fn truncate(&mut self, count: usize);
+    /// The positions themselves, to be written in place (`None` when they are ignored).
+    fn positions(&mut self) -> Option<&mut Vec<usize>>;
 }
 
 impl Starts for () {
@@ -53,6 +55,9 @@ impl Starts for () {
         0
     }
     fn truncate(&mut self, _: usize) {}
+    fn positions(&mut self) -> Option<&mut Vec<usize>> {
+        None
+    }
 }
 
 /// Starts as positions: `2 * at` for a word, `2 * at + 1` for a character inside a CJK word.
@@ -68,6 +73,9 @@ impl Starts for Vec<usize> {
     }
     fn truncate(&mut self, count: usize) {
         Vec::truncate(self, count);
+    }
+    fn positions(&mut self) -> Option<&mut Vec<usize>> {
+        Some(self)
     }
 }
 
@@ -152,25 +160,29 @@ fn fold_fast(
     output.reserve(text.len() + 1);
     while let Some(&byte) = bytes.get(at) {
         if byte.is_ascii() {
-            // ASCII, byte by byte: a letter or digit is lower-cased, anything else separates.
-            at += 1;
-            if !byte.is_ascii_alphanumeric() {
-                previous = CharClass::Separator;
-                continue;
-            }
-            if previous != CharClass::Other {
-                if output.len() > start {
-                    output.push(b' ');
-                }
-                starts.word(output.len());
-                mixed |= word_latin && word_cyrillic;
-                word_cyrillic = false;
-                previous = CharClass::Other;
-            }
-            output.push(byte.to_ascii_lowercase());
+            // A run of ASCII at once: letters and digits lower-cased, anything else separates.
+            let run_end = at + ascii_run(bytes.get(at..).unwrap_or_default());
+            let run = bytes.get(at..run_end).unwrap_or_default();
+            at = run_end.max(at + 1);
+            let in_word = previous == CharClass::Other;
+            let folded = match starts.positions() {
+                Some(positions) => fold_ascii::<true>(output, start, run, in_word, positions),
+                None => fold_ascii::<false>(output, start, run, in_word, &mut Vec::new()),
+            };
             // Digits count as Latin here: that only sends a word of Cyrillic letters and ASCII
             // digits through `unmix_scripts`, which leaves a word with no Latin letter alone.
-            word_latin = true;
+            if folded.continued {
+                word_latin = true;
+            }
+            if folded.new_word {
+                mixed |= word_latin && word_cyrillic;
+                (word_latin, word_cyrillic) = (true, false);
+            }
+            previous = if folded.in_word {
+                CharClass::Other
+            } else {
+                CharClass::Separator
+            };
             continue;
         }
         let character = text.get(at..)?.chars().next()?;
@@ -226,6 +238,183 @@ fn fold_fast(
         previous = class;
     }
     Some(mixed || (word_latin && word_cyrillic))
+}
+
+/// How many bytes at the start of `bytes` are ASCII, read eight at a time.
+fn ascii_run(bytes: &[u8]) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut length = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0x80; 8]));
+        if word & HIGH != 0 {
+            // The first byte with its high bit set.
+            return length + (word & HIGH).trailing_zeros() as usize / 8;
+        }
+        length += 8;
+    }
+    length
+        + bytes
+            .get(length..)
+            .unwrap_or_default()
+            .iter()
+            .position(|byte| !byte.is_ascii())
+            .unwrap_or(bytes.len() - length)
+}
+
+/// What folding a run of ASCII saw, for the state `fold_fast` keeps between characters.
+#[derive(Debug, Clone, Copy)]
+struct AsciiFolded {
+    /// The run began with a letter or digit that went on the word before it.
+    continued: bool,
+    /// A word started in the run.
+    new_word: bool,
+    /// The run ended inside a word.
+    in_word: bool,
+}
+
+/// Folds a run of ASCII bytes into `output` (whose folded text starts at `start`), after a
+/// word when `in_word`: letters and digits lower-cased, every run of other bytes one space
+/// between words. Word starts go into `starts` when `STARTS`.
+///
+/// Eight bytes at a time, with no branch on the bytes: which bytes are letters or digits is
+/// worked out for all eight at once (SWAR: each byte's range checked by one addition that sets
+/// its high bit), and so is their folding (`| 0x20` lower-cases a letter and leaves a digit, a
+/// separator becomes a space). A space is written for the first separator after a word (and
+/// taken back at the end of the run if no word follows), so the eight folded bytes are the
+/// output as they are unless a separator follows a separator; those eight bytes go one at a
+/// time.
+fn fold_ascii<const STARTS: bool>(
+    output: &mut Vec<u8>,
+    start: usize,
+    run: &[u8],
+    mut in_word: bool,
+    starts: &mut Vec<usize>,
+) -> AsciiFolded {
+    let continued = in_word && run.first().is_some_and(u8::is_ascii_alphanumeric);
+    if !in_word && output.len() > start {
+        // The space before the next word, written now like the ones the run writes.
+        output.push(b' ');
+    }
+    let base = output.len();
+    output.resize(base + run.len(), 0);
+    let first_start = starts.len();
+    if STARTS {
+        // Words and separators alternate: at most one word per two bytes, rounded up.
+        starts.resize(first_start + run.len() / 2 + 1, 0);
+    }
+    let mut ascii = AsciiOutput {
+        output: output.get_mut(base..).unwrap_or_default(),
+        starts: starts.get_mut(first_start..).unwrap_or_default(),
+        written: 0,
+        words: 0,
+        in_word,
+        new_word: false,
+    };
+    let mut chunks = run.chunks_exact(8);
+    for chunk in &mut chunks {
+        ascii.chunk::<STARTS>(
+            u64::from_le_bytes(chunk.try_into().unwrap_or([b' '; 8])),
+            chunk,
+        );
+    }
+    ascii.bytes::<STARTS>(chunks.remainder());
+    let (written, words, new_word) = (ascii.written, ascii.words, ascii.new_word);
+    in_word = ascii.in_word;
+    if STARTS {
+        for position in starts
+            .get_mut(first_start..first_start + words)
+            .unwrap_or_default()
+        {
+            *position = 2 * (base + *position);
+        }
+        starts.truncate(first_start + words);
+    }
+    output.truncate(base + written);
+    if !in_word && output.len() > start && output.last() == Some(&b' ') {
+        // No word after the last separator (yet): the next one writes its space.
+        output.pop();
+    }
+    AsciiFolded {
+        continued,
+        new_word,
+        in_word,
+    }
+}
+
+/// Where `fold_ascii` writes: the run's room in the output and in the word starts (positions
+/// in the room, made absolute at the end), and how much of each it has used.
+struct AsciiOutput<'a> {
+    output: &'a mut [u8],
+    starts: &'a mut [usize],
+    written: usize,
+    words: usize,
+    /// Whether the last byte was a letter or digit.
+    in_word: bool,
+    new_word: bool,
+}
+
+/// A byte of eight set in a `u64`.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+impl AsciiOutput<'_> {
+    /// Eight bytes of ASCII (`bytes`, and the same as a number, first byte lowest).
+    #[inline]
+    fn chunk<const STARTS: bool>(&mut self, word: u64, bytes: &[u8]) {
+        let lower = word | (0x20 * ONES);
+        // No byte is over 0x7F, so no addition carries into the next byte: the high bit of
+        // each byte says whether it is at least the lower bound, and not over the upper one.
+        let letter = (lower + (0x80 - b'a' as u64) * ONES) & !(lower + (0x7F - b'z' as u64) * ONES);
+        let digit = (word + (0x80 - b'0' as u64) * ONES) & !(word + (0x7F - b'9' as u64) * ONES);
+        let alphanumeric = (letter | digit) & HIGH;
+        // Whether the byte before each was a letter or digit.
+        let after_word = (alphanumeric << 8) | if self.in_word { 0x80 } else { 0 };
+        if alphanumeric | after_word != HIGH {
+            // Some separator follows another: it takes no room, so the bytes move.
+            self.bytes::<STARTS>(bytes);
+            return;
+        }
+        let keep = (alphanumeric >> 7) * 0xFF;
+        let folded = (lower & keep) | ((0x20 * ONES) & !keep);
+        if let Some(room) = self.output.get_mut(self.written..self.written + 8) {
+            room.copy_from_slice(&folded.to_le_bytes());
+        }
+        let mut word_starts = alphanumeric & !after_word;
+        self.new_word |= word_starts != 0;
+        if STARTS {
+            while word_starts != 0 {
+                if let Some(slot) = self.starts.get_mut(self.words) {
+                    *slot = self.written + (word_starts.trailing_zeros() / 8) as usize;
+                }
+                self.words += 1;
+                word_starts &= word_starts - 1;
+            }
+        }
+        self.written += 8;
+        self.in_word = alphanumeric >> 63 != 0;
+    }
+
+    /// ASCII bytes one at a time, by the same rule as `chunk`.
+    #[inline]
+    fn bytes<const STARTS: bool>(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            let lower = byte | 0x20;
+            let alphanumeric = (lower.wrapping_sub(b'a') < 26) | (byte.wrapping_sub(b'0') < 10);
+            let starts_word = alphanumeric & !self.in_word;
+            self.new_word |= starts_word;
+            if STARTS {
+                if let Some(slot) = self.starts.get_mut(self.words) {
+                    *slot = self.written;
+                }
+                self.words += usize::from(starts_word);
+            }
+            if let Some(slot) = self.output.get_mut(self.written) {
+                *slot = if alphanumeric { lower } else { b' ' };
+            }
+            self.written += usize::from(alphanumeric | self.in_word);
+            self.in_word = alphanumeric;
+        }
+    }
 }
 
 /// A UTF-8 byte that continues a character.
@@ -676,6 +865,43 @@ pub(crate) mod tests {
             let character = char::from(byte);
             same_as_general(&format!("Ab{character}cD x{character} {character}"));
         }
+    }
+
+    #[test]
+    fn ascii_runs_fold_alike_whatever_their_length_and_what_ends_them() {
+        // ASCII is read eight bytes at a time up to the first other byte, then folded in one
+        // pass: an upper-case letter, a digit, a separator or a run of them, and a non-ASCII
+        // character (Cyrillic, CJK, an accent, an invisible one) at every position of runs
+        // around those eight bytes, and at the start and end.
+        for length in 0..20 {
+            let base: String = "abcdefghijklmnopqrstuvwxyz".chars().take(length).collect();
+            for at in 0..=length {
+                for inserted in [
+                    "X", "7", " ", "--", ". ", "ж", "Ж", "北", "é", "e\u{301}", "\u{ad}", "\u{a0}",
+                ] {
+                    let mut text = base.clone();
+                    text.insert_str(at, inserted);
+                    same_as_general(&text);
+                    same_as_general(&format!("ж{text}"));
+                    same_as_general(&format!("{text}ж"));
+                    same_as_general(&format!(" {text} "));
+                    same_as_general(&text.to_uppercase());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_runs_report_where_their_words_start() {
+        let mut folded = Vec::new();
+        let mut starts = Vec::new();
+        fold_bytes(&mut folded, "  Ab, cD-9 x ", &mut starts);
+        assert_eq!(folded, b"ab cd 9 x");
+        assert_eq!(starts, vec![0, 2 * 3, 2 * 6, 2 * 8]);
+        // After text already there (a field before), and across a non-ASCII character.
+        fold_bytes(&mut folded, "Жб b", &mut starts);
+        assert_eq!(String::from_utf8(folded).unwrap(), "ab cd 9 xжб b");
+        assert_eq!(starts, vec![0, 6, 12, 16, 2 * 9, 2 * 14]);
     }
 
     #[test]

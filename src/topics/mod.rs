@@ -14,6 +14,7 @@ mod warnings;
 
 use std::cell::RefCell;
 use std::ops::Range;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -50,6 +51,8 @@ struct CompiledTopic {
     slug: TopicSlug,
     title: String,
     any: Vec<CompiledTerm>,
+    /// Whether some `any` term needs a regex (so the topic may match with no literal hit).
+    any_needs_regex: bool,
     all: Vec<CompiledTerm>,
     none: Vec<CompiledTerm>,
     /// The feed URLs the topic is scoped to; `None` for every source.
@@ -70,11 +73,21 @@ impl<'a> ItemText<'a> {
     /// Splits an item's `match_text` (title, summary and content, one per line; see
     /// `normalize::match_text`). Missing lines are empty fields.
     pub fn from_match_text(text: &'a str) -> ItemText<'a> {
-        let mut parts = text.splitn(3, '\n');
+        // `memchr` rather than `str::splitn`: the content is most of the text, and is read
+        // to its end for a newline that is not there.
+        let split = |text: &'a str| match memchr::memchr(b'\n', text.as_bytes()) {
+            Some(at) => (
+                text.get(..at).unwrap_or_default(),
+                text.get(at + 1..).unwrap_or_default(),
+            ),
+            None => (text, ""),
+        };
+        let (title, rest) = split(text);
+        let (summary, content) = split(rest);
         ItemText {
-            title: parts.next().unwrap_or_default(),
-            summary: parts.next().unwrap_or_default(),
-            content: parts.next().unwrap_or_default(),
+            title,
+            summary,
+            content,
         }
     }
 }
@@ -152,9 +165,11 @@ enum List {
 /// A term (by topic, list and index) whose own literal is a given literal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Use {
-    topic: usize,
+    // `u32`s: the uses of an item's hits are copied and sorted, and a smaller `Use` is
+    // quicker to both.
+    topic: u32,
     list: List,
-    term: usize,
+    term: u32,
 }
 
 /// What a topic looks at in one item: the scan's hits, and the ranges its `fields` allow.
@@ -193,15 +208,19 @@ impl TopicSet {
         }
         let compiled: Vec<CompiledTopic> = topics
             .iter()
-            .map(|topic| CompiledTopic {
-                slug: topic.slug.clone(),
-                title: topic.title.clone(),
-                any: compile_all(&topic.any),
-                all: compile_all(&topic.all),
-                none: compile_all(&topic.none),
-                sources: topic.sources.clone(),
-                fields: topic.fields,
-                location: topic.location,
+            .map(|topic| {
+                let any = compile_all(&topic.any);
+                CompiledTopic {
+                    slug: topic.slug.clone(),
+                    title: topic.title.clone(),
+                    any_needs_regex: any.iter().any(CompiledTerm::needs_regex),
+                    any,
+                    all: compile_all(&topic.all),
+                    none: compile_all(&topic.none),
+                    sources: topic.sources.clone(),
+                    fields: topic.fields,
+                    location: topic.location,
+                }
             })
             .collect();
         let literals = literals.build();
@@ -218,9 +237,9 @@ impl TopicSet {
                         .and_then(|literal| uses_of_literal.get_mut(literal))
                     {
                         uses.push(Use {
-                            topic: topic_index,
+                            topic: u32::try_from(topic_index).unwrap_or(u32::MAX),
                             list,
-                            term: term_index,
+                            term: u32::try_from(term_index).unwrap_or(u32::MAX),
                         });
                     }
                 }
@@ -229,7 +248,7 @@ impl TopicSet {
         let regex_topics = compiled
             .iter()
             .enumerate()
-            .filter(|(_, topic)| topic.any.iter().any(CompiledTerm::needs_regex))
+            .filter(|(_, topic)| topic.any_needs_regex)
             .map(|(index, _)| index)
             .collect();
         TopicSet {
@@ -301,7 +320,7 @@ impl TopicSet {
         uses.sort_unstable();
         uses.dedup();
         candidates.clear();
-        candidates.extend(uses.iter().map(|found| found.topic));
+        candidates.extend(uses.iter().map(|found| found.topic as usize));
         candidates.extend(&self.regex_topics);
         candidates.sort_unstable();
         candidates.dedup();
@@ -313,8 +332,8 @@ impl TopicSet {
             if !topic.in_scope(source) {
                 continue;
             }
-            let start = uses.partition_point(|found| found.topic < index);
-            let end = uses.partition_point(|found| found.topic <= index);
+            let start = uses.partition_point(|found| (found.topic as usize) < index);
+            let end = uses.partition_point(|found| found.topic as usize <= index);
             let context = Context {
                 folded: &folded.text,
                 hits,
@@ -389,7 +408,7 @@ impl CompiledTopic {
     ///
     /// `uses` are this topic's terms whose own literal hit, sorted by list and term; a literal
     /// term not among them cannot hit.
-    fn decide(&self, context: &Context<'_>, uses: &[Use]) -> Option<Vec<String>> {
+    fn decide(&self, context: &Context<'_>, uses: &[Use]) -> Option<Vec<Arc<str>>> {
         let hit = |term: &CompiledTerm| term.hits(context.folded, context.hits, context.allowed);
         // A term among `uses` whose literal hit: with no exception and no `fields`, it hit.
         let used_hit = |term: &CompiledTerm| {
@@ -398,7 +417,7 @@ impl CompiledTopic {
         let used = |list: List| {
             uses.iter()
                 .filter(move |found| found.list == list)
-                .map(|found| found.term)
+                .map(|found| found.term as usize)
         };
         // The terms' names are copied only once the topic is known to match.
         let literal_any = || {
@@ -407,7 +426,7 @@ impl CompiledTopic {
                 .filter(|term| used_hit(term))
         };
         let literal_hit = literal_any().next().is_some();
-        if !literal_hit && !self.any.iter().any(CompiledTerm::needs_regex) {
+        if !literal_hit && !self.any_needs_regex {
             return None;
         }
         for (index, term) in self.all.iter().enumerate() {
@@ -423,10 +442,10 @@ impl CompiledTopic {
             return None;
         }
         // Only now do regexes run.
-        let mut terms: Vec<String> = if literal_hit {
-            Vec::new()
+        let mut terms: Vec<Arc<str>> = if literal_hit {
+            Vec::with_capacity(uses.len() + self.all.len())
         } else {
-            let terms: Vec<String> = self
+            let terms: Vec<Arc<str>> = self
                 .any
                 .iter()
                 .filter(|term| term.needs_regex() && hit(term))

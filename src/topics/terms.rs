@@ -1,22 +1,28 @@
 //! Terms, compiled: every literal (word, phrase, prefix, CJK) of every topic, exceptions
-//! included, goes into one Aho-Corasick automaton (a compact, contiguous NFA), so an item's
-//! folded text is read once whatever the number of topics and terms. Folded text is words
-//! separated by single spaces (see `fold`), and the fields of an item (title, summary,
-//! content) separated by a newline. A literal is looked for where words start: the automaton
-//! is walked from each word's first byte until no literal can go on, so a hit always starts at
-//! a word start, and (unless the term ends with `*`) must end before a space or newline or at
-//! the end. A phrase never spans two fields. In CJK words (Han, Kana, Hangul, Thai...) a
-//! literal that starts with such a character may also start at any character, and one that
-//! ends with one needs no boundary after it, because in those scripts a word runs on into its
-//! particles (북한 in 북한은). `/regex/` terms are run on their own, and only when asked.
+//! included, goes into one table (`StartTable`), so an item's folded text is read once
+//! whatever the number of topics and terms. Folded text is words separated by single spaces
+//! (see `fold`), and the fields of an item (title, summary, content) separated by a newline.
+//! A literal is looked for only where a literal may start, which folding reports: at each word
+//! start, the word's first four bytes (fewer when the word is shorter) are one look-up in the
+//! table, which gives the few literals that begin so, and each is compared there. A hit always
+//! starts at a word start, and (unless the term ends with `*`) must end before a space or
+//! newline or at the end. A phrase never spans two fields. In CJK words (Han, Kana, Hangul,
+//! Thai...) a literal that starts with such a character may also start at any character, and
+//! one that ends with one needs no boundary after it, because in those scripts a word runs on
+//! into its particles (북한 in 북한은). `/regex/` terms are run on their own, and only when
+//! asked.
+//!
+//! Why a table and not an automaton (this was an Aho-Corasick NFA, walked from each word
+//! start): terms start at word starts, so nothing is gained by an automaton's unanchored
+//! search, and walking one from every word start cost a chain of dependent state look-ups
+//! through memory per word. The table costs one hashed look-up per word, in a bit filter that
+//! stays in the cache, and a comparison of eight bytes at once per literal found.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
-use aho_corasick::automaton::{Automaton, StateID};
-use aho_corasick::nfa::contiguous::NFA;
-use aho_corasick::{Anchored, MatchKind};
 use regex::Regex;
 
 use super::fold::{fold, is_cjk};
@@ -47,48 +53,230 @@ impl LiteralRule {
     }
 }
 
-/// Every literal of a topic set, and the automaton that finds them all in one pass.
+/// Every literal of a topic set, in one table keyed by how a literal begins: an item's text is
+/// read once, and at each place a literal may start (a word start, or a character inside a CJK
+/// word) one look-up finds the few literals that begin with the same bytes there.
 #[derive(Debug, Clone)]
 pub struct Literals {
-    automaton: Option<NFA>,
     rules: Vec<LiteralRule>,
-    pairs: Pairs,
+    table: StartTable,
 }
 
-/// The first two bytes of every literal (any second byte for a literal of one byte), as a set
-/// of 65,536 bits: a word whose first two bytes are not in it starts no literal.
-#[derive(Debug, Clone)]
-struct Pairs(Vec<u64>);
+/// The key of a place in folded text: its first four bytes, cut at the end of the word (a
+/// space, a newline or the end of the text) and padded with zero bytes. A literal's key is
+/// that of its own first bytes, so a literal can start only where the key is its own, except
+/// one of fewer than four bytes that may run on into a longer word (a short `word*`, or a
+/// short CJK literal): those are looked for apart (`StartTable::short`).
+fn key_at(bytes: &[u8], at: usize) -> u32 {
+    let word = match bytes.get(at..at + 4) {
+        Some(four) => u32::from_le_bytes(four.try_into().unwrap_or_default()),
+        None => {
+            let mut head = [0u8; 4];
+            for (slot, byte) in head.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
+                *slot = *byte;
+            }
+            u32::from_le_bytes(head)
+        }
+    };
+    // The first space or newline, found in all four bytes at once: a byte equal to it is a
+    // zero byte after the XOR, and the lowest such byte is found exactly.
+    const ONES: u32 = 0x0101_0101;
+    let zero = |value: u32| value.wrapping_sub(ONES) & !value & (0x80 * ONES);
+    let boundaries = zero(word ^ (u32::from(b' ') * ONES)) | zero(word ^ (u32::from(b'\n') * ONES));
+    if boundaries == 0 {
+        word
+    } else {
+        // Keep the bytes before it.
+        word & ((1u32 << (boundaries.trailing_zeros() - 7)) - 1)
+    }
+}
 
-impl Pairs {
-    fn of(patterns: &[String]) -> Pairs {
-        let mut pairs = Pairs(vec![0; 65_536 / 64]);
-        for pattern in patterns {
-            match *pattern.as_bytes() {
-                [first] => (0..=255).for_each(|second| pairs.insert(first, second)),
-                [first, second, ..] => pairs.insert(first, second),
-                [] => {}
+/// The first eight bytes at `at` (zero bytes past the end) as a number, to compare with a
+/// candidate's own first eight at once.
+fn head_at(bytes: &[u8], at: usize) -> u64 {
+    let mut head = [0u8; 8];
+    for (slot, byte) in head.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
+        *slot = *byte;
+    }
+    u64::from_le_bytes(head)
+}
+
+/// One literal as the scan compares it.
+#[derive(Debug, Clone)]
+struct Candidate {
+    literal: u32,
+    /// Its first eight bytes (zero bytes after a shorter one), and which of them count.
+    head: u64,
+    mask: u64,
+    /// The bytes after the first eight.
+    tail: Box<[u8]>,
+    rule: LiteralRule,
+}
+
+impl Candidate {
+    fn new(literal: LiteralId, pattern: &[u8], rule: LiteralRule) -> Candidate {
+        let length = pattern.len().min(8);
+        Candidate {
+            literal: u32::try_from(literal).unwrap_or(u32::MAX),
+            head: head_at(pattern, 0) & mask_of(length),
+            mask: mask_of(length),
+            tail: pattern.get(8..).unwrap_or_default().into(),
+            rule,
+        }
+    }
+
+    /// Whether the literal hits at `at` (whose first eight bytes are `head`): its bytes are
+    /// there, it may start there, and it ends where it may.
+    #[inline]
+    fn hits(&self, bytes: &[u8], at: usize, inside: bool, head: u64) -> Option<usize> {
+        if head & self.mask != self.head || (inside && !self.rule.starts_inside) {
+            return None;
+        }
+        let end = at + self.rule.length;
+        if !self.tail.is_empty() && bytes.get(at + 8..end) != Some(&self.tail[..]) {
+            return None;
+        }
+        let ends_word = bytes.get(end).is_none_or(|byte| is_boundary(*byte));
+        (ends_word || self.rule.prefix || self.rule.ends_inside).then_some(end)
+    }
+}
+
+/// The low `bytes` bytes of a number set.
+fn mask_of(bytes: usize) -> u64 {
+    if bytes >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * bytes)) - 1
+    }
+}
+
+/// The literals by key (see `key_at`): an open-addressing hash table of keys, each with the
+/// literals that share it, and a bit per hashed key in front of it, small enough to stay in
+/// the cache, since most places start no literal.
+#[derive(Debug, Clone)]
+struct StartTable {
+    /// A bit for each key's hash (`FILTER_BITS` of them).
+    filter: Vec<u64>,
+    /// Slots of keys (0: empty; no key is 0, since no word starts with a boundary), a power
+    /// of two of them, and for each the range of `candidates` under it.
+    keys: Vec<u32>,
+    ranges: Vec<(u32, u32)>,
+    candidates: Vec<Candidate>,
+    /// Literals of fewer than four bytes that may run on into a longer word, and a bit per
+    /// first byte they start with.
+    short: Vec<Candidate>,
+    short_first: [u64; 4],
+}
+
+const FILTER_BITS: u32 = 16;
+
+fn filter_bit(key: u32) -> usize {
+    (key.wrapping_mul(0x85EB_CA6B) >> (32 - FILTER_BITS)) as usize
+}
+
+impl StartTable {
+    fn new(patterns: &[String], rules: &[LiteralRule]) -> StartTable {
+        let mut by_key: Vec<(u32, Candidate)> = Vec::new();
+        let mut short = Vec::new();
+        let mut short_first = [0u64; 4];
+        for (literal, (pattern, rule)) in patterns.iter().zip(rules).enumerate() {
+            let bytes = pattern.as_bytes();
+            let Some(&first) = bytes.first() else {
+                continue;
+            };
+            let candidate = Candidate::new(literal, bytes, *rule);
+            let one_word = !bytes.iter().copied().any(is_boundary);
+            if bytes.len() < 4 && one_word && (rule.prefix || rule.ends_inside) {
+                short_first[usize::from(first / 64)] |= 1 << (first % 64);
+                short.push(candidate);
+            } else {
+                by_key.push((key_at(bytes, 0), candidate));
             }
         }
-        pairs
+        by_key.sort_by_key(|(key, candidate)| (*key, candidate.literal));
+        let mut distinct: Vec<u32> = by_key.iter().map(|(key, _)| *key).collect();
+        distinct.dedup();
+        let slots = (distinct.len() * 2).next_power_of_two().max(16);
+        let mut table = StartTable {
+            filter: vec![0; (1 << FILTER_BITS) / 64],
+            keys: vec![0; slots],
+            ranges: vec![(0, 0); slots],
+            candidates: Vec::with_capacity(by_key.len()),
+            short,
+            short_first,
+        };
+        let mut index = 0;
+        while let Some(&(key, _)) = by_key.get(index) {
+            let first = table.candidates.len();
+            while let Some((_, candidate)) = by_key.get(index).filter(|(next, _)| *next == key) {
+                table.candidates.push(candidate.clone());
+                index += 1;
+            }
+            let bit = filter_bit(key);
+            if let Some(word) = table.filter.get_mut(bit / 64) {
+                *word |= 1 << (bit % 64);
+            }
+            let mut slot = table.slot_of(key);
+            while table.keys.get(slot).is_some_and(|taken| *taken != 0) {
+                slot = (slot + 1) & (slots - 1);
+            }
+            if let (Some(slot_key), Some(range)) =
+                (table.keys.get_mut(slot), table.ranges.get_mut(slot))
+            {
+                *slot_key = key;
+                *range = (
+                    u32::try_from(first).unwrap_or(u32::MAX),
+                    u32::try_from(table.candidates.len()).unwrap_or(u32::MAX),
+                );
+            }
+        }
+        table
     }
 
-    fn insert(&mut self, first: u8, second: u8) {
-        let bit = usize::from(first) << 8 | usize::from(second);
-        if let Some(word) = self.0.get_mut(bit / 64) {
-            *word |= 1 << (bit % 64);
+    fn slot_of(&self, key: u32) -> usize {
+        let bits = self.keys.len().trailing_zeros();
+        (key.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
+    }
+
+    /// The literals whose key is `key`.
+    #[inline]
+    fn under(&self, key: u32) -> &[Candidate] {
+        let bit = filter_bit(key);
+        if self
+            .filter
+            .get(bit / 64)
+            .is_none_or(|word| word & (1 << (bit % 64)) == 0)
+        {
+            return &[];
+        }
+        let mask = self.keys.len() - 1;
+        let mut slot = self.slot_of(key);
+        loop {
+            match self.keys.get(slot) {
+                Some(&found) if found == key => {
+                    let (first, end) = self.ranges.get(slot).copied().unwrap_or_default();
+                    return self
+                        .candidates
+                        .get(first as usize..end as usize)
+                        .unwrap_or_default();
+                }
+                Some(&0) | None => return &[],
+                Some(_) => slot = (slot + 1) & mask,
+            }
         }
     }
 
-    fn contains(&self, first: u8, second: u8) -> bool {
-        let bit = usize::from(first) << 8 | usize::from(second);
-        self.0
-            .get(bit / 64)
-            .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+    /// The short literals that may start with `first`.
+    fn short_starting(&self, first: u8) -> &[Candidate] {
+        if self.short_first[usize::from(first / 64)] & (1 << (first % 64)) == 0 {
+            &[]
+        } else {
+            &self.short
+        }
     }
 }
 
-/// Collects literals while terms compile; `build` makes the automaton.
+/// Collects literals while terms compile; `build` makes the table.
 #[derive(Debug, Default)]
 pub struct LiteralsBuilder {
     ids: HashMap<(String, bool), LiteralId>,
@@ -108,22 +296,8 @@ impl LiteralsBuilder {
     }
 
     pub fn build(self) -> Literals {
-        // A contiguous NFA rather than a full DFA: walks are short (most die within a few
-        // bytes of a word start) and never follow failure transitions, so what counts is that
-        // the automaton stays in the cache. A DFA for 2,000 terms is megabytes (states times
-        // byte classes) and every step was a cache miss.
-        let automaton = (!self.patterns.is_empty())
-            .then(|| {
-                NFA::builder()
-                    .match_kind(MatchKind::Standard)
-                    .prefilter(false)
-                    .build(&self.patterns)
-                    .ok()
-            })
-            .flatten();
         Literals {
-            automaton,
-            pairs: Pairs::of(&self.patterns),
+            table: StartTable::new(&self.patterns, &self.rules),
             rules: self.rules,
         }
     }
@@ -163,80 +337,36 @@ impl Literals {
         self.rules.len()
     }
 
-    /// Finds every literal in `folded`, into `hits` (whose earlier hits are dropped), walking
-    /// from the `starts` folding reported.
+    /// Finds every literal in `folded`, into `hits` (whose earlier hits are dropped), looking
+    /// at the `starts` folding reported.
     pub fn scan(&self, folded: &str, starts: &[usize], hits: &mut Hits) {
         hits.found.clear();
         hits.literals.clear();
         hits.ranges.clear();
-        let Some(automaton) = &self.automaton else {
-            return;
-        };
-        let Ok(start_state) = automaton.start_state(Anchored::Yes) else {
-            return;
-        };
         let bytes = folded.as_bytes();
+        let table = &self.table;
         for &start in starts {
             let (at, inside) = (start / 2, start % 2 == 1);
-            // Most words start no literal: two bytes tell, without the automaton.
             let Some(&first) = bytes.get(at) else {
                 continue;
             };
-            let second = bytes.get(at + 1).copied().unwrap_or_default();
-            if !self.pairs.contains(first, second) {
+            let under_key = table.under(key_at(bytes, at));
+            let short = table.short_starting(first);
+            if under_key.is_empty() && short.is_empty() {
                 continue;
             }
-            self.walk(automaton, start_state, bytes, at, inside, &mut hits.found);
+            let head = head_at(bytes, at);
+            for candidate in under_key.iter().chain(short) {
+                if let Some(end) = candidate.hits(bytes, at, inside, head) {
+                    hits.found.push((candidate.literal as usize, at, end));
+                }
+            }
         }
         // By literal, then in text order.
         hits.found.sort_unstable();
         for (literal, start, end) in &hits.found {
             hits.literals.push(*literal);
             hits.ranges.push(*start..*end);
-        }
-    }
-
-    /// Follows the automaton from `start` (a word start, or a character inside a CJK word
-    /// when `inside`) for as long as some literal can go on, and keeps the literals that end on
-    /// the way and fit the word boundaries.
-    #[inline]
-    fn walk(
-        &self,
-        automaton: &NFA,
-        start_state: StateID,
-        bytes: &[u8],
-        start: usize,
-        inside: bool,
-        found: &mut Vec<(LiteralId, usize, usize)>,
-    ) {
-        let mut state = start_state;
-        for (offset, &byte) in bytes.get(start..).unwrap_or_default().iter().enumerate() {
-            state = automaton.next_state(Anchored::Yes, state, byte);
-            if !automaton.is_special(state) {
-                continue;
-            }
-            if automaton.is_dead(state) {
-                return;
-            }
-            if !automaton.is_match(state) {
-                continue;
-            }
-            let end = start + offset + 1;
-            for index in 0..automaton.match_len(state) {
-                let literal = automaton.match_pattern(state, index).as_usize();
-                let Some(rule) = self.rules.get(literal) else {
-                    continue;
-                };
-                // The automaton also reports literals that end here but start later (the
-                // suffixes of what was walked): only those starting here count.
-                if rule.length != end - start || (inside && !rule.starts_inside) {
-                    continue;
-                }
-                let ends_word = bytes.get(end).is_none_or(|byte| is_boundary(*byte));
-                if ends_word || rule.prefix || rule.ends_inside {
-                    found.push((literal, start, end));
-                }
-            }
         }
     }
 }
@@ -309,8 +439,8 @@ enum Pattern {
 
 #[derive(Debug, Clone)]
 pub struct CompiledTerm {
-    /// The term as written in `feeds.toml`.
-    pub source: String,
+    /// The term as written in `feeds.toml` (shared with the matches that name it).
+    pub source: Arc<str>,
     /// Where it is written.
     pub location: Location,
     pattern: Pattern,
@@ -338,7 +468,7 @@ impl CompiledTerm {
             .map(|syntax| Pattern::compile(syntax, literals))
             .unzip();
         CompiledTerm {
-            source: term.source.clone(),
+            source: term.source.as_str().into(),
             location: term.location,
             pattern,
             except,
@@ -471,4 +601,125 @@ thread_local! {
     /// How many times a regex ran on this thread, so tests can see that regexes run only when
     /// the literals leave a match possible.
     pub static REGEX_RUNS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topics::fold;
+
+    /// What the scan must find, the slow way: every literal at every place a literal may
+    /// start, compared byte by byte, with the boundary rules of the module's documentation.
+    fn every_hit(
+        patterns: &[(String, bool)],
+        folded: &str,
+        starts: &[usize],
+    ) -> Vec<(LiteralId, usize, usize)> {
+        let bytes = folded.as_bytes();
+        let mut found = Vec::new();
+        for &start in starts {
+            let (at, inside) = (start / 2, start % 2 == 1);
+            for (literal, (pattern, prefix)) in patterns.iter().enumerate() {
+                let rule = LiteralRule::of(pattern, *prefix);
+                let end = at + pattern.len();
+                if !bytes[at..].starts_with(pattern.as_bytes()) || (inside && !rule.starts_inside) {
+                    continue;
+                }
+                if rule.prefix || rule.ends_inside || bytes.get(end).is_none_or(|b| is_boundary(*b))
+                {
+                    found.push((literal, at, end));
+                }
+            }
+        }
+        found.sort_unstable();
+        found
+    }
+
+    #[test]
+    fn the_table_finds_what_comparing_every_literal_everywhere_finds() {
+        // Literals of every shape: one byte, shorter than a key, exactly a key, longer than
+        // eight bytes, phrases whose first word is short, prefixes of every length, CJK of one
+        // character (which runs on inside words) and more, sharing keys and first bytes.
+        let written = [
+            "a",
+            "a*",
+            "k",
+            "ki*",
+            "kim",
+            "kim*",
+            "kim jong",
+            "kim jong*",
+            "kims",
+            "kimchi",
+            "un",
+            "un*",
+            "un sec",
+            "ukrai*",
+            "ukraine",
+            "ukrainekrieg",
+            "ukraine war",
+            "ukraine war*",
+            "nordkorea*",
+            "nordkoreanska",
+            "north korea",
+            "north korean*",
+            "1234",
+            "12*",
+            "北",
+            "北*",
+            "북한",
+            "북한*",
+            "북한산",
+            "朝鲜",
+            "朝鲜族",
+            "鲜",
+            "dprk 朝鲜",
+            "朝鲜 dprk",
+            "ж",
+            "жб*",
+            "жбв",
+            "ß",
+            "strasse",
+            "x y z",
+            "y",
+        ];
+        let mut builder = LiteralsBuilder::default();
+        let mut patterns = Vec::new();
+        for term in written {
+            let prefix = term.ends_with('*');
+            let folded = fold(term.trim_end_matches('*'));
+            assert_eq!(
+                builder.add(folded.clone(), prefix),
+                patterns.len(),
+                "{term}"
+            );
+            patterns.push((folded, prefix));
+        }
+        let literals = builder.build();
+        let texts = [
+            "Kim Jong Un, Kim Jong-un's kimchi; kims KIM un sec, unsecured UN",
+            "Ukraine war: Ukrainekrieg, ukraine warfare, Ukrainian, UKRAINE",
+            "Nordkoreanska nordkoreanskt North Korea North Koreans north\nkorea",
+            "北朝鲜族 朝鲜DPRK 북한은 북한산에 북한 鲜 a k ki kit 1234 12345 123",
+            "ж жб жбв жбвг Straße x y z x y zz y",
+            "a",
+            "ukrai",
+            "",
+        ];
+        let mut total = 0;
+        for text in texts {
+            for text in [text.to_string(), format!("{text}\n{text}\nx {text}")] {
+                let mut folded = Vec::new();
+                let mut starts = Vec::new();
+                fold::fold_bytes(&mut folded, &text, &mut starts);
+                let folded = String::from_utf8(folded).unwrap();
+                let mut hits = Hits::default();
+                literals.scan(&folded, &starts, &mut hits);
+                let expected = every_hit(&patterns, &folded, &starts);
+                assert_eq!(hits.found, expected, "in {folded:?}");
+                total += expected.len();
+            }
+        }
+        assert!(total > 150, "only {total} hits");
+    }
 }
