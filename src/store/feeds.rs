@@ -306,7 +306,9 @@ fn write_poll_in(
                 // An unchanged listing is not written again: the value is large, and most
                 // re-polls list the same items.
                 .prepare_cached(
-                    "UPDATE feeds SET listed_keys = ?2 WHERE id = ?1 AND listed_keys IS NOT ?2",
+                    "INSERT INTO feed_listed_keys (feed_id, keys) VALUES (?1, ?2)
+                     ON CONFLICT (feed_id) DO UPDATE SET keys = excluded.keys
+                     WHERE keys IS NOT excluded.keys",
                 )?
                 .execute(params![record.feed_id.0, listed.join("\n")])?;
             summary
