@@ -38,7 +38,8 @@ pub const MAX_REDIRECTS: usize = 5;
 #[derive(Clone)]
 pub struct FeedClient {
     pub(super) lanes: Arc<Lanes>,
-    pub(super) headers: HeaderMap,
+    /// Shared: every waiting poll holds a clone of the client.
+    pub(super) headers: Arc<HeaderMap>,
     /// Bounds a whole fetch: every hop, and the body.
     pub(super) timeout: Duration,
 }
@@ -56,7 +57,7 @@ impl FeedClient {
         );
         Ok(FeedClient {
             lanes: Arc::new(Lanes::new(per_host, CONNECT_TIMEOUT)?),
-            headers,
+            headers: Arc::new(headers),
             timeout,
         })
     }

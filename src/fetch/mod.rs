@@ -167,7 +167,7 @@ async fn fetch_hops(
     max_body: usize,
     now: DateTime<Utc>,
 ) -> Result<FetchOutcome, FetchError> {
-    let mut headers = client.headers.clone();
+    let mut headers = HeaderMap::clone(&client.headers);
     let mut validator = |name, value: &Option<String>| {
         if let Some(value) = value
             .as_deref()

@@ -147,10 +147,13 @@ impl Store {
         {
             let mut configured =
                 transaction.prepare("INSERT OR IGNORE INTO configured (url) VALUES (?1)")?;
+            // A feed whose row would not change is not written: a start with 10,000 feeds
+            // configured as before rewrote every row (and its listed keys) for nothing.
             let mut upsert = transaction.prepare(
                 "INSERT INTO feeds (url, name, active) VALUES (?1, ?2, 1)
                  ON CONFLICT (url) DO UPDATE SET name = excluded.name, active = 1,
-                     gone_since = CASE WHEN feeds.active = 0 THEN NULL ELSE feeds.gone_since END",
+                     gone_since = CASE WHEN feeds.active = 0 THEN NULL ELSE feeds.gone_since END
+                 WHERE feeds.active = 0 OR feeds.name IS NOT excluded.name",
             )?;
             for (url, name) in feeds {
                 configured.execute([url])?;
@@ -333,7 +336,9 @@ fn write_poll_in(
                 // An unchanged listing is not written again: the value is large, and most
                 // re-polls list the same items.
                 .prepare_cached(
-                    "UPDATE feeds SET listed_keys = ?2 WHERE id = ?1 AND listed_keys IS NOT ?2",
+                    "INSERT INTO feed_listed_keys (feed_id, keys) VALUES (?1, ?2)
+                     ON CONFLICT (feed_id) DO UPDATE SET keys = excluded.keys
+                     WHERE keys IS NOT excluded.keys",
                 )?
                 .execute(params![record.feed_id.0, listed.join("\n")])?;
             summary

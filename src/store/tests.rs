@@ -1081,3 +1081,69 @@ fn band_rows_held_when_the_process_ended_are_written_by_the_next_one() {
     // Placed from the database, which now has feed B's first version: not a second one.
     assert_eq!(again[0].as_ref().unwrap().grouped, 0);
 }
+
+/// A topic page holds the same entries whichever way the query finds them: from the topic's
+/// list of items (a sparse topic) or by walking all items newest first (a dense one).
+#[test]
+fn topic_pages_are_the_same_whether_the_topic_is_dense_or_sparse() {
+    let store = Store::open_in_memory().unwrap();
+    let feeds = three_feeds(&store);
+    // Every item of A is in "dense", every 20th in "sparse" too; B carries later copies of
+    // every 10th item of A under the same canonical link, which are grouped with A's.
+    let topics = |index: usize| {
+        let mut matches = matched("dense");
+        if index.is_multiple_of(20) {
+            matches.extend(matched("sparse"));
+        }
+        matches
+    };
+    for index in 0..200 {
+        let link = format!("https://news.example/{index}");
+        let item = story_item(&format!("a{index}"), &link, &format!("Story {index}"), "");
+        poll(
+            &store,
+            &feeds[0],
+            &[(item, topics(index))],
+            1_000 + index as i64,
+        );
+    }
+    for index in (0..200).step_by(10) {
+        let link = format!("https://news.example/{index}?utm_source=b");
+        let copy = story_item(&format!("b{index}"), &link, &format!("Copy {index}"), "");
+        poll(
+            &store,
+            &feeds[1],
+            &[(copy, topics(index))],
+            5_000 + index as i64,
+        );
+    }
+    {
+        let reader = store.reader().unwrap();
+        assert!(super::items::topic_is_dense(&reader, "dense").unwrap());
+        assert!(!super::items::topic_is_dense(&reader, "sparse").unwrap());
+    }
+    for grouping in [Grouping::Stories, Grouping::Links] {
+        for (topic, step) in [("dense", 1), ("sparse", 20)] {
+            // Page by page, 7 at a time, to the end.
+            let mut seen = Vec::new();
+            let mut before = None;
+            loop {
+                let (entries, next) = store
+                    .entries_page(Some(topic), before, 7, grouping)
+                    .unwrap();
+                for entry in entries {
+                    let index: usize = entry.title["Story ".len()..].parse().unwrap();
+                    let copies = usize::from(index.is_multiple_of(10));
+                    assert_eq!(entry.other_sources.len(), copies, "{topic} {grouping:?}");
+                    seen.push(index);
+                }
+                match next {
+                    Some(cursor) => before = Some(cursor),
+                    None => break,
+                }
+            }
+            let expected: Vec<usize> = (0..200).rev().filter(|index| index % step == 0).collect();
+            assert_eq!(seen, expected, "{topic} {grouping:?}");
+        }
+    }
+}
