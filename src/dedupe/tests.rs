@@ -129,21 +129,9 @@ fn folding_only_the_first_runs_of_a_lead_gives_the_same_words() {
             story_words_of_the_whole_text(title, lead)
         );
     }
-    let Some(shared) = crate::topics::fold::tests::shared_dir() else {
+    let Some(files) = crate::topics::fold::tests::shared_text_files() else {
         return;
     };
-    let mut files = vec![shared.join("topics-dev.tsv")];
-    let mut folders = vec![shared.join("corpus")];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
     let mut compared = 0;
     for file in files {
         let bytes = std::fs::read(&file).unwrap();

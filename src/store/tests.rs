@@ -901,19 +901,21 @@ fn the_band_index_in_memory_places_items_as_the_database_does() {
     assert_eq!(placements(&in_memory), placements(&from_disk));
 }
 
+/// Feed `feed`'s copy of the wire story, as item `key`.
+fn version(key: &str, feed: &str) -> Item {
+    story_item(
+        key,
+        &format!("https://{feed}.example/{key}"),
+        "Missile launch",
+        WIRE,
+    )
+}
+
 #[test]
 fn a_write_by_another_connection_sends_placing_back_to_the_database() {
     let directory = tempfile::tempdir().unwrap();
     let store = Store::open(directory.path()).unwrap();
     let feeds = three_feeds(&store);
-    let version = |key: &str, feed: &str| {
-        story_item(
-            key,
-            &format!("https://{feed}.example/{key}"),
-            "Missile launch",
-            WIRE,
-        )
-    };
     poll(
         &store,
         &feeds[0],
@@ -946,14 +948,6 @@ fn a_write_by_another_connection_sends_placing_back_to_the_database() {
 fn pruning_a_version_lets_its_feed_join_the_story_again() {
     let store = Store::open_in_memory().unwrap();
     let feeds = three_feeds(&store);
-    let version = |key: &str, feed: &str| {
-        story_item(
-            key,
-            &format!("https://{feed}.example/{key}"),
-            "Missile launch",
-            WIRE,
-        )
-    };
     poll(
         &store,
         &feeds[0],

@@ -958,7 +958,7 @@ pub(crate) mod tests {
 
     /// `../shared` beside the repository (or `TIDINGS_SHARED_DIR`), as the integration tests
     /// find it; `None` when it is not there and not required.
-    pub(crate) fn shared_dir() -> Option<std::path::PathBuf> {
+    fn shared_dir() -> Option<std::path::PathBuf> {
         let base = std::env::var_os("TIDINGS_SHARED_DIR").map_or_else(
             || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
             std::path::PathBuf::from,
@@ -975,11 +975,10 @@ pub(crate) mod tests {
         None
     }
 
-    #[test]
-    fn the_corpus_and_the_labelled_headlines_fold_alike_on_both_paths() {
-        let Some(shared) = shared_dir() else {
-            return;
-        };
+    /// `topics-dev.tsv` and every file of the corpus, or `None` when `../shared` is not there
+    /// and not required.
+    pub(crate) fn shared_text_files() -> Option<Vec<std::path::PathBuf>> {
+        let shared = shared_dir()?;
         let mut files = vec![shared.join("topics-dev.tsv")];
         let mut folders = vec![shared.join("corpus")];
         while let Some(folder) = folders.pop() {
@@ -992,6 +991,14 @@ pub(crate) mod tests {
                 }
             }
         }
+        Some(files)
+    }
+
+    #[test]
+    fn the_corpus_and_the_labelled_headlines_fold_alike_on_both_paths() {
+        let Some(files) = shared_text_files() else {
+            return;
+        };
         let mut lines = 0;
         for file in files {
             let bytes = std::fs::read(&file).unwrap();
