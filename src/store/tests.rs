@@ -911,34 +911,30 @@ fn version(key: &str, feed: &str) -> Item {
     )
 }
 
+/// A poll of `feed` that brings its copy of the wire story, as item `key`.
+fn poll_version(store: &Store, feed: &FeedRow, key: &str, at: i64) -> PollSummary {
+    let host = feed
+        .url
+        .trim_start_matches("https://")
+        .split('.')
+        .next()
+        .unwrap_or("x");
+    poll(store, feed, &[(version(key, host), vec![])], at)
+}
+
 #[test]
 fn a_write_by_another_connection_sends_placing_back_to_the_database() {
     let directory = tempfile::tempdir().unwrap();
     let store = Store::open(directory.path()).unwrap();
     let feeds = three_feeds(&store);
-    poll(
-        &store,
-        &feeds[0],
-        &[(version("a1", "a"), vec![])],
-        1_700_000_000,
-    );
+    poll_version(&store, &feeds[0], "a1", 1_700_000_000);
     assert!(store.placing().unwrap().in_memory());
     // Another process joins feed B to the story.
     let other = Store::open(directory.path()).unwrap();
-    let joined = poll(
-        &other,
-        &feeds[1],
-        &[(version("b1", "b"), vec![])],
-        1_700_000_060,
-    );
+    let joined = poll_version(&other, &feeds[1], "b1", 1_700_000_060);
     assert_eq!(joined.grouped, 1);
     // A second version from feed B may not join the story that has one from B already.
-    let again = poll(
-        &store,
-        &feeds[1],
-        &[(version("b2", "b"), vec![])],
-        1_700_000_120,
-    );
+    let again = poll_version(&store, &feeds[1], "b2", 1_700_000_120);
     assert_eq!((again.new, again.grouped), (1, 0));
     let stories: Vec<i64> = placements(&store).iter().map(|placed| placed.2).collect();
     assert_eq!(stories, [1, 1, 3]);
@@ -948,18 +944,8 @@ fn a_write_by_another_connection_sends_placing_back_to_the_database() {
 fn pruning_a_version_lets_its_feed_join_the_story_again() {
     let store = Store::open_in_memory().unwrap();
     let feeds = three_feeds(&store);
-    poll(
-        &store,
-        &feeds[0],
-        &[(version("a1", "a"), vec![])],
-        1_700_000_000,
-    );
-    poll(
-        &store,
-        &feeds[1],
-        &[(version("b1", "b"), vec![])],
-        1_700_000_060,
-    );
+    poll_version(&store, &feeds[0], "a1", 1_700_000_000);
+    poll_version(&store, &feeds[1], "b1", 1_700_000_060);
     // Feed B moves on to another item; its old version goes past `max_items`.
     let other = story_item(
         "b2",
@@ -975,12 +961,7 @@ fn pruning_a_version_lets_its_feed_join_the_story_again() {
         .prune(Utc.timestamp_opt(0, 0).unwrap(), &[(feeds[1].id, 1)])
         .unwrap();
     assert_eq!(pruned.over_limit, 1);
-    let back = poll(
-        &store,
-        &feeds[1],
-        &[(version("b3", "b"), vec![])],
-        1_700_000_180,
-    );
+    let back = poll_version(&store, &feeds[1], "b3", 1_700_000_180);
     assert_eq!(
         back.grouped, 1,
         "feed B has no version in the story any more"
