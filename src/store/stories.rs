@@ -8,7 +8,9 @@
 //! row is written once with its link group and story. Items of one feed are never grouped with each other: a feed's own items
 //! are distinct by its identity rule, and a story holds at most one item per feed.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
+
+use rustc_hash::FxHashMap;
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -180,6 +182,8 @@ pub(super) struct Placing {
     /// whose band rows are all written; rows held when the process ended are written again
     /// from the items' story texts (`repair`).
     pending_bands: Vec<(i64, i64, i64)>,
+    /// Candidates' story texts, while the copy answers.
+    texts: StoryTexts,
     /// Tests compare placing with and without the copy.
     #[cfg(test)]
     pub disk_only: bool,
@@ -229,6 +233,7 @@ impl Placing {
         self.memory = None;
         self.placed_from_disk = 0;
         self.pending_bands.clear();
+        self.texts.prepared.clear();
     }
 
     /// When no band rows are held: writes the band rows of the items newer than `bands_up_to`
@@ -343,11 +348,23 @@ impl Placing {
         let Some(memory) = &mut self.memory else {
             return;
         };
+        self.texts.prepared.remove(&item_id);
         let old_bands = old_words.map(bands_of_words).unwrap_or_default();
         let bands = sketch.map_or(&[][..], |sketch| &sketch.bands);
         memory.edit(item_id, time, &old_bands, bands);
     }
 }
+
+/// Story texts of candidates, prepared to compare, by item id: a story's versions are offered
+/// again and again while it runs. Kept beside the copy of the band index, and dropped with it;
+/// an edited item's entry is dropped when the copy takes the edit in.
+#[derive(Debug, Default)]
+pub(super) struct StoryTexts {
+    prepared: FxHashMap<i64, StoryText>,
+}
+
+/// The most story texts remembered (about 1.5 kB each); past this the memo starts over.
+const STORY_TEXTS: usize = 8_192;
 
 /// The most band rows held back across batches (24 bytes each in memory).
 const HOLD_BANDS: usize = 262_144;
@@ -539,6 +556,7 @@ fn same_story_in(
         common,
         memory,
         placed_from_disk,
+        texts,
         ..
     } = placing;
     let mut by_band = match memory {
@@ -548,7 +566,8 @@ fn same_story_in(
             Some(transaction.prepare_cached(BY_BAND)?)
         }
     };
-    let mut shared_bands: HashMap<i64, usize> = HashMap::new();
+    // Every item offered, once per band it shares.
+    let mut offered: Vec<i64> = Vec::with_capacity(4 * (COMMON_BAND + 1));
     let mut items = Vec::with_capacity(COMMON_BAND + 1);
     for &band in &sketch.bands {
         if common.is_common(band, time) {
@@ -569,13 +588,18 @@ fn same_story_in(
             common.found_common(band, time);
             continue;
         }
-        for &item in &items {
-            *shared_bands.entry(item).or_default() += 1;
-        }
+        offered.extend_from_slice(&items);
     }
     // The candidates that share the most bands are the likeliest; only the first
     // `MAX_CANDIDATES` are checked exactly.
-    let mut ranked: Vec<(i64, usize)> = shared_bands.into_iter().collect();
+    offered.sort_unstable();
+    let mut ranked: Vec<(i64, usize)> = Vec::new();
+    for item in offered {
+        match ranked.last_mut() {
+            Some((last, shared)) if *last == item => *shared += 1,
+            _ => ranked.push((item, 1)),
+        }
+    }
     ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(MAX_CANDIDATES);
     let candidates: BTreeSet<i64> = ranked.into_iter().map(|(item, _)| item).collect();
@@ -586,6 +610,7 @@ fn same_story_in(
         Some(memory) => CandidateSource::Memory {
             memory,
             words: transaction.prepare_cached(CANDIDATE_WORDS)?,
+            texts,
         },
         None => CandidateSource::Disk {
             read: transaction.prepare_cached(CANDIDATE)?,
@@ -612,15 +637,15 @@ fn same_story_in(
         if story_time.is_some_and(|story_time| (story_time - time).abs() > WINDOW_SECONDS) {
             continue;
         }
-        let words = match words {
-            Some(words) => words,
-            None => match source.words(candidate)? {
-                Some(words) => words,
+        let text = text.get_or_insert_with(|| StoryText::new(&sketch.words));
+        let same = match words {
+            Some(words) => text.same_story(&StoryText::new(&words)),
+            None => match source.text(candidate)? {
+                Some(other) => text.same_story(other),
                 None => continue,
             },
         };
-        let text = text.get_or_insert_with(|| StoryText::new(&sketch.words));
-        if !text.same_story(&StoryText::new(&words)) {
+        if !same {
             continue;
         }
         if source.story_has_feed(story, feed_id.0)? {
@@ -637,6 +662,7 @@ enum CandidateSource<'a> {
     Memory {
         memory: &'a StoryIndex,
         words: rusqlite::CachedStatement<'a>,
+        texts: &'a mut StoryTexts,
     },
     Disk {
         read: rusqlite::CachedStatement<'a>,
@@ -674,14 +700,24 @@ impl CandidateSource<'_> {
         })
     }
 
-    /// A candidate's story text, read from the database.
-    fn words(&mut self, item: i64) -> Result<Option<String>, StoreError> {
-        let CandidateSource::Memory { words, .. } = self else {
+    /// A candidate's story text, prepared to compare: remembered, or read from the database.
+    fn text(&mut self, item: i64) -> Result<Option<&StoryText>, StoreError> {
+        let CandidateSource::Memory { words, texts, .. } = self else {
             // Read with the candidate.
             return Ok(None);
         };
-        let found: Option<Option<String>> = words.query_row([item], |row| row.get(0)).optional()?;
-        Ok(found.flatten())
+        if !texts.prepared.contains_key(&item) {
+            let found: Option<Option<String>> =
+                words.query_row([item], |row| row.get(0)).optional()?;
+            let Some(words) = found.flatten() else {
+                return Ok(None);
+            };
+            if texts.prepared.len() >= STORY_TEXTS {
+                texts.prepared.clear();
+            }
+            texts.prepared.insert(item, StoryText::new(&words));
+        }
+        Ok(texts.prepared.get(&item))
     }
 
     /// Whether `story` already has a version from `feed_id`.
