@@ -219,11 +219,13 @@ pub(super) fn upsert_items_in(
                 // An edited item stays in its item and story (its entry id is fixed), but
                 // later items are compared with what it says now.
                 let time = to_unix(sort_time(item, from_unix(first_seen), now));
-                // Its rows may be among those held back, if it came earlier in this batch.
-                placing.flush(transaction)?;
-                stories::unindex_bands_in(transaction, item_id, stored_words.as_deref())?;
-                placing.index_bands(transaction, item_id, item.story.as_ref(), time)?;
-                placing.edited(item_id, time, stored_words.as_deref(), item.story.as_ref());
+                placing.edited(
+                    transaction,
+                    item_id,
+                    time,
+                    stored_words.as_deref(),
+                    item.story.as_ref(),
+                )?;
                 summary.updated += 1;
                 (item_id, false)
             }

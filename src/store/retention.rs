@@ -114,11 +114,11 @@ impl Store {
                     // The band index has no foreign key: an item's bands go with it here.
                     let story_words: Option<Option<String>> =
                         words.query_row([id], |row| row.get(0)).optional()?;
-                    super::stories::unindex_bands_in(
-                        &transaction,
-                        *id,
-                        story_words.flatten().as_deref(),
-                    )?;
+                    let bands = story_words
+                        .flatten()
+                        .map(|words| crate::dedupe::bands_of_words(&words))
+                        .unwrap_or_default();
+                    super::stories::unindex_bands_in(&transaction, *id, &bands)?;
                     delete.execute([id])?;
                 }
             }

@@ -337,21 +337,27 @@ impl Placing {
         memory.add(item_id, feed_id.0, story, time, bands);
     }
 
-    /// Takes in an edited item whose story text was `old_words`.
+    /// Replaces the band rows of an edited item whose story text was `old_words`, in the
+    /// database and in the copy.
     pub(super) fn edited(
         &mut self,
+        transaction: &rusqlite::Connection,
         item_id: i64,
         time: i64,
         old_words: Option<&str>,
         sketch: Option<&StorySketch>,
-    ) {
-        let Some(memory) = &mut self.memory else {
-            return;
-        };
-        self.texts.prepared.remove(&item_id);
+    ) -> Result<(), StoreError> {
+        // Its rows may be among those held back, if it came earlier in this batch.
+        self.flush(transaction)?;
         let old_bands = old_words.map(bands_of_words).unwrap_or_default();
-        let bands = sketch.map_or(&[][..], |sketch| &sketch.bands);
-        memory.edit(item_id, time, &old_bands, bands);
+        unindex_bands_in(transaction, item_id, &old_bands)?;
+        self.index_bands(transaction, item_id, sketch, time)?;
+        self.texts.prepared.remove(&item_id);
+        if let Some(memory) = &mut self.memory {
+            let bands = sketch.map_or(&[][..], |sketch| &sketch.bands);
+            memory.edit(item_id, time, &old_bands, bands);
+        }
+        Ok(())
     }
 }
 
@@ -498,19 +504,16 @@ pub(super) fn index_bands_in(
     Ok(())
 }
 
-/// Removes the band rows of an item whose story text was `words` (when it had one): before
-/// the item is deleted, or indexed again with new text.
+/// Removes an item's band rows, `bands` (those of its stored story text,
+/// `dedupe::bands_of_words`): before the item is deleted, or indexed again with new text.
 pub(super) fn unindex_bands_in(
     transaction: &rusqlite::Connection,
     item_id: i64,
-    words: Option<&str>,
+    bands: &[i64],
 ) -> Result<(), StoreError> {
-    let Some(words) = words else {
-        return Ok(());
-    };
     let mut delete =
         transaction.prepare_cached("DELETE FROM story_bands WHERE band = ?1 AND item_id = ?2")?;
-    for band in bands_of_words(words) {
+    for &band in bands {
         delete.execute(params![band, item_id])?;
     }
     Ok(())
@@ -574,15 +577,13 @@ fn same_story_in(
             continue;
         }
         items.clear();
-        match (&memory, &mut by_band) {
-            (Some(memory), _) => items.extend(memory.band_items(band, from, to, COMMON_BAND + 1)),
-            (None, Some(by_band)) => {
-                let mut rows = by_band.query(params![band, from, to])?;
-                while let Some(row) = rows.next()? {
-                    items.push(row.get::<_, i64>(0)?);
-                }
+        if let Some(memory) = &memory {
+            items.extend(memory.band_items(band, from, to, COMMON_BAND + 1));
+        } else if let Some(by_band) = &mut by_band {
+            let mut rows = by_band.query(params![band, from, to])?;
+            while let Some(row) = rows.next()? {
+                items.push(row.get::<_, i64>(0)?);
             }
-            (None, None) => {}
         }
         if items.len() > COMMON_BAND {
             common.found_common(band, time);
