@@ -145,9 +145,8 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::model::FeedMeta;
-    use crate::store::tests::keyed_item;
-    use crate::store::{FetchState, FetchedItems, PollRecord, PollSummary};
+    use crate::store::PollSummary;
+    use crate::store::tests::{keyed_item, record_items_at};
 
     fn raw_item(byte: u8, key: &str) -> RawItem {
         RawItem {
@@ -159,23 +158,11 @@ mod tests {
     }
 
     fn poll(store: &Store, feed: FeedId, keys: &[&str], raw: RawItems, at: i64) -> PollSummary {
-        store
-            .record_poll(&PollRecord {
-                feed_id: feed,
-                state: FetchState {
-                    last_attempt: Some(Utc.timestamp_opt(at, 0).unwrap()),
-                    ..FetchState::default()
-                },
-                fetched: Some(FetchedItems {
-                    meta: FeedMeta::default(),
-                    items: keys
-                        .iter()
-                        .map(|key| (keyed_item(key), Some(Vec::new())))
-                        .collect(),
-                    raw: Some(raw),
-                }),
-            })
-            .unwrap()
+        let items = keys
+            .iter()
+            .map(|key| (keyed_item(key), Some(Vec::new())))
+            .collect();
+        record_items_at(store, feed, items, Some(raw), at)
     }
 
     #[test]

@@ -150,9 +150,8 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::model::{FeedMeta, Item, TopicMatch, TopicSlug};
-    use crate::store::tests::keyed_item;
-    use crate::store::{FetchState, FetchedItems, PollRecord};
+    use crate::model::{Item, TopicMatch, TopicSlug};
+    use crate::store::tests::{keyed_item, record_items_at};
 
     fn item(key: &str) -> Item {
         Item {
@@ -166,23 +165,11 @@ mod tests {
             topic: TopicSlug("t".into()),
             terms: vec!["x".into()],
         }];
-        store
-            .record_poll(&PollRecord {
-                feed_id: feed,
-                state: FetchState {
-                    last_attempt: Some(Utc.timestamp_opt(at, 0).unwrap()),
-                    ..FetchState::default()
-                },
-                fetched: Some(FetchedItems {
-                    meta: FeedMeta::default(),
-                    items: keys
-                        .iter()
-                        .map(|key| (item(key), Some(matches.clone())))
-                        .collect(),
-                    raw: None,
-                }),
-            })
-            .unwrap();
+        let items = keys
+            .iter()
+            .map(|key| (item(key), Some(matches.clone())))
+            .collect();
+        record_items_at(store, feed, items, None, at);
     }
 
     fn keys(range: std::ops::Range<usize>) -> Vec<String> {

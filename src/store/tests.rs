@@ -40,6 +40,30 @@ pub(super) fn keyed_item(key: &str) -> Item {
     }
 }
 
+/// Writes a poll of `feed_id` at `at` (unix seconds) that brought `items` (read with `raw`).
+pub(super) fn record_items_at(
+    store: &Store,
+    feed_id: crate::model::FeedId,
+    items: Vec<(Item, Option<Vec<TopicMatch>>)>,
+    raw: Option<RawItems>,
+    at: i64,
+) -> PollSummary {
+    store
+        .record_poll(&PollRecord {
+            feed_id,
+            state: FetchState {
+                last_attempt: Some(Utc.timestamp_opt(at, 0).unwrap()),
+                ..FetchState::default()
+            },
+            fetched: Some(FetchedItems {
+                meta: FeedMeta::default(),
+                items,
+                raw,
+            }),
+        })
+        .unwrap()
+}
+
 /// A successful poll of `feed_id` now that brought `items`, none of them matching a topic.
 fn poll_now(feed_id: crate::model::FeedId, items: Vec<Item>) -> PollRecord {
     PollRecord {
