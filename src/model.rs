@@ -4,6 +4,7 @@
 //! it without pulling in another stage.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -103,6 +104,16 @@ pub struct StorySketch {
     /// Folded words of title and lead, separated by single spaces.
     pub words: String,
     pub bands: Vec<i64>,
+    /// The words prepared to compare, made with them off the store's writer thread.
+    pub text: Arc<StoryText>,
+}
+
+/// A story text ready to compare (`dedupe` makes and compares it): the hashes of its
+/// three-word shingles and of its numbers, each list sorted and distinct.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoryText {
+    pub(crate) shingles: Vec<u32>,
+    pub(crate) numbers: Vec<u32>,
 }
 
 /// A feed-level view of what a poll found.

@@ -49,11 +49,15 @@
 //! shared vocabulary of same-topic stories too much and has no exact check behind it; MinHash
 //! estimates the very Jaccard similarity that is then confirmed exactly.
 //!
-//! The hashes are FNV-1a, splitmix64 and a multiply-add family (one multiplication per
-//! shingle and MinHash value), written out here rather than taken from `std`, because the
-//! band hashes are stored: they must not change with the Rust release.
+//! The hashes are written out here rather than taken from `std` or a crate, because the band
+//! hashes are stored: they must not change with a Rust or crate release. A word is hashed
+//! once (a multiply-rotate over eight bytes at a time), a shingle mixes its three words'
+//! hashes with splitmix64, the MinHash values come from a multiply-add family (one
+//! multiplication per shingle and value), and a band's values are hashed with FNV-1a.
 
-use crate::model::StorySketch;
+use std::sync::Arc;
+
+use crate::model::{StorySketch, StoryText};
 use crate::topics::fold::{fold, is_cjk};
 
 /// Items further apart than this in time are never one story.
@@ -72,20 +76,23 @@ pub const ROWS: usize = 2;
 
 /// The sketch of an item for story grouping, or `None` when it has too little text.
 pub fn sketch(title: &str, lead: &str) -> Option<StorySketch> {
-    let words = story_words(title, lead);
-    let shingles = shingles(&words.split(' ').collect::<Vec<_>>());
+    let (words, hashes) = story_words(title, lead);
+    let (shingles, text) = hashes.finish();
     if shingles.len() < MIN_SHINGLES {
         return None;
     }
     let bands = band_hashes(&shingles);
-    Some(StorySketch { words, bands })
+    Some(StorySketch {
+        words,
+        bands,
+        text: Arc::new(text),
+    })
 }
 
 /// The band hashes of a story text (`StorySketch::words`): the same as its sketch's, so the
 /// store can find the index rows of an item from its stored text.
 pub fn bands_of_words(words: &str) -> Vec<i64> {
-    let words: Vec<&str> = words.split(' ').filter(|word| !word.is_empty()).collect();
-    band_hashes(&shingles(&words))
+    band_hashes(&WordHashes::of(words).finish().0)
 }
 
 /// Whether two sketches' story texts (`StorySketch::words`) are one story by the exact measure.
@@ -100,40 +107,21 @@ pub fn similarity(words_a: &str, words_b: &str) -> Option<(f64, f64)> {
 }
 
 /// A story text ready to compare: its shingles, sorted and distinct, and its numbers, sorted
-/// and distinct, all as 64-bit hashes. Placing a new item compares it with a few candidates:
-/// it is prepared once, and each comparison is a merge of sorted lists.
+/// and distinct, as hashes. Placing a new item compares it with a few candidates: it is
+/// prepared once (by `sketch`, on the thread that read the item), and each comparison is a
+/// merge of sorted lists.
 ///
-/// These hashes are never stored, so they need not be the band hashes' (`shingles`): each
-/// word is hashed once (FxHash, eight bytes a step) and a shingle mixes the hashes of its
-/// three words, about a third of the work of hashing every shingle's bytes. Two different
-/// word runs share a hash with a chance of about one in 2⁶⁴ per pair: the measure is the same.
-#[derive(Debug, Clone)]
-pub struct StoryText {
-    shingles: Vec<u64>,
-    numbers: Vec<u64>,
-}
-
+/// Each word is hashed once (`word_hash`, eight bytes a step) and a shingle's 64-bit hash
+/// mixes the hashes of its three words, about a third of the work of hashing every shingle's
+/// bytes; the MinHash signature samples these (`band_hashes`). The text to compare keeps
+/// their high 32 bits, half the memory for the writer's remembered texts: two different
+/// shingles share them with a chance of one in 2³², so about one comparison in 700,000 of
+/// two 80-word texts counts one shared shingle too many, which moves its Jaccard similarity
+/// by about 1/150. The measure is exact in practice.
 impl StoryText {
     /// Prepares a story text (`StorySketch::words`: folded words separated by spaces).
     pub fn new(words: &str) -> StoryText {
-        let mut hashes: Vec<u64> = Vec::with_capacity(LEAD_WORDS);
-        let mut numbers: Vec<u64> = Vec::new();
-        for word in words.split(' ').filter(|word| !word.is_empty()) {
-            let hash = word_hash(word);
-            if word.bytes().any(|byte| byte.is_ascii_digit()) {
-                numbers.push(hash);
-            }
-            hashes.push(hash);
-        }
-        numbers.sort_unstable();
-        numbers.dedup();
-        let mut shingles: Vec<u64> = hashes
-            .windows(3)
-            .map(|run| splitmix64(run[0] ^ splitmix64(run[1] ^ splitmix64(run[2]))))
-            .collect();
-        shingles.sort_unstable();
-        shingles.dedup();
-        StoryText { shingles, numbers }
+        WordHashes::of(words).finish().1
     }
 
     /// Whether this text and `other` are one story by the exact measure.
@@ -185,8 +173,8 @@ pub fn grouped(a: &StorySketch, b: &StorySketch) -> bool {
 }
 
 /// The folded words of title and lead, at most `LEAD_WORDS` of them, separated by single
-/// spaces.
-fn story_words(title: &str, lead: &str) -> String {
+/// spaces, and the story text they make.
+fn story_words(title: &str, lead: &str) -> (String, WordHashes) {
     // Folding never joins what white space separates, and it folds a text cut after a run of
     // non-white-space characters into the beginning of what it folds the whole text into. So
     // a long lead is folded only as far as its first words need: the first `LEAD_WORDS` runs,
@@ -194,40 +182,42 @@ fn story_words(title: &str, lead: &str) -> String {
     let mut runs = LEAD_WORDS;
     loop {
         let (part, whole) = first_runs(lead, runs);
-        let (words, count) = folded_words(title, part);
-        if count >= LEAD_WORDS || whole {
-            return words;
+        let words = folded_words(title, part);
+        if words.count >= LEAD_WORDS || whole {
+            return (words.text, words.hashes);
         }
         runs *= 2;
     }
 }
 
-/// The first `LEAD_WORDS` folded words of title and lead, and how many there are.
-fn folded_words(title: &str, lead: &str) -> (String, usize) {
+/// The first `LEAD_WORDS` folded words of title and lead.
+fn folded_words(title: &str, lead: &str) -> Words {
     let folded = fold(&format!("{title} {lead}"));
     let mut words = Words {
         text: String::with_capacity(folded.len().min(LEAD_WORDS * 12)),
         count: 0,
+        hashes: WordHashes::default(),
     };
     for word in folded.split(' ').filter(|word| !word.is_empty()) {
-        if word.chars().any(is_cjk) {
+        if !word.is_ascii() && word.chars().any(is_cjk) {
             // A CJK run counts each character as a word.
             for (at, character) in word.char_indices() {
                 if !words.push(&word[at..at + character.len_utf8()]) {
-                    return (words.text, words.count);
+                    return words;
                 }
             }
         } else if !words.push(word) {
-            return (words.text, words.count);
+            return words;
         }
     }
-    (words.text, words.count)
+    words
 }
 
-/// Story words being collected.
+/// Story words being collected, with their hashes.
 struct Words {
     text: String,
     count: usize,
+    hashes: WordHashes,
 }
 
 impl Words {
@@ -241,8 +231,66 @@ impl Words {
         }
         self.text.push_str(word);
         self.count += 1;
+        self.hashes.push(word);
         true
     }
+}
+
+/// The word hashes of a story text being read, and those of its numbers.
+#[derive(Default)]
+struct WordHashes {
+    words: Vec<u64>,
+    numbers: Vec<u64>,
+}
+
+impl WordHashes {
+    /// The hashes of a story text's words (`StorySketch::words`).
+    fn of(words: &str) -> WordHashes {
+        let mut hashes = WordHashes::default();
+        for word in words.split(' ').filter(|word| !word.is_empty()) {
+            hashes.push(word);
+        }
+        hashes
+    }
+
+    fn push(&mut self, word: &str) {
+        let hash = word_hash(word.as_bytes());
+        if word.bytes().any(|byte| byte.is_ascii_digit()) {
+            self.numbers.push(hash);
+        }
+        self.words.push(hash);
+    }
+
+    /// The 64-bit shingle hashes, sorted and distinct, and the text to compare.
+    fn finish(self) -> (Vec<u64>, StoryText) {
+        let WordHashes { words, numbers } = self;
+        let mut shingles: Vec<u64> = words
+            .windows(3)
+            .map(|run| splitmix64(run[0] ^ splitmix64(run[1] ^ splitmix64(run[2]))))
+            .collect();
+        shingles.sort_unstable();
+        shingles.dedup();
+        // Sorted by their whole value, so by their high halves too.
+        let mut short: Vec<u32> = shingles.iter().map(|&hash| high_half(hash)).collect();
+        short.dedup();
+        let mut numbers: Vec<u32> = numbers
+            .into_iter()
+            .map(|hash| high_half(splitmix64(hash)))
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        (
+            shingles,
+            StoryText {
+                shingles: short,
+                numbers,
+            },
+        )
+    }
+}
+
+fn high_half(hash: u64) -> u32 {
+    (hash >> 32) as u32
 }
 
 /// `text` up to the end of its `runs`-th run of non-white-space characters, and whether that
@@ -266,44 +314,25 @@ fn first_runs(text: &str, runs: usize) -> (&str, bool) {
     (text, true)
 }
 
-fn shingles<S: AsRef<str>>(words: &[S]) -> Vec<u64> {
-    let mut hashes: Vec<u64> = words
-        .windows(3)
-        .map(|window| {
-            let mut hash = FNV_OFFSET;
-            for word in window {
-                hash = fnv1a(hash, word.as_ref().as_bytes());
-                hash = fnv1a(hash, &[0]);
-            }
-            hash
-        })
-        .collect();
-    hashes.sort_unstable();
-    hashes.dedup();
-    hashes
-}
-
 /// Numbers agree when either text has none, or one text's numbers are all in the other's
 /// (both lists sorted and distinct).
-fn numbers_agree(a: &[u64], b: &[u64]) -> bool {
+fn numbers_agree(a: &[u32], b: &[u32]) -> bool {
     let shared = sorted_overlap(a, b);
     a.is_empty() || b.is_empty() || shared == a.len() || shared == b.len()
 }
 
 fn band_hashes(shingles: &[u64]) -> Vec<i64> {
     // One multiply-add per shingle and value: `a·x + b` with an odd `a` permutes the 64-bit
-    // shingle hashes, and its high bits (which decide the minimum) mix every bit of `x`.
+    // shingle hashes (already mixed by `splitmix64`), and its high bits, which decide the
+    // minimum, depend on every bit of `x`.
     let mut signature = [u64::MAX; BANDS * ROWS];
-    let mixed: Vec<u64> = shingles
-        .iter()
-        .map(|shingle| splitmix64(*shingle))
-        .collect();
     for (index, value) in signature.iter_mut().enumerate() {
         let multiplier = splitmix64(2 * index as u64 + 1) | 1;
         let addend = splitmix64(2 * index as u64 + 2);
-        for shingle in &mixed {
-            *value = (*value).min(shingle.wrapping_mul(multiplier).wrapping_add(addend));
-        }
+        *value = shingles
+            .iter()
+            .map(|shingle| shingle.wrapping_mul(multiplier).wrapping_add(addend))
+            .fold(u64::MAX, u64::min);
     }
     signature
         .chunks(ROWS)
@@ -319,12 +348,27 @@ fn band_hashes(shingles: &[u64]) -> Vec<i64> {
         .collect()
 }
 
-/// A word's hash for `StoryText` (not stored).
-fn word_hash(word: &str) -> u64 {
-    use std::hash::Hasher;
-    let mut hasher = rustc_hash::FxHasher::default();
-    hasher.write(word.as_bytes());
-    hasher.finish()
+/// A word's hash: a multiply-rotate over eight bytes at a time, seeded with the length. Written
+/// out here because the band hashes built on it are stored.
+fn word_hash(word: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let step = |hash: u64, bytes: [u8; 8]| {
+        (hash.rotate_left(5) ^ u64::from_le_bytes(bytes)).wrapping_mul(K)
+    };
+    let mut hash = word.len() as u64;
+    let mut chunks = word.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        hash = step(hash, bytes);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut bytes = [0u8; 8];
+        bytes[..rest.len()].copy_from_slice(rest);
+        hash = step(hash, bytes);
+    }
+    hash
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;

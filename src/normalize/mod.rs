@@ -163,14 +163,21 @@ pub fn match_text(title: &str, summary: Option<&str>, content: Option<&str>) -> 
 /// the items it stores, new or changed; `normalize` leaves both empty, since re-polled items
 /// are mostly known and unchanged, and a sketch costs more than the rest of normalizing.
 pub fn add_comparison_keys(item: &mut Item) {
-    let (link_key, story) = comparison_keys(
-        &item.title,
-        item.link.as_deref(),
-        item.summary.as_deref(),
-        item.content.as_deref(),
+    // The match text holds the title, summary and content as plain text already (one per
+    // line; `join_text`): the lead is taken from it rather than stripped of its HTML again.
+    let mut lines = item.match_text.split('\n');
+    let (title, summary_text, content_text) = (
+        lines.next().unwrap_or_default(),
+        lines.next().unwrap_or_default(),
+        lines.next().unwrap_or_default(),
     );
-    item.link_key = link_key;
-    item.story = story;
+    let lead = if summary_text.is_empty() {
+        content_text
+    } else {
+        summary_text
+    };
+    item.link_key = item.link.as_deref().and_then(links::canonical_link);
+    item.story = crate::dedupe::sketch(title, lead);
 }
 
 /// What grouping compares of an item: its canonical link (`links::canonical_link`) and the

@@ -162,3 +162,46 @@ fn comparison_keys_are_added_for_stored_items_only() {
         Some("https://www.news.example/a?utm_source=rss&id=3#x")
     );
 }
+
+/// `add_comparison_keys` takes the lead from the match text; for every item of the corpus it
+/// must give what `comparison_keys` gives from the item's title, link and HTML (the path of
+/// stored items).
+#[test]
+fn comparison_keys_from_the_match_text_are_those_from_the_html() {
+    let Some(files) = crate::topics::fold::tests::shared_text_files() else {
+        return;
+    };
+    let (mut items, mut sketched) = (0, 0);
+    for file in files
+        .iter()
+        .filter(|file| !file.ends_with("topics-dev.tsv"))
+    {
+        let bytes = std::fs::read(file).unwrap();
+        let Ok(parsed) = crate::parse::parse(&bytes, None, "https://corpus.example/feed") else {
+            continue;
+        };
+        let url = url::Url::parse("https://corpus.example/feed").unwrap();
+        for mut item in normalize(&parsed, &url).1 {
+            let expected = comparison_keys(
+                &item.title,
+                item.link.as_deref(),
+                item.summary.as_deref(),
+                item.content.as_deref(),
+            );
+            add_comparison_keys(&mut item);
+            assert_eq!(
+                (item.link_key.clone(), item.story.clone()),
+                expected,
+                "{}: {}",
+                file.display(),
+                item.title
+            );
+            items += 1;
+            sketched += usize::from(item.story.is_some());
+        }
+    }
+    assert!(
+        items > 1_500 && sketched > 1_000,
+        "{items} items, {sketched} sketched"
+    );
+}

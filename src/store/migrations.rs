@@ -158,6 +158,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
         SELECT id, listed_keys FROM feeds WHERE listed_keys IS NOT NULL;
     ALTER TABLE feeds DROP COLUMN listed_keys;
     "#,
+    // main: band hashes are made from word hashes (`dedupe::sketch`), which the story texts
+    // compared by the writer share. The stored band rows were made another way: they are
+    // dropped, and the marker of band rows written is set back to the start, so the writer
+    // writes them again from the stored story texts (`stories::Placing::repair`) before it
+    // places anything.
+    r#"
+    DELETE FROM story_bands;
+    INSERT INTO meta (key, value) VALUES ('bands_up_to', '0')
+        ON CONFLICT (key) DO UPDATE SET value = '0';
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -9,6 +9,7 @@
 //! are distinct by its identity rule, and a story holds at most one item per feed.
 
 use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
@@ -16,8 +17,8 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::story_index::{self, StoryIndex};
 use super::{Store, StoreError};
-use crate::dedupe::{StoryText, WINDOW_SECONDS, bands_of_words};
-use crate::model::{FeedId, Item, StorySketch};
+use crate::dedupe::{WINDOW_SECONDS, bands_of_words};
+use crate::model::{FeedId, Item, StorySketch, StoryText};
 
 /// A band hash shared by more items than this within the window is boilerplate, not a story.
 const COMMON_BAND: usize = 64;
@@ -233,7 +234,7 @@ impl Placing {
         self.memory = None;
         self.placed_from_disk = 0;
         self.pending_bands.clear();
-        self.texts.prepared.clear();
+        self.texts.clear();
     }
 
     /// When no band rows are held: writes the band rows of the items newer than `bands_up_to`
@@ -261,14 +262,30 @@ impl Placing {
                  WHERE id > ?1 AND story_words IS NOT NULL",
             )?;
             let mut rows = select.query([up_to])?;
-            let mut insert = connection.prepare_cached(INSERT_BAND)?;
+            // Written in key order, `HOLD_BANDS` rows at a time, as `flush` writes: after an
+            // upgrade that remade every band hash, this is the whole table.
+            let mut pending = Vec::new();
+            let write = |pending: &mut Vec<(i64, i64, i64)>| -> Result<(), StoreError> {
+                pending.sort_unstable();
+                let mut insert = connection.prepare_cached(INSERT_BAND)?;
+                for (band, item_id, time) in pending.drain(..) {
+                    insert.execute(params![band, item_id, time])?;
+                }
+                Ok(())
+            };
             while let Some(row) = rows.next()? {
                 let (item_id, words, time): (i64, String, i64) =
                     (row.get(0)?, row.get(1)?, row.get(2)?);
-                for band in bands_of_words(&words) {
-                    insert.execute(params![band, item_id, time])?;
+                pending.extend(
+                    bands_of_words(&words)
+                        .into_iter()
+                        .map(|band| (band, item_id, time)),
+                );
+                if pending.len() >= HOLD_BANDS {
+                    write(&mut pending)?;
                 }
             }
+            write(&mut pending)?;
         }
         mark_bands_up_to(connection, newest)
     }
@@ -335,6 +352,9 @@ impl Placing {
         };
         let bands = sketch.map_or(&[][..], |sketch| &sketch.bands);
         memory.add(item_id, feed_id.0, story, time, bands);
+        if let Some(sketch) = sketch {
+            self.texts.insert(item_id, Arc::clone(&sketch.text));
+        }
     }
 
     /// Replaces the band rows of an edited item whose story text was `old_words`, in the
@@ -352,25 +372,63 @@ impl Placing {
         let old_bands = old_words.map(bands_of_words).unwrap_or_default();
         unindex_bands_in(transaction, item_id, &old_bands)?;
         self.index_bands(transaction, item_id, sketch, time)?;
-        self.texts.prepared.remove(&item_id);
+        self.texts.remove(item_id);
         if let Some(memory) = &mut self.memory {
             let bands = sketch.map_or(&[][..], |sketch| &sketch.bands);
             memory.edit(item_id, time, &old_bands, bands);
+            if let Some(sketch) = sketch {
+                self.texts.insert(item_id, Arc::clone(&sketch.text));
+            }
         }
         Ok(())
     }
 }
 
-/// Story texts of candidates, prepared to compare, by item id: a story's versions are offered
-/// again and again while it runs. Kept beside the copy of the band index, and dropped with it;
-/// an edited item's entry is dropped when the copy takes the edit in.
+/// Story texts prepared to compare, by item id: those of the items the writer stored (their
+/// sketches bring them) and of the candidates it read, since a story's versions are offered
+/// again and again while it runs. Kept beside the copy of the band index, and dropped with
+/// it; an edited item's entry is replaced when the copy takes the edit in.
+///
+/// Two generations of at most `STORY_TEXTS` each: when the newer is full it becomes the older
+/// and the one before is dropped, and a text found in the older moves to the newer. So the
+/// texts of recent items and of the candidates still offered stay.
 #[derive(Debug, Default)]
 pub(super) struct StoryTexts {
-    prepared: FxHashMap<i64, StoryText>,
+    newer: FxHashMap<i64, Arc<StoryText>>,
+    older: FxHashMap<i64, Arc<StoryText>>,
 }
 
-/// The most story texts remembered (about 1.5 kB each); past this the memo starts over.
-const STORY_TEXTS: usize = 8_192;
+impl StoryTexts {
+    fn get(&mut self, item: i64) -> Option<Arc<StoryText>> {
+        if let Some(text) = self.newer.get(&item) {
+            return Some(Arc::clone(text));
+        }
+        let text = self.older.remove(&item)?;
+        self.insert(item, Arc::clone(&text));
+        Some(text)
+    }
+
+    fn insert(&mut self, item: i64, text: Arc<StoryText>) {
+        if self.newer.len() >= STORY_TEXTS {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(item, text);
+    }
+
+    fn remove(&mut self, item: i64) {
+        self.newer.remove(&item);
+        self.older.remove(&item);
+    }
+
+    fn clear(&mut self) {
+        self.newer.clear();
+        self.older.clear();
+    }
+}
+
+/// The most story texts in one generation of `StoryTexts` (about 400 bytes each): the
+/// items of a cold poll of 1,000 feeds fit in the two.
+const STORY_TEXTS: usize = 16_384;
 
 /// The most band rows held back across batches (24 bytes each in memory).
 const HOLD_BANDS: usize = 262_144;
@@ -619,7 +677,7 @@ fn same_story_in(
         },
     };
     let mut stories = BTreeSet::new();
-    let mut text: Option<StoryText> = None;
+    let text = &sketch.text;
     for candidate in candidates {
         let Some(Candidate {
             feed_id: candidate_feed,
@@ -638,11 +696,10 @@ fn same_story_in(
         if story_time.is_some_and(|story_time| (story_time - time).abs() > WINDOW_SECONDS) {
             continue;
         }
-        let text = text.get_or_insert_with(|| StoryText::new(&sketch.words));
         let same = match words {
             Some(words) => text.same_story(&StoryText::new(&words)),
             None => match source.text(candidate)? {
-                Some(other) => text.same_story(other),
+                Some(other) => text.same_story(&other),
                 None => continue,
             },
         };
@@ -702,23 +759,21 @@ impl CandidateSource<'_> {
     }
 
     /// A candidate's story text, prepared to compare: remembered, or read from the database.
-    fn text(&mut self, item: i64) -> Result<Option<&StoryText>, StoreError> {
+    fn text(&mut self, item: i64) -> Result<Option<Arc<StoryText>>, StoreError> {
         let CandidateSource::Memory { words, texts, .. } = self else {
             // Read with the candidate.
             return Ok(None);
         };
-        if !texts.prepared.contains_key(&item) {
-            let found: Option<Option<String>> =
-                words.query_row([item], |row| row.get(0)).optional()?;
-            let Some(words) = found.flatten() else {
-                return Ok(None);
-            };
-            if texts.prepared.len() >= STORY_TEXTS {
-                texts.prepared.clear();
-            }
-            texts.prepared.insert(item, StoryText::new(&words));
+        if let Some(text) = texts.get(item) {
+            return Ok(Some(text));
         }
-        Ok(texts.prepared.get(&item))
+        let found: Option<Option<String>> = words.query_row([item], |row| row.get(0)).optional()?;
+        let Some(words) = found.flatten() else {
+            return Ok(None);
+        };
+        let text = Arc::new(StoryText::new(&words));
+        texts.insert(item, Arc::clone(&text));
+        Ok(Some(text))
     }
 
     /// Whether `story` already has a version from `feed_id`.
