@@ -42,6 +42,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Start(#[from] crate::pipeline::StartError),
     #[error("the HTTP server failed: {0}")]
     Serve(#[from] std::io::Error),
     #[error("cannot publish the feeds: {0}")]

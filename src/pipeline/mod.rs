@@ -6,6 +6,7 @@
 //! module spawns no long-lived tasks and knows nothing of HTTP serving.
 
 pub mod discover;
+pub mod parsers;
 pub mod rawskip;
 pub mod state;
 
@@ -31,6 +32,7 @@ use crate::store::{
     Store, StoreError,
 };
 use crate::topics::{ItemText, TopicSet};
+use parsers::{Parsers, ParsersError};
 use state::{Observed, transition};
 
 /// What a poll needs besides the feed: shared by every poll of a daemon or a `poll` run.
@@ -46,6 +48,8 @@ pub struct PollContext {
     pub max_body: usize,
     /// Bounds the documents being parsed and matched at once (one per core).
     pub processing: Arc<Semaphore>,
+    /// The threads that parse and match, below the writer's priority (`parsers`).
+    pub parsers: Arc<Parsers>,
     /// Bounds the polls between their fetch and their write (`UNSTORED`): when the writer is
     /// the bottleneck, fetching waits instead of piling parsed documents up in memory.
     pub unstored: Arc<Semaphore>,
@@ -56,6 +60,15 @@ pub struct PollContext {
 /// parsed, peaked at 765 MiB without a bound; on 1,000 feeds 128 cost 15 % more time than 256
 /// (smaller group commits) and 512 kept 20 MiB more.
 const UNSTORED: usize = 256;
+
+/// Why a `PollContext` could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Parsers(#[from] ParsersError),
+}
 
 /// The fetch permits a poll holds while its request is on the wire.
 #[derive(Debug, Default)]
@@ -91,7 +104,8 @@ impl PollContext {
         store: Store,
         topics: Arc<TopicSet>,
         settings: &Settings,
-    ) -> Result<PollContext, StoreError> {
+    ) -> Result<PollContext, StartError> {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Ok(PollContext {
             client,
             writer: BatchWriter::start(store.clone())?,
@@ -100,9 +114,8 @@ impl PollContext {
             min_interval: settings.min_interval,
             max_interval: settings.max_interval,
             max_body: settings.max_body,
-            processing: Arc::new(Semaphore::new(
-                std::thread::available_parallelism().map_or(2, usize::from),
-            )),
+            processing: Arc::new(Semaphore::new(cores)),
+            parsers: Arc::new(Parsers::start(cores)?),
             unstored: Arc::new(Semaphore::new(UNSTORED)),
         })
     }
@@ -434,19 +447,21 @@ async fn observe(
     let document = body.body;
     let content_type = body.content_type;
     // Parsing and matching are CPU work: keep them off the async threads.
-    let processed = tokio::task::spawn_blocking(move || {
-        process_document(
-            &store,
-            &topics,
-            feed_id,
-            &document,
-            content_type.as_deref(),
-            &feed_url,
-            &known_raw,
-            now,
-        )
-    })
-    .await;
+    let processed = context
+        .parsers
+        .run(move || {
+            process_document(
+                &store,
+                &topics,
+                feed_id,
+                &document,
+                content_type.as_deref(),
+                &feed_url,
+                &known_raw,
+                now,
+            )
+        })
+        .await;
     match processed {
         Ok(Ok(new_items)) => {
             let observed = Observed::NewBody {
@@ -460,10 +475,10 @@ async fn observe(
             (observed, Some(new_items), HostOutcome::Answered)
         }
         Ok(Err(error)) => (failed(FeedError::Parse(error)), None, HostOutcome::Answered),
-        Err(join_error) => (
+        Err(error) => (
             Observed::Failed {
                 status: Some(body.status),
-                error: format!("parse failed: {join_error}"),
+                error: format!("parse failed: {error}"),
                 retry_after: None,
             },
             None,
