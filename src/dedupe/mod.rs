@@ -198,8 +198,9 @@ fn folded_words(title: &str, lead: &str) -> Words {
         count: 0,
         hashes: WordHashes::default(),
     };
-    for word in folded.split(' ').filter(|word| !word.is_empty()) {
-        if !word.is_ascii() && word.chars().any(is_cjk) {
+    for word in folded.split_ascii_whitespace() {
+        // CJK characters (from U+0E00 on) take three or four bytes, led by 0xE0 or more.
+        if word.bytes().any(|byte| byte >= 0xE0) && word.chars().any(is_cjk) {
             // A CJK run counts each character as a word.
             for (at, character) in word.char_indices() {
                 if !words.push(&word[at..at + character.len_utf8()]) {
@@ -247,7 +248,7 @@ impl WordHashes {
     /// The hashes of a story text's words (`StorySketch::words`).
     fn of(words: &str) -> WordHashes {
         let mut hashes = WordHashes::default();
-        for word in words.split(' ').filter(|word| !word.is_empty()) {
+        for word in words.split_ascii_whitespace() {
             hashes.push(word);
         }
         hashes
@@ -296,10 +297,25 @@ fn high_half(hash: u64) -> u32 {
 /// `text` up to the end of its `runs`-th run of non-white-space characters, and whether that
 /// is all of it.
 fn first_runs(text: &str, runs: usize) -> (&str, bool) {
+    let bytes = text.as_bytes();
     let mut seen = 0;
     let mut in_run = false;
-    for (at, character) in text.char_indices() {
-        if character.is_whitespace() {
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        // ASCII bytes decide by themselves (`char::is_whitespace` of an ASCII character);
+        // others are decoded.
+        let (white, width) = if byte.is_ascii() {
+            (
+                matches!(byte, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' '),
+                1,
+            )
+        } else {
+            match text.get(at..).and_then(|rest| rest.chars().next()) {
+                Some(character) => (character.is_whitespace(), character.len_utf8()),
+                None => break,
+            }
+        };
+        if white {
             if in_run {
                 seen += 1;
                 if seen == runs {
@@ -310,6 +326,7 @@ fn first_runs(text: &str, runs: usize) -> (&str, bool) {
         } else {
             in_run = true;
         }
+        at += width;
     }
     (text, true)
 }
@@ -322,17 +339,19 @@ fn numbers_agree(a: &[u32], b: &[u32]) -> bool {
 }
 
 fn band_hashes(shingles: &[u64]) -> Vec<i64> {
-    // One multiply-add per shingle and value: `a·x + b` with an odd `a` permutes the 64-bit
-    // shingle hashes (already mixed by `splitmix64`), and its high bits, which decide the
-    // minimum, depend on every bit of `x`.
-    let mut signature = [u64::MAX; BANDS * ROWS];
+    // One multiply-add per shingle and value, on 32 bits (eight at a time in a vector
+    // register): `a·x + b` with an odd `a` permutes the 32-bit values, and its high bits,
+    // which decide the minimum, depend on every bit of `x`. The low half of a shingle's hash
+    // is used here (the text to compare keeps the high half); both are mixed by `splitmix64`.
+    let values: Vec<u32> = shingles.iter().map(|&hash| hash as u32).collect();
+    let mut signature = [u32::MAX; BANDS * ROWS];
     for (index, value) in signature.iter_mut().enumerate() {
-        let multiplier = splitmix64(2 * index as u64 + 1) | 1;
-        let addend = splitmix64(2 * index as u64 + 2);
-        *value = shingles
+        let multiplier = (splitmix64(2 * index as u64 + 1) as u32) | 1;
+        let addend = splitmix64(2 * index as u64 + 2) as u32;
+        *value = values
             .iter()
-            .map(|shingle| shingle.wrapping_mul(multiplier).wrapping_add(addend))
-            .fold(u64::MAX, u64::min);
+            .map(|value| value.wrapping_mul(multiplier).wrapping_add(addend))
+            .fold(u32::MAX, u32::min);
     }
     signature
         .chunks(ROWS)
