@@ -116,8 +116,10 @@ pub(super) fn upsert_items_in(
          WHERE feed_id = ?1 AND link_key = ?2 AND item_key LIKE 'link:%' ORDER BY id LIMIT 1",
     )?;
     // A new row's id is chosen here, as SQLite would (one past the largest), so the row is
-    // written once with its link group and story, which are its own id when it is alone.
-    let mut next_id = transaction.prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM items")?;
+    // written once with its link group and story, which are its own id when it is alone. It
+    // is read when the poll's first new item is written and counted on from there: only this
+    // transaction writes items.
+    let mut next_id: Option<i64> = None;
     let mut insert = transaction.prepare_cached(
         "INSERT INTO items (id, feed_id, item_key, entry_id, guid, link, title, summary, content,
              author, published, updated, first_seen, changed_at, sort_time, content_hash,
@@ -159,7 +161,13 @@ pub(super) fn upsert_items_in(
                 let time = to_unix(sort_time(item, now, now));
                 let place =
                     stories::place_new_item(transaction, feed_id, Keys::of(item), time, placing)?;
-                let item_id: i64 = next_id.query_row([], |row| row.get(0))?;
+                let item_id = match next_id {
+                    Some(id) => id,
+                    None => transaction
+                        .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM items")?
+                        .query_row([], |row| row.get(0))?,
+                };
+                next_id = Some(item_id + 1);
                 insert.execute(params![
                     feed_id.0,
                     key,
