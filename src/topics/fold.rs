@@ -340,8 +340,9 @@ fn fold_ascii<const STARTS: bool>(
     output.resize(base + run.len() + 8, 0);
     let first_start = starts.len();
     if STARTS {
-        // Words and separators alternate: at most one word per two bytes, rounded up.
-        starts.resize(first_start + run.len() / 2 + 1, 0);
+        // Words and separators alternate: at most one word per two bytes, rounded up, and
+        // four slots are written for each eight bytes.
+        starts.resize(first_start + run.len() / 2 + 5, 0);
     }
     let mut ascii = AsciiOutput {
         output: output.get_mut(base..).unwrap_or_default(),
@@ -398,6 +399,14 @@ struct AsciiOutput<'a> {
     new_word: bool,
 }
 
+/// How many bytes have their high bit set in `bits` (which has no other bit set): the sum of
+/// the bytes as ones, by one multiplication (`count_ones` is a dozen shifts and masks unless
+/// the build may use the `popcnt` instruction).
+#[inline]
+fn high_bits(bits: u64) -> usize {
+    ((bits >> 7).wrapping_mul(ONES) >> 56) as usize
+}
+
 /// A byte of eight set in a `u64`.
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -418,36 +427,42 @@ impl AsciiOutput<'_> {
         // Whether the byte before each was a letter or digit.
         let after_word = (alphanumeric << 8) | if self.in_word { 0x80 } else { 0 };
         let keep = (alphanumeric >> 7) * 0xFF;
-        let mut folded = (lower & keep) | ((0x20 * ONES) & !keep);
+        let folded = (lower & keep) | ((0x20 * ONES) & !keep);
         // The bytes that take no room: a separator after a separator, and those past the text.
         let dropped = HIGH & !(alphanumeric | (after_word & valid));
-        let mut word_starts = alphanumeric & !after_word;
+        let word_starts = alphanumeric & !after_word;
         self.new_word |= word_starts != 0;
-        if STARTS {
-            while word_starts != 0 {
-                // Bytes dropped before a word start move it down.
-                let below = dropped & (word_starts & word_starts.wrapping_neg()).wrapping_sub(1);
-                if let Some(slot) = self.starts.get_mut(self.words) {
-                    *slot = self.written + (word_starts.trailing_zeros() / 8) as usize
-                        - below.count_ones() as usize;
-                }
-                self.words += 1;
-                word_starts &= word_starts - 1;
-            }
+        // The word starts ride in the high bits of the folded bytes (ASCII: free), so that
+        // squeezing moves both. Squeezing has no branch: each kept byte moves down by the
+        // number of dropped bytes below it, in three steps (by one, two and four bytes, as
+        // that number's bits say). Kept bytes next to each other move alike, so none lands on
+        // another.
+        let drop_bytes = (dropped >> 7) * 0xFF;
+        let mut bytes = (folded | word_starts) & !drop_bytes;
+        // In each byte, the dropped bytes up to it (for a kept one, those below it).
+        let mut shifts = (dropped >> 7).wrapping_mul(ONES) & !drop_bytes;
+        for step in [1u32, 2, 4] {
+            let moving = ((shifts >> step.trailing_zeros()) & ONES) * 0xFF;
+            bytes = (bytes & !moving) | ((bytes & moving) >> (8 * step));
+            shifts = (shifts & !moving) | ((shifts & moving) >> (8 * step));
         }
-        // Squeeze the dropped bytes out, the highest first, so the lower ones stay put.
-        let mut squeeze = dropped;
-        while squeeze != 0 {
-            let at = 63 - squeeze.leading_zeros();
-            // The bytes below the dropped one, and those above it moved down one byte.
-            let below = (1u64 << (at - 7)) - 1;
-            folded = (folded & below) | ((folded >> 8) & !below);
-            squeeze &= !(1u64 << at);
+        let folded = bytes & !HIGH;
+        if STARTS {
+            // At most four words start in eight bytes: four slots written, as many kept.
+            let mut starts = bytes & HIGH;
+            let count = high_bits(starts);
+            for slot in 0..4 {
+                if let Some(slot) = self.starts.get_mut(self.words + slot) {
+                    *slot = self.written + (starts.trailing_zeros() / 8) as usize;
+                }
+                starts &= starts.wrapping_sub(1);
+            }
+            self.words += count;
         }
         if let Some(room) = self.output.get_mut(self.written..self.written + 8) {
             room.copy_from_slice(&folded.to_le_bytes());
         }
-        self.written += 8 - dropped.count_ones() as usize;
+        self.written += 8 - high_bits(dropped);
         // The last byte of the text's decides.
         self.in_word = alphanumeric & (valid ^ (valid >> 8)) != 0;
     }
