@@ -185,8 +185,8 @@ fn fold_fast(
             };
             continue;
         }
-        let (character, length) = decode(bytes, at)?;
-        at += length;
+        let character = text.get(at..)?.chars().next()?;
+        at += character.len_utf8();
         let entry = entry(character);
         let class = match entry.kind {
             Kind::General => return None,
@@ -232,51 +232,12 @@ fn fold_fast(
                 }
             }
         }
-        push_entry(output, entry);
+        output.extend_from_slice(folded);
         word_latin |= entry.latin;
         word_cyrillic |= entry.cyrillic;
         previous = class;
     }
     Some(mixed || (word_latin && word_cyrillic))
-}
-
-/// The character whose UTF-8 starts at `at` (a byte that is not ASCII, in text that is UTF-8)
-/// and its length in bytes, read off the bytes: quicker than a `str` slice and `chars`, which
-/// check the character boundary first.
-#[inline]
-fn decode(bytes: &[u8], at: usize) -> Option<(char, usize)> {
-    let continuation = |offset: usize| bytes.get(at + offset).map(|byte| u32::from(byte & 0x3F));
-    let first = u32::from(*bytes.get(at)?);
-    let (code, length) = if first < 0xE0 {
-        (((first & 0x1F) << 6) | continuation(1)?, 2)
-    } else if first < 0xF0 {
-        (
-            ((first & 0x0F) << 12) | (continuation(1)? << 6) | continuation(2)?,
-            3,
-        )
-    } else {
-        (
-            ((first & 0x07) << 18)
-                | (continuation(1)? << 12)
-                | (continuation(2)? << 6)
-                | continuation(3)?,
-            4,
-        )
-    };
-    Some((char::from_u32(code)?, length))
-}
-
-/// Appends a character's folded bytes: those of up to four with one copy of a fixed size (the
-/// extra bytes taken back), since a copy whose length is known only at run time is a call.
-#[inline]
-fn push_entry(output: &mut Vec<u8>, entry: &Entry) {
-    let length = usize::from(entry.length);
-    if length <= 4 {
-        output.extend_from_slice(&entry.folded[..4]);
-        output.truncate(output.len() + length - 4);
-    } else {
-        output.extend_from_slice(entry.folded());
-    }
 }
 
 /// How many bytes at the start of `bytes` are ASCII, read eight at a time.
@@ -319,10 +280,9 @@ struct AsciiFolded {
 /// worked out for all eight at once (SWAR: each byte's range checked by one addition that sets
 /// its high bit), and so is their folding (`| 0x20` lower-cases a letter and leaves a digit, a
 /// separator becomes a space). A space is written for the first separator after a word (and
-/// taken back at the end of the run if no word follows); a separator that follows a separator
-/// takes no room, and is squeezed out of the eight folded bytes in the register before they
-/// are written. The last bytes of the run (fewer than eight) are read as a chunk whose
-/// missing bytes take no room either.
+/// taken back at the end of the run if no word follows), so the eight folded bytes are the
+/// output as they are unless a separator follows a separator; those eight bytes go one at a
+/// time.
 fn fold_ascii<const STARTS: bool>(
     output: &mut Vec<u8>,
     start: usize,
@@ -336,13 +296,11 @@ fn fold_ascii<const STARTS: bool>(
         output.push(b' ');
     }
     let base = output.len();
-    // Eight bytes are written at a time, the last chunk's too, whatever it keeps.
-    output.resize(base + run.len() + 8, 0);
+    output.resize(base + run.len(), 0);
     let first_start = starts.len();
     if STARTS {
-        // Words and separators alternate: at most one word per two bytes, rounded up, and
-        // four slots are written for each eight bytes.
-        starts.resize(first_start + run.len() / 2 + 5, 0);
+        // Words and separators alternate: at most one word per two bytes, rounded up.
+        starts.resize(first_start + run.len() / 2 + 1, 0);
     }
     let mut ascii = AsciiOutput {
         output: output.get_mut(base..).unwrap_or_default(),
@@ -354,16 +312,12 @@ fn fold_ascii<const STARTS: bool>(
     };
     let mut chunks = run.chunks_exact(8);
     for chunk in &mut chunks {
-        ascii.chunk::<STARTS>(u64::from_le_bytes(chunk.try_into().unwrap_or([b' '; 8])), 8);
+        ascii.chunk::<STARTS>(
+            u64::from_le_bytes(chunk.try_into().unwrap_or([b' '; 8])),
+            chunk,
+        );
     }
-    let remainder = chunks.remainder();
-    if !remainder.is_empty() {
-        let mut last = [0u8; 8];
-        for (slot, byte) in last.iter_mut().zip(remainder) {
-            *slot = *byte;
-        }
-        ascii.chunk::<STARTS>(u64::from_le_bytes(last), remainder.len());
-    }
+    ascii.bytes::<STARTS>(chunks.remainder());
     let (written, words, new_word) = (ascii.written, ascii.words, ascii.new_word);
     in_word = ascii.in_word;
     if STARTS {
@@ -399,72 +353,67 @@ struct AsciiOutput<'a> {
     new_word: bool,
 }
 
-/// How many bytes have their high bit set in `bits` (which has no other bit set): the sum of
-/// the bytes as ones, by one multiplication (`count_ones` is a dozen shifts and masks unless
-/// the build may use the `popcnt` instruction).
-#[inline]
-fn high_bits(bits: u64) -> usize {
-    ((bits >> 7).wrapping_mul(ONES) >> 56) as usize
-}
-
 /// A byte of eight set in a `u64`.
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
 impl AsciiOutput<'_> {
-    /// Up to eight bytes of ASCII as a number, first byte lowest: the first `valid` of them
-    /// are the text's (1 to 8), and the others take no room.
+    /// Eight bytes of ASCII (`bytes`, and the same as a number, first byte lowest).
     #[inline]
-    fn chunk<const STARTS: bool>(&mut self, word: u64, valid: usize) {
-        // The high bit of each byte that is the text's.
-        let valid = HIGH & (u64::MAX >> (64 - 8 * valid));
+    fn chunk<const STARTS: bool>(&mut self, word: u64, bytes: &[u8]) {
         let lower = word | (0x20 * ONES);
         // No byte is over 0x7F, so no addition carries into the next byte: the high bit of
         // each byte says whether it is at least the lower bound, and not over the upper one.
         let letter = (lower + (0x80 - b'a' as u64) * ONES) & !(lower + (0x7F - b'z' as u64) * ONES);
         let digit = (word + (0x80 - b'0' as u64) * ONES) & !(word + (0x7F - b'9' as u64) * ONES);
-        let alphanumeric = (letter | digit) & valid;
+        let alphanumeric = (letter | digit) & HIGH;
         // Whether the byte before each was a letter or digit.
         let after_word = (alphanumeric << 8) | if self.in_word { 0x80 } else { 0 };
+        if alphanumeric | after_word != HIGH {
+            // Some separator follows another: it takes no room, so the bytes move.
+            self.bytes::<STARTS>(bytes);
+            return;
+        }
         let keep = (alphanumeric >> 7) * 0xFF;
         let folded = (lower & keep) | ((0x20 * ONES) & !keep);
-        // The bytes that take no room: a separator after a separator, and those past the text.
-        let dropped = HIGH & !(alphanumeric | (after_word & valid));
-        let word_starts = alphanumeric & !after_word;
-        self.new_word |= word_starts != 0;
-        // The word starts ride in the high bits of the folded bytes (ASCII: free), so that
-        // squeezing moves both. Squeezing has no branch: each kept byte moves down by the
-        // number of dropped bytes below it, in three steps (by one, two and four bytes, as
-        // that number's bits say). Kept bytes next to each other move alike, so none lands on
-        // another.
-        let drop_bytes = (dropped >> 7) * 0xFF;
-        let mut bytes = (folded | word_starts) & !drop_bytes;
-        // In each byte, the dropped bytes up to it (for a kept one, those below it).
-        let mut shifts = (dropped >> 7).wrapping_mul(ONES) & !drop_bytes;
-        for step in [1u32, 2, 4] {
-            let moving = ((shifts >> step.trailing_zeros()) & ONES) * 0xFF;
-            bytes = (bytes & !moving) | ((bytes & moving) >> (8 * step));
-            shifts = (shifts & !moving) | ((shifts & moving) >> (8 * step));
-        }
-        let folded = bytes & !HIGH;
-        if STARTS {
-            // At most four words start in eight bytes: four slots written, as many kept.
-            let mut starts = bytes & HIGH;
-            let count = high_bits(starts);
-            for slot in 0..4 {
-                if let Some(slot) = self.starts.get_mut(self.words + slot) {
-                    *slot = self.written + (starts.trailing_zeros() / 8) as usize;
-                }
-                starts &= starts.wrapping_sub(1);
-            }
-            self.words += count;
-        }
         if let Some(room) = self.output.get_mut(self.written..self.written + 8) {
             room.copy_from_slice(&folded.to_le_bytes());
         }
-        self.written += 8 - high_bits(dropped);
-        // The last byte of the text's decides.
-        self.in_word = alphanumeric & (valid ^ (valid >> 8)) != 0;
+        let mut word_starts = alphanumeric & !after_word;
+        self.new_word |= word_starts != 0;
+        if STARTS {
+            while word_starts != 0 {
+                if let Some(slot) = self.starts.get_mut(self.words) {
+                    *slot = self.written + (word_starts.trailing_zeros() / 8) as usize;
+                }
+                self.words += 1;
+                word_starts &= word_starts - 1;
+            }
+        }
+        self.written += 8;
+        self.in_word = alphanumeric >> 63 != 0;
+    }
+
+    /// ASCII bytes one at a time, by the same rule as `chunk`.
+    #[inline]
+    fn bytes<const STARTS: bool>(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            let lower = byte | 0x20;
+            let alphanumeric = (lower.wrapping_sub(b'a') < 26) | (byte.wrapping_sub(b'0') < 10);
+            let starts_word = alphanumeric & !self.in_word;
+            self.new_word |= starts_word;
+            if STARTS {
+                if let Some(slot) = self.starts.get_mut(self.words) {
+                    *slot = self.written;
+                }
+                self.words += usize::from(starts_word);
+            }
+            if let Some(slot) = self.output.get_mut(self.written) {
+                *slot = if alphanumeric { lower } else { b' ' };
+            }
+            self.written += usize::from(alphanumeric | self.in_word);
+            self.in_word = alphanumeric;
+        }
     }
 }
 

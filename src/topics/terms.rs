@@ -752,4 +752,66 @@ mod tests {
         }
         assert!(total > 150, "only {total} hits");
     }
+
+    #[test]
+    fn the_table_finds_what_comparing_every_literal_finds_in_the_corpus() {
+        // Literals drawn from the corpus itself (so the bit filter and the short literals'
+        // first bytes let many places through, and turn many away): words, prefixes of
+        // every length, two-word phrases and CJK runs, then every line scanned both ways.
+        let Some(files) = fold::tests::shared_text_files() else {
+            return;
+        };
+        let mut lines = Vec::new();
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap();
+            lines.extend(String::from_utf8_lossy(&bytes).lines().map(fold::fold));
+        }
+        let mut patterns: Vec<(String, bool)> = Vec::new();
+        for line in lines.iter().step_by(97) {
+            let words: Vec<&str> = line.split(' ').filter(|word| !word.is_empty()).collect();
+            for (index, word) in words.iter().enumerate().step_by(5) {
+                let characters: Vec<char> = word.chars().collect();
+                let cut = |keep: usize| characters.iter().take(keep).collect::<String>();
+                let pattern = match index % 4 {
+                    0 => ((*word).to_string(), false),
+                    1 => (cut(1 + index % 6), true),
+                    2 => match words.get(index + 1) {
+                        Some(next) => (format!("{word} {next}"), index % 3 == 0),
+                        None => ((*word).to_string(), true),
+                    },
+                    _ => (cut(2 + index % 3), index % 2 == 0),
+                };
+                if !patterns.contains(&pattern) {
+                    patterns.push(pattern);
+                }
+            }
+        }
+        patterns.truncate(150);
+        let mut builder = LiteralsBuilder::default();
+        for (pattern, prefix) in &patterns {
+            builder.add(pattern.clone(), *prefix);
+        }
+        let literals = builder.build();
+        assert!(
+            !literals.table.short.is_empty() && literals.table.candidates.len() > 100,
+            "{patterns:?}"
+        );
+        let (mut total, mut starts_seen) = (0, 0);
+        let mut hits = Hits::default();
+        for line in lines.iter().step_by(3) {
+            let mut folded = Vec::new();
+            let mut starts = Vec::new();
+            fold::fold_bytes(&mut folded, line, &mut starts);
+            let folded = String::from_utf8(folded).unwrap();
+            literals.scan(&folded, &starts, &mut hits);
+            let expected = every_hit(&patterns, &folded, &starts);
+            assert_eq!(hits.found, expected, "in {folded:?}");
+            total += expected.len();
+            starts_seen += starts.len();
+        }
+        assert!(
+            total > 2_000 && total < starts_seen,
+            "{total} hits of {starts_seen} starts"
+        );
+    }
 }
