@@ -14,8 +14,9 @@
 //! one (`fold_bytes`) folds ASCII eight bytes at a time (`fold_ascii`) and every other
 //! character from a table worked out once by the general path (per block of 256 code points,
 //! on first use); a character whose folding depends on its neighbours (a combining mark, or
-//! one NFKC may compose with the character before it) is not in the table, and a text holding
-//! one is folded by the general path.
+//! one NFKC may compose with the character before it) is not in the table, and the words
+//! around such a character (the text split at ASCII spaces) are folded by the general path,
+//! the rest of the text at once when such words are many (`fold_by_pieces`).
 //!
 //! Owns the folded form only; it knows nothing of topics or terms.
 
