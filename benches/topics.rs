@@ -435,6 +435,10 @@ fn matching<M: Measurement>(criterion: &mut Criterion<M>, group: &str) {
             });
         });
     }
+    // Folding alone (what every set pays before its table is read), for where the time goes.
+    matching.bench_function(BenchmarkId::new("fold only", "text mix"), |bench| {
+        bench.iter(|| texts.iter().map(|text| fold(text).len()).sum::<usize>());
+    });
     for (name, terms) in [("2000 terms", &setup.terms), ("2000 names", &setup.names)] {
         let lowered_terms = lowered(terms);
         matching.bench_function(BenchmarkId::new("naive contains", name), |bench| {

@@ -14,8 +14,9 @@
 //! one (`fold_bytes`) folds ASCII eight bytes at a time (`fold_ascii`) and every other
 //! character from a table worked out once by the general path (per block of 256 code points,
 //! on first use); a character whose folding depends on its neighbours (a combining mark, or
-//! one NFKC may compose with the character before it) is not in the table, and a text holding
-//! one is folded by the general path.
+//! one NFKC may compose with the character before it) is not in the table, and the words
+//! around such a character (the text split at ASCII spaces) are folded by the general path,
+//! the rest of the text at once when such words are many (`fold_by_pieces`).
 //!
 //! Owns the folded form only; it knows nothing of topics or terms.
 
@@ -86,20 +87,115 @@ pub(crate) fn fold_bytes(output: &mut Vec<u8>, text: &str, starts: &mut impl Sta
     let start = output.len();
     let first_start = starts.count();
     match fold_fast(output, start, text, starts) {
-        Some(false) => return,
-        Some(true) => {
-            let unmixed = unmix_scripts(&String::from_utf8_lossy(&output[start..]));
+        Ok(false) => return,
+        Ok(true) => unmix_from(output, start),
+        Err(at) => {
             output.truncate(start);
-            output.extend_from_slice(unmixed.as_bytes());
-        }
-        None => {
-            output.truncate(start);
-            output.extend_from_slice(fold_general(text).as_bytes());
+            fold_by_pieces(output, start, text, at);
         }
     }
     // The fast path gave up (or changed letters' lengths): the starts are read off the text.
     starts.truncate(first_start);
     find_starts(output, start, starts);
+}
+
+/// Unmixes the look-alike letters of the words folded into `output` from `from` on.
+fn unmix_from(output: &mut Vec<u8>, from: usize) {
+    let unmixed = unmix_scripts(&String::from_utf8_lossy(
+        output.get(from..).unwrap_or_default(),
+    ));
+    output.truncate(from);
+    output.extend_from_slice(unmixed.as_bytes());
+}
+
+/// Folds a text that the fast path could not fold as a whole (the character at `failed`
+/// needs the general path) in pieces split at ASCII spaces: only the words around such a
+/// character take the general path, so one `½` or combining mark does not send a whole
+/// article through the normalizer. The same result as the general path on the whole text: a
+/// space is a character NFKC leaves alone and composes with nothing (so NFKC of the text is
+/// that of its pieces, spaces between them), and it ends a word (so a piece's words, their
+/// letters unmixed, and the marks after it fold the same on their own).
+fn fold_by_pieces(output: &mut Vec<u8>, start: usize, text: &str, mut failed: usize) {
+    let mut rest = text;
+    let mut pieces = 0;
+    loop {
+        // The words before the one that failed, the fast way (they fold so on their own).
+        let head_end = rest.get(..failed).and_then(|head| head.rfind(' '));
+        let tail_start = rest
+            .get(failed..)
+            .and_then(|tail| tail.find(' '))
+            .map(|offset| failed + offset);
+        let head = head_end.and_then(|end| rest.get(..end)).unwrap_or_default();
+        let middle = rest
+            .get(head_end.map_or(0, |end| end + 1)..tail_start.unwrap_or(rest.len()))
+            .unwrap_or_default();
+        append_piece(output, start, head, |output, from| {
+            match fold_fast(output, from, head, &mut ()) {
+                Ok(false) => {}
+                Ok(true) => unmix_from(output, from),
+                Err(_) => {
+                    output.truncate(from);
+                    output.extend_from_slice(fold_general(head).as_bytes());
+                }
+            }
+        });
+        append_piece(output, start, middle, |output, _| {
+            output.extend_from_slice(fold_general(middle).as_bytes());
+        });
+        let Some(next) = tail_start.and_then(|tail| rest.get(tail + 1..)) else {
+            return;
+        };
+        rest = next;
+        pieces += 1;
+        if pieces == DENSE_PIECES {
+            // Such characters all over the text (a script written with combining marks):
+            // pieces would cost more than they save.
+            append_piece(output, start, rest, |output, _| {
+                output.extend_from_slice(fold_general(rest).as_bytes());
+            });
+            return;
+        }
+        // The rest, the fast way until the next character that needs the general path.
+        let mut ended = Ok(false);
+        append_piece(output, start, rest, |output, from| {
+            ended = fold_fast(output, from, rest, &mut ());
+            match ended {
+                Ok(false) => {}
+                Ok(true) => unmix_from(output, from),
+                Err(_) => output.truncate(from),
+            }
+        });
+        match ended {
+            Ok(_) => return,
+            Err(at) => failed = at,
+        }
+    }
+}
+
+/// After this many words that need the general path, `fold_by_pieces` folds the rest of the
+/// text the general way at once.
+const DENSE_PIECES: usize = 4;
+
+/// Appends the folding of one piece of a text (`fold` appends it to the buffer, given where
+/// it starts), after a space when words came before, the space taken back if it has none.
+fn append_piece(
+    output: &mut Vec<u8>,
+    start: usize,
+    piece: &str,
+    fold: impl FnOnce(&mut Vec<u8>, usize),
+) {
+    if piece.is_empty() {
+        return;
+    }
+    let before = output.len();
+    if before > start {
+        output.push(b' ');
+    }
+    let from = output.len();
+    fold(output, from);
+    if output.len() == from {
+        output.truncate(before);
+    }
 }
 
 /// Where terms may start in folded text from `from` on (what `fold_bytes` reports): after
@@ -145,13 +241,13 @@ fn fold_general(text: &str) -> String {
 
 /// The fast path: appends the folding of `text` to `output` (whose folded text starts at
 /// `start`) and returns whether a word mixed Latin and Cyrillic letters (so look-alikes must
-/// be unmixed); `None` when a character needs the general path.
+/// be unmixed); `Err` with where it is when a character needs the general path.
 fn fold_fast(
     output: &mut Vec<u8>,
     start: usize,
     text: &str,
     starts: &mut impl Starts,
-) -> Option<bool> {
+) -> Result<bool, usize> {
     let bytes = text.as_bytes();
     let mut previous = CharClass::Separator;
     // Whether the current word has Latin letters and Cyrillic ones, and whether any word did.
@@ -185,11 +281,14 @@ fn fold_fast(
             };
             continue;
         }
-        let character = text.get(at..)?.chars().next()?;
+        let Some(character) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+            return Err(at);
+        };
+        let here = at;
         at += character.len_utf8();
         let entry = entry(character);
         let class = match entry.kind {
-            Kind::General => return None,
+            Kind::General => return Err(here),
             Kind::Invisible => continue,
             Kind::Separator => {
                 previous = CharClass::Separator;
@@ -237,7 +336,7 @@ fn fold_fast(
         word_cyrillic |= entry.cyrillic;
         previous = class;
     }
-    Some(mixed || (word_latin && word_cyrillic))
+    Ok(mixed || (word_latin && word_cyrillic))
 }
 
 /// How many bytes at the start of `bytes` are ASCII, read eight at a time.
@@ -932,6 +1031,48 @@ pub(crate) mod tests {
                 ),
             ] {
                 same_as_general(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn texts_with_words_that_need_the_general_path_fold_alike_in_pieces() {
+        // Words the table cannot fold (a combining mark, a fraction, a mark that composes,
+        // one at the start of a piece) among words it can, as many as make the pieces give
+        // way to the whole text, at the start, the end, together and apart, with runs of
+        // spaces, mixed scripts and marks after a space.
+        let general = [
+            "e\u{301}te",
+            "½",
+            "и\u{306}",
+            "\u{301}x",
+            "ก\u{e48}",
+            "ｶﾞ",
+            "x\u{308}\u{323}",
+        ];
+        let plain = [
+            "Kim",
+            "Зелeнський",
+            "北朝鮮",
+            "  ",
+            "ab-cd",
+            "ёж",
+            "",
+            "l'Ukraine",
+        ];
+        for count in 0..12 {
+            for offset in 0..3 {
+                let mut words = Vec::new();
+                for index in 0..count + 6 {
+                    if index % 2 == offset % 2 || index >= count * 2 {
+                        words.push(plain[(index + offset) % plain.len()]);
+                    } else {
+                        words.push(general[(index + offset) % general.len()]);
+                    }
+                }
+                same_as_general(&words.join(" "));
+                same_as_general(&words.concat());
+                same_as_general(&format!(" {} ", words.join("  ")));
             }
         }
     }

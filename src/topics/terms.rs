@@ -266,6 +266,20 @@ impl StartTable {
         }
     }
 
+    /// Whether some literal may start at a place whose key is `key` and whose first byte is
+    /// `first`: the bit filter, and the first bytes of the short literals. No branch, so that
+    /// a run over every word start costs no mispredicted jump for the many that start nothing.
+    #[inline]
+    fn may_start(&self, key: u32, first: u8) -> bool {
+        let bit = filter_bit(key);
+        let keyed = self
+            .filter
+            .get(bit / 64)
+            .is_some_and(|word| word & (1 << (bit % 64)) != 0);
+        let short = self.short_first[usize::from(first / 64)] & (1 << (first % 64)) != 0;
+        keyed | short
+    }
+
     /// The short literals that may start with `first`.
     fn short_starting(&self, first: u8) -> &[Candidate] {
         if self.short_first[usize::from(first / 64)] & (1 << (first % 64)) == 0 {
@@ -308,6 +322,8 @@ impl LiteralsBuilder {
 /// Kept between items (see `TopicSet::match_item`), so its buffers are reused.
 #[derive(Debug, Default)]
 pub struct Hits {
+    /// The starts that passed `StartTable::may_start`, first of all.
+    passed: Vec<usize>,
     found: Vec<(LiteralId, usize, usize)>,
     literals: Vec<LiteralId>,
     ranges: Vec<Range<usize>>,
@@ -345,7 +361,21 @@ impl Literals {
         hits.ranges.clear();
         let bytes = folded.as_bytes();
         let table = &self.table;
+        // First the starts where some literal may start, picked out with no branch on the
+        // answer (each is written, and kept by counting it); most places start nothing.
+        let passed = &mut hits.passed;
+        passed.resize(starts.len(), 0);
+        let mut kept = 0;
         for &start in starts {
+            let key = key_at(bytes, start / 2);
+            if let Some(slot) = passed.get_mut(kept) {
+                *slot = start;
+            }
+            // A key's first byte is the place's own (no word starts with a boundary).
+            kept += usize::from(table.may_start(key, key as u8));
+        }
+        passed.truncate(kept);
+        for &start in passed.iter() {
             let (at, inside) = (start / 2, start % 2 == 1);
             let Some(&first) = bytes.get(at) else {
                 continue;
@@ -721,5 +751,67 @@ mod tests {
             }
         }
         assert!(total > 150, "only {total} hits");
+    }
+
+    #[test]
+    fn the_table_finds_what_comparing_every_literal_finds_in_the_corpus() {
+        // Literals drawn from the corpus itself (so the bit filter and the short literals'
+        // first bytes let many places through, and turn many away): words, prefixes of
+        // every length, two-word phrases and CJK runs, then every line scanned both ways.
+        let Some(files) = fold::tests::shared_text_files() else {
+            return;
+        };
+        let mut lines = Vec::new();
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap();
+            lines.extend(String::from_utf8_lossy(&bytes).lines().map(fold::fold));
+        }
+        let mut patterns: Vec<(String, bool)> = Vec::new();
+        for line in lines.iter().step_by(97) {
+            let words: Vec<&str> = line.split(' ').filter(|word| !word.is_empty()).collect();
+            for (index, word) in words.iter().enumerate().step_by(5) {
+                let characters: Vec<char> = word.chars().collect();
+                let cut = |keep: usize| characters.iter().take(keep).collect::<String>();
+                let pattern = match index % 4 {
+                    0 => ((*word).to_string(), false),
+                    1 => (cut(1 + index % 6), true),
+                    2 => match words.get(index + 1) {
+                        Some(next) => (format!("{word} {next}"), index % 3 == 0),
+                        None => ((*word).to_string(), true),
+                    },
+                    _ => (cut(2 + index % 3), index % 2 == 0),
+                };
+                if !patterns.contains(&pattern) {
+                    patterns.push(pattern);
+                }
+            }
+        }
+        patterns.truncate(150);
+        let mut builder = LiteralsBuilder::default();
+        for (pattern, prefix) in &patterns {
+            builder.add(pattern.clone(), *prefix);
+        }
+        let literals = builder.build();
+        assert!(
+            !literals.table.short.is_empty() && literals.table.candidates.len() > 100,
+            "{patterns:?}"
+        );
+        let (mut total, mut starts_seen) = (0, 0);
+        let mut hits = Hits::default();
+        for line in lines.iter().step_by(3) {
+            let mut folded = Vec::new();
+            let mut starts = Vec::new();
+            fold::fold_bytes(&mut folded, line, &mut starts);
+            let folded = String::from_utf8(folded).unwrap();
+            literals.scan(&folded, &starts, &mut hits);
+            let expected = every_hit(&patterns, &folded, &starts);
+            assert_eq!(hits.found, expected, "in {folded:?}");
+            total += expected.len();
+            starts_seen += starts.len();
+        }
+        assert!(
+            total > 2_000 && total < starts_seen,
+            "{total} hits of {starts_seen} starts"
+        );
     }
 }
