@@ -278,6 +278,22 @@ impl Outputs {
         // Read before the query: a write that lands during it makes the next request check
         // again, never the reverse.
         let generation = self.store.generation();
+        // The formats sanitize the same bodies: each once.
+        publish::sanitize::remembering(|| {
+            self.render_pages(generation, slug, title, formats, limit, before)
+        })
+        .map(Some)
+    }
+
+    fn render_pages(
+        &self,
+        generation: u64,
+        slug: &str,
+        title: String,
+        formats: &[Format],
+        limit: usize,
+        before: Option<Cursor>,
+    ) -> Result<Vec<Arc<Page>>, OutputsError> {
         let mut feed: Option<OutputFeed> = None;
         let mut pages = Vec::with_capacity(formats.len());
         for &format in formats {
@@ -309,7 +325,7 @@ impl Outputs {
             };
             pages.push(self.keep(slug, variant, generation, rendered));
         }
-        Ok(Some(pages))
+        Ok(pages)
     }
 
     /// The page to serve for `rendered`, just rendered from the store as of `generation`, and
