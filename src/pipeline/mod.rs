@@ -53,9 +53,9 @@ pub struct PollContext {
 
 /// The most polls fetched but not yet written. A cold poll of 10,000 feeds, whose items the
 /// writer stored slower than they were fetched and parsed, peaked at 765 MiB without a bound.
-/// On 1,000 feeds, with the writer's band index in memory, 128 keeps the cold poll about
-/// 6 MiB under 256 (in three runs each, the same wall and CPU time within the noise); when
-/// the writer was slower, 128 cost 15 % more time than 256 (smaller group commits).
+/// On 1,000 feeds, with the writer's band index in memory, 128 keeps the cold poll 5 to 7 MiB
+/// under 256 for the same CPU time (4.63 s against 4.68 s, four runs each); when the writer
+/// was slower, 128 cost 15 % more time than 256 (smaller group commits).
 const UNSTORED: usize = 128;
 
 /// The fetch permits a poll holds while its request is on the wire.
