@@ -50,6 +50,8 @@ pub enum DaemonError {
     Publish(String),
     #[error("no feed named \"{name}\" in {config}")]
     UnknownFeed { name: String, config: String },
+    #[error("a start-up task did not finish: {0}")]
+    Task(String),
 }
 
 /// Everything `poll` and `run` share: the feeds as stored, the topics, the HTTP client.
@@ -62,7 +64,16 @@ struct Prepared {
 /// Brings the store in line with the config (feeds added or removed, topics re-matched) and
 /// builds the poll context.
 async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError> {
-    let topics = Arc::new(TopicSet::compile(&config.topics));
+    // The topics are compiled on another thread while the store takes the feeds in: two
+    // independent steps of every start (each several milliseconds with 1,000 feeds).
+    let topic_configs = config.topics.clone();
+    let compiling =
+        tokio::task::spawn_blocking(move || Arc::new(TopicSet::compile(&topic_configs)));
+    let rows = sync_configured(store, config).await;
+    let topics = compiling
+        .await
+        .map_err(|error| DaemonError::Task(error.to_string()))?;
+    let rows = rows?;
     for warning in topics.warnings() {
         warn!(
             config = %config.path.display(),
@@ -73,7 +84,6 @@ async fn prepare(config: &Config, store: &Store) -> Result<Prepared, DaemonError
             warning.message
         );
     }
-    let rows = sync_configured(store, config).await?;
     let rematched = rematch_stored(store, &topics).await?;
     if let Some(changed) = rematched.filter(|changed| *changed > 0) {
         info!(
@@ -146,16 +156,14 @@ fn outputs_for(
 pub async fn publish_after_poll(
     config: &Config,
     store: &Store,
+    topics: &Arc<TopicSet>,
     public_url: &str,
     data_dir: &Path,
 ) -> Result<usize, DaemonError> {
-    let topics = Arc::new(TopicSet::compile(&config.topics));
-    let outputs = outputs_for(config, store, topics, public_url);
-    let writer = Arc::clone(&outputs);
-    let directory = data_dir.to_path_buf();
-    let changed = tokio::task::spawn_blocking(move || writer.publish_files(&directory))
+    let outputs = outputs_for(config, store, Arc::clone(topics), public_url);
+    let changed = outputs
+        .publish_files_concurrently(data_dir)
         .await
-        .map_err(|error| DaemonError::Publish(error.to_string()))?
         .map_err(|error| DaemonError::Publish(error.to_string()))?;
     notify_hub(&outputs, &build_client(config.settings.timeout)?, &changed).await;
     Ok(changed.len())
@@ -706,7 +714,7 @@ pub async fn poll_once(
     config: &Config,
     store: &Store,
     only: &[String],
-) -> Result<Vec<(String, Result<PollReport, &'static str>)>, DaemonError> {
+) -> Result<PolledOnce, DaemonError> {
     let prepared = prepare(config, store).await?;
     let permits = Arc::new(Semaphore::new(config.settings.concurrency));
     let mut hosts = host_table(config, &prepared.rows);
@@ -763,7 +771,17 @@ pub async fn poll_once(
         };
         reports.push((name, report));
     }
-    Ok(reports)
+    Ok(PolledOnce {
+        reports,
+        topics: Arc::clone(&prepared.context.topics),
+    })
+}
+
+/// What `poll_once` did: each selected feed's report (or why it was skipped), by name, and
+/// the topics it matched with, for the public files written after it.
+pub struct PolledOnce {
+    pub reports: Vec<(String, Result<PollReport, &'static str>)>,
+    pub topics: Arc<TopicSet>,
 }
 
 /// Why `tidings poll` leaves a feed alone: politeness wins over the command.

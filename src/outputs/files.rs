@@ -14,23 +14,40 @@ pub const PUBLIC_DIR: &str = "public";
 
 /// Writes every feed in every format; returns the addresses of those whose content changed.
 pub(super) fn write_all(outputs: &Outputs, directory: &Path) -> Result<Vec<String>, OutputsError> {
+    create_directory(directory)?;
+    let mut changed = Vec::new();
+    for (slug, _) in outputs.feeds() {
+        changed.extend(write_feed(outputs, directory, &slug)?);
+    }
+    Ok(changed)
+}
+
+/// Creates the folder of the files (and its parents) when it is missing.
+pub(super) fn create_directory(directory: &Path) -> Result<(), OutputsError> {
     std::fs::create_dir_all(directory).map_err(|source| OutputsError::Write {
         path: directory.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+/// Writes one feed in every format (its entries read once for all of them) into `directory`,
+/// which exists; returns the addresses of the formats whose content changed.
+pub(super) fn write_feed(
+    outputs: &Outputs,
+    directory: &Path,
+    slug: &str,
+) -> Result<Vec<String>, OutputsError> {
     let mut changed = Vec::new();
-    for (slug, _) in outputs.feeds() {
-        for format in Format::ALL {
-            let Some(page) = outputs.page(&slug, format, DEFAULT_LIMIT, None)? else {
-                continue;
-            };
-            let path = directory.join(format!("{slug}.{}", format.extension()));
-            if std::fs::read(&path).is_ok_and(|old| old == page.rendered.body) {
-                continue;
-            }
-            replace(&path, &page.rendered.body, page.last_modified.into())?;
-            changed.push(feed_url(outputs.public_url(), &slug, format));
+    let Some(pages) = outputs.pages(slug, &Format::ALL, DEFAULT_LIMIT, None)? else {
+        return Ok(changed);
+    };
+    for (format, page) in Format::ALL.into_iter().zip(pages) {
+        let path = directory.join(format!("{slug}.{}", format.extension()));
+        if std::fs::read(&path).is_ok_and(|old| old == page.rendered.body) {
+            continue;
         }
+        replace(&path, &page.rendered.body, page.last_modified.into())?;
+        changed.push(feed_url(outputs.public_url(), slug, format));
     }
     Ok(changed)
 }

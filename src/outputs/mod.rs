@@ -11,7 +11,7 @@ mod websub;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -44,6 +44,8 @@ pub enum OutputsError {
         #[source]
         source: std::io::Error,
     },
+    #[error("a publishing task did not finish: {0}")]
+    Task(String),
 }
 
 /// Which page of a feed (the feed's slug is the outer key of the cache).
@@ -256,33 +258,85 @@ impl Outputs {
         limit: usize,
         before: Option<Cursor>,
     ) -> Result<Option<Arc<Page>>, OutputsError> {
+        Ok(self
+            .pages(slug, &[format], limit, before)?
+            .and_then(|pages| pages.into_iter().next()))
+    }
+
+    /// The same page of a feed in each of `formats` (as `page` gives them), its entries read
+    /// from the store at most once for all of them. `None` for an unknown feed.
+    pub fn pages(
+        &self,
+        slug: &str,
+        formats: &[Format],
+        limit: usize,
+        before: Option<Cursor>,
+    ) -> Result<Option<Vec<Arc<Page>>>, OutputsError> {
         let Some(title) = self.title(slug) else {
             return Ok(None);
         };
         // Read before the query: a write that lands during it makes the next request check
         // again, never the reverse.
         let generation = self.store.generation();
-        if let Some(page) = self.fresh_page(slug, format, limit, before) {
-            return Ok(Some(page));
-        }
-        let variant = Variant {
-            format,
-            limit,
-            before,
-        };
-        let (entries, next) = self.entries(generation, slug, limit, before)?;
-        let feed = OutputFeed {
-            slug: slug.to_string(),
-            title,
-            public_url: self.public_url.clone(),
-            entries,
-            limit,
-            before,
-            next,
-            hub: self.hub.clone(),
-        };
-        let rendered = publish::render(&feed, format)?;
+        // The formats sanitize the same bodies: each once.
+        publish::sanitize::remembering(|| {
+            self.render_pages(generation, slug, title, formats, limit, before)
+        })
+        .map(Some)
+    }
 
+    fn render_pages(
+        &self,
+        generation: u64,
+        slug: &str,
+        title: String,
+        formats: &[Format],
+        limit: usize,
+        before: Option<Cursor>,
+    ) -> Result<Vec<Arc<Page>>, OutputsError> {
+        let mut feed: Option<OutputFeed> = None;
+        let mut pages = Vec::with_capacity(formats.len());
+        for &format in formats {
+            if let Some(page) = self.fresh_page(slug, format, limit, before) {
+                pages.push(page);
+                continue;
+            }
+            if feed.is_none() {
+                let (entries, next) = self.entries(generation, slug, limit, before)?;
+                feed = Some(OutputFeed {
+                    slug: slug.to_string(),
+                    title: title.clone(),
+                    public_url: self.public_url.clone(),
+                    entries,
+                    limit,
+                    before,
+                    next,
+                    hub: self.hub.clone(),
+                });
+            }
+            let Some(feed) = feed.as_ref() else {
+                continue;
+            };
+            let rendered = publish::render(feed, format)?;
+            let variant = Variant {
+                format,
+                limit,
+                before,
+            };
+            pages.push(self.keep(slug, variant, generation, rendered));
+        }
+        Ok(pages)
+    }
+
+    /// The page to serve for `rendered`, just rendered from the store as of `generation`, and
+    /// kept in the cache.
+    fn keep(
+        &self,
+        slug: &str,
+        variant: Variant,
+        generation: u64,
+        rendered: publish::Rendered,
+    ) -> Arc<Page> {
         let _writer = self
             .cache_writer
             .lock()
@@ -295,12 +349,12 @@ impl Outputs {
         let page = match &previous {
             // Rendered from a later state by another request meanwhile: that one stands.
             Some(cached) if cached.generation.load(Ordering::Acquire) > generation => {
-                return Ok(Some(Arc::clone(&cached.page)));
+                return Arc::clone(&cached.page);
             }
             // Nothing that a subscriber sees changed: keep the very same page.
             Some(cached) if cached.page.rendered.etag == rendered.etag => {
                 cached.generation.store(generation, Ordering::Release);
-                return Ok(Some(Arc::clone(&cached.page)));
+                return Arc::clone(&cached.page);
             }
             Some(cached) => {
                 let last_modified = later_than(rendered.last_modified, cached.page.last_modified);
@@ -355,7 +409,7 @@ impl Outputs {
             }),
         );
         self.cache.store(Arc::new(pages));
-        Ok(Some(page))
+        page
     }
 
     /// Writes every feed's first page in every format to `data_dir/public`, replacing only the
@@ -363,6 +417,51 @@ impl Outputs {
     /// Returns the addresses of the feeds that changed. Blocking (files and store).
     pub fn publish_files(&self, data_dir: &Path) -> Result<Vec<String>, OutputsError> {
         files::write_all(self, &data_dir.join(PUBLIC_DIR))
+    }
+
+    /// `publish_files` with the feeds written side by side on the blocking pool, one task per
+    /// core taking the next feed: while one feed's entries are read (the store has one reader
+    /// connection), another's are rendered, sanitized and synced to disk. The same files and
+    /// the same addresses, in the same order.
+    pub async fn publish_files_concurrently(
+        self: &Arc<Self>,
+        data_dir: &Path,
+    ) -> Result<Vec<String>, OutputsError> {
+        let directory = Arc::new(data_dir.join(PUBLIC_DIR));
+        let feeds: Arc<Vec<String>> =
+            Arc::new(self.feeds().into_iter().map(|(slug, _)| slug).collect());
+        let workers = std::thread::available_parallelism()
+            .map_or(2, usize::from)
+            .min(feeds.len());
+        let next = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..workers)
+            .map(|_| {
+                let outputs = Arc::clone(self);
+                let directory = Arc::clone(&directory);
+                let feeds = Arc::clone(&feeds);
+                let next = Arc::clone(&next);
+                tokio::task::spawn_blocking(move || {
+                    files::create_directory(&directory)?;
+                    let mut changed = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(slug) = feeds.get(index) else {
+                            return Ok::<_, OutputsError>(changed);
+                        };
+                        changed.push((index, files::write_feed(&outputs, &directory, slug)?));
+                    }
+                })
+            })
+            .collect();
+        let mut changed = Vec::new();
+        for task in tasks {
+            let written = task
+                .await
+                .map_err(|error| OutputsError::Task(error.to_string()))??;
+            changed.extend(written);
+        }
+        changed.sort_by_key(|(index, _)| *index);
+        Ok(changed.into_iter().flat_map(|(_, urls)| urls).collect())
     }
 
     /// The hub to tell about changes, if any.
@@ -381,12 +480,8 @@ pub async fn run_publisher(
 ) {
     let mut changes = outputs.store().subscribe();
     loop {
-        let pass_outputs = Arc::clone(&outputs);
-        let directory = data_dir.clone();
-        let changed =
-            tokio::task::spawn_blocking(move || pass_outputs.publish_files(&directory)).await;
-        match changed {
-            Ok(Ok(changed)) => {
+        match outputs.publish_files_concurrently(&data_dir).await {
+            Ok(changed) => {
                 if !changed.is_empty() {
                     info!(feeds = changed.len(), "published feeds changed");
                     // A slow hub must not hold up the next files.
@@ -395,8 +490,7 @@ pub async fn run_publisher(
                     tokio::spawn(async move { notify_hub(&outputs, &client, &changed).await });
                 }
             }
-            Ok(Err(error)) => warn!(error = %error, "cannot write the public feed files"),
-            Err(error) => warn!(error = %error, "the publishing task ended abnormally"),
+            Err(error) => warn!(error = %error, "cannot write the public feed files"),
         }
         tokio::select! {
             () = shutdown.cancelled() => return,

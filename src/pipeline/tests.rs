@@ -139,3 +139,87 @@ async fn a_poll_that_has_not_started_is_a_small_future() {
     let size = std::mem::size_of_val(&waiting);
     assert!(size <= 512, "a poll not yet started takes {size} bytes");
 }
+
+/// A poll that brought no document (here a server error) gives its place among the polls
+/// waiting for the writer (`UNSTORED`) back as soon as its fetch is over: otherwise the 304s
+/// of a warm poll fill those places while a batch of new items is written, and fetching stops
+/// until it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_without_a_document_waits_for_the_writer_without_holding_a_place() {
+    // Answers every request with a 500, and says when one came.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/feed.xml", listener.local_addr().unwrap());
+    let asked = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn({
+        let asked = Arc::clone(&asked);
+        async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => request.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                asked.notify_one();
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    )
+                    .await;
+            }
+        }
+    });
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(directory.path()).unwrap();
+    let config = config::parse(
+        Path::new("feeds.toml"),
+        &format!("[[feeds]]\nurl = \"{url}\"\n"),
+    )
+    .unwrap();
+    let rows = store.sync_feeds(&[(url.as_str(), None)]).unwrap();
+    let context = Arc::new(
+        PollContext::new(
+            FeedClient::new(2, Duration::from_secs(10)).unwrap(),
+            store.clone(),
+            Arc::new(TopicSet::compile(&config.topics)),
+            &config.settings,
+        )
+        .unwrap(),
+    );
+    // Another connection holds the write lock: the poll's write waits for it.
+    let blocker = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let poll = tokio::spawn({
+        let context = Arc::clone(&context);
+        let feed = config.feeds[0].clone();
+        let row = rows[0].clone();
+        async move { poll_feed(&context, &feed, &row, FetchSlot::default()).await }
+    });
+    // The place is taken before the request goes out.
+    asked.notified().await;
+    let mut gave_back_while_waiting = false;
+    for _ in 0..500 {
+        if poll.is_finished() {
+            break;
+        }
+        if context.unstored.available_permits() == UNSTORED {
+            gave_back_while_waiting = !poll.is_finished();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    blocker.execute_batch("COMMIT").unwrap();
+    let report = poll.await.unwrap();
+    assert!(
+        gave_back_while_waiting,
+        "the poll held its place until it was written"
+    );
+    assert!(
+        matches!(report.outcome, PollReportOutcome::Failed(_)),
+        "{:?}",
+        report.outcome
+    );
+    assert_eq!(context.unstored.available_permits(), UNSTORED);
+}

@@ -345,6 +345,91 @@ fn a_gone_feed_put_back_in_the_config_is_tried_again() {
 }
 
 #[test]
+fn only_the_writer_plans_without_peeking_at_bound_values() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(directory.path()).unwrap();
+    let qpsg = rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG;
+    assert!(store.writer().unwrap().db_config(qpsg).unwrap());
+    // The reader's page query needs to see its LIMIT to walk the time index and stop early.
+    assert!(!store.reader().unwrap().db_config(qpsg).unwrap());
+}
+
+#[test]
+fn the_readers_page_cache_is_smaller_than_the_writers() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(directory.path()).unwrap();
+    let cache = |connection: &rusqlite::Connection| -> i64 {
+        connection
+            .query_row("PRAGMA cache_size", [], |row| row.get(0))
+            .unwrap()
+    };
+    assert_eq!(cache(&store.writer().unwrap()), -WRITER_CACHE_KIB);
+    assert_eq!(cache(&store.reader().unwrap()), -READER_CACHE_KIB);
+}
+
+#[test]
+fn syncing_feeds_adds_renames_and_retires_them_and_answers_in_the_order_given() {
+    let store = Store::open_in_memory().unwrap();
+    let first = store
+        .sync_feeds(&[
+            ("https://a.example/", Some("A")),
+            ("https://b.example/", None),
+        ])
+        .unwrap();
+    store
+        .record_poll(&PollRecord {
+            feed_id: first[1].id,
+            state: FetchState {
+                etag: Some("\"b1\"".to_string()),
+                ..FetchState::default()
+            },
+            fetched: Some(FetchedItems {
+                meta: FeedMeta::default(),
+                items: vec![(keyed_item("b1"), Some(Vec::new()))],
+                raw: None,
+            }),
+        })
+        .unwrap();
+    // Another order, a new feed, a renamed one, one left out.
+    let rows = store
+        .sync_feeds(&[
+            ("https://c.example/", None),
+            ("https://b.example/", Some("B")),
+        ])
+        .unwrap();
+    let urls: Vec<&str> = rows.iter().map(|row| row.url.as_str()).collect();
+    assert_eq!(urls, ["https://c.example/", "https://b.example/"]);
+    assert!(rows.iter().all(|row| row.active));
+    assert_eq!(rows[1].id, first[1].id);
+    assert_eq!(rows[1].name.as_deref(), Some("B"));
+    assert_eq!(rows[1].state.etag.as_deref(), Some("\"b1\""));
+    assert_eq!((rows[0].item_count, rows[1].item_count), (0, 1));
+    let retired = store
+        .feed_rows()
+        .unwrap()
+        .into_iter()
+        .find(|row| row.url == "https://a.example/")
+        .unwrap();
+    assert!(!retired.active);
+    // The same config again changes nothing; the retired feed comes back under its old id.
+    assert_eq!(
+        store
+            .sync_feeds(&[
+                ("https://c.example/", None),
+                ("https://b.example/", Some("B")),
+            ])
+            .unwrap(),
+        rows
+    );
+    let back = store
+        .sync_feeds(&[("https://a.example/", Some("A again"))])
+        .unwrap();
+    assert_eq!(back[0].id, first[0].id);
+    assert!(back[0].active);
+    assert_eq!(back[0].name.as_deref(), Some("A again"));
+}
+
+#[test]
 fn a_version_1_database_is_migrated_with_its_data() {
     let directory = tempfile::tempdir().unwrap();
     {
