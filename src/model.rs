@@ -109,11 +109,13 @@ pub struct StorySketch {
 }
 
 /// A story text ready to compare (`dedupe` makes and compares it): the hashes of its
-/// three-word shingles and of its numbers, each list sorted and distinct.
+/// three-word shingles, then those of its numbers, each list sorted and distinct, in one
+/// allocation (the store's writer remembers thousands of these).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoryText {
-    pub(crate) shingles: Vec<u32>,
-    pub(crate) numbers: Vec<u32>,
+    pub(crate) hashes: Box<[u32]>,
+    /// How many of `hashes` are shingles.
+    pub(crate) shingles: u32,
 }
 
 /// A feed-level view of what a poll found.

@@ -124,6 +124,16 @@ impl StoryText {
         WordHashes::of(words).finish().1
     }
 
+    fn shingles(&self) -> &[u32] {
+        let count = (self.shingles as usize).min(self.hashes.len());
+        &self.hashes[..count]
+    }
+
+    fn numbers(&self) -> &[u32] {
+        let count = (self.shingles as usize).min(self.hashes.len());
+        &self.hashes[count..]
+    }
+
     /// Whether this text and `other` are one story by the exact measure.
     pub fn same_story(&self, other: &StoryText) -> bool {
         self.similarity(other)
@@ -135,11 +145,11 @@ impl StoryText {
     /// Jaccard similarity and containment with `other`, or `None` when the guards rule the
     /// two apart.
     pub fn similarity(&self, other: &StoryText) -> Option<(f64, f64)> {
-        let (a, b) = (&self.shingles, &other.shingles);
+        let (a, b) = (self.shingles(), other.shingles());
         if a.len() < MIN_SHINGLES || b.len() < MIN_SHINGLES {
             return None;
         }
-        if !numbers_agree(&self.numbers, &other.numbers) {
+        if !numbers_agree(self.numbers(), other.numbers()) {
             return None;
         }
         let shared = sorted_overlap(a, b) as f64;
@@ -280,11 +290,13 @@ impl WordHashes {
             .collect();
         numbers.sort_unstable();
         numbers.dedup();
+        let count = u32::try_from(short.len()).unwrap_or(u32::MAX);
+        short.extend(numbers);
         (
             shingles,
             StoryText {
-                shingles: short,
-                numbers,
+                hashes: short.into_boxed_slice(),
+                shingles: count,
             },
         )
     }

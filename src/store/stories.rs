@@ -422,9 +422,9 @@ impl StoryTexts {
     }
 }
 
-/// The most story texts in one generation of `StoryTexts` (about 400 bytes each): the
-/// items of a cold poll of 1,000 feeds fit in the two.
-const STORY_TEXTS: usize = 16_384;
+/// The most story texts in one generation of `StoryTexts` (about 350 bytes each, so at most
+/// about 6 MB in the two).
+const STORY_TEXTS: usize = 8_192;
 
 /// The most band rows held back across batches (24 bytes each in memory).
 const HOLD_BANDS: usize = 262_144;
