@@ -21,6 +21,7 @@
 // A benchmark stops with a panic when its setup fails.
 #![allow(clippy::unwrap_used)]
 
+use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::Path;
 
@@ -246,6 +247,24 @@ fn bench(criterion: &mut Criterion) {
                 })
                 .sum();
             black_box(items)
+        });
+    });
+    // The parsing side of a cold poll as the pipeline runs it (`process_document`): the
+    // pre-scan, then parse and normalize of the whole document, nothing known yet.
+    let nothing_known = HashMap::new();
+    group.bench_function("rawskip read alone, new items", |bencher| {
+        bencher.iter(|| {
+            let read: usize = batch
+                .documents
+                .iter()
+                .map(|(url, body)| {
+                    let read =
+                        rawskip::read(body, Some("application/rss+xml"), url, &nothing_known)
+                            .unwrap();
+                    read.items.len()
+                })
+                .sum();
+            assert_eq!(read, FEEDS * ITEMS);
         });
     });
     group.bench_function("new items", |bencher| {

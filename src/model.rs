@@ -60,10 +60,11 @@ impl ItemKey {
     /// guid that happens to equal another item's link is still a different key.
     pub fn to_storage_string(&self) -> String {
         match self {
-            ItemKey::Guid(guid) => format!("guid:{guid}"),
-            ItemKey::Link(link) => format!("link:{link}"),
-            ItemKey::LinkAndTitle { link, title } => format!("link+title:{link}\n{title}"),
-            ItemKey::ContentHash(hash) => format!("hash:{hash}"),
+            // Joined rather than formatted: this runs a few times per item of every poll.
+            ItemKey::Guid(guid) => ["guid:", guid].concat(),
+            ItemKey::Link(link) => ["link:", link].concat(),
+            ItemKey::LinkAndTitle { link, title } => ["link+title:", link, "\n", title].concat(),
+            ItemKey::ContentHash(hash) => ["hash:", hash].concat(),
         }
     }
 }
@@ -194,4 +195,35 @@ pub struct OtherSource {
     pub link: Option<String>,
     pub title: String,
     pub source_title: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_keys_are_the_kind_then_the_key() {
+        let guid = "tag:example.org,2026:1 ünïcode";
+        let link = "https://example.org/a?b=c#d";
+        let title = "Title: with\nnew line";
+        let cases = [
+            (ItemKey::Guid(guid.to_string()), format!("guid:{guid}")),
+            (ItemKey::Link(link.to_string()), format!("link:{link}")),
+            (
+                ItemKey::LinkAndTitle {
+                    link: link.to_string(),
+                    title: title.to_string(),
+                },
+                format!("link+title:{link}\n{title}"),
+            ),
+            (
+                ItemKey::ContentHash("0a1b".to_string()),
+                "hash:0a1b".to_string(),
+            ),
+            (ItemKey::Guid(String::new()), "guid:".to_string()),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(key.to_storage_string(), expected, "{key:?}");
+        }
+    }
 }

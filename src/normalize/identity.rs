@@ -53,5 +53,33 @@ pub fn hash_hex(parts: &[&str]) -> String {
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
-    hex::encode(hasher.finalize())
+    to_hex(&hasher.finalize())
+}
+
+/// Lowercase hex of `bytes`, as `hex::encode` writes it, straight into one `String`.
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0F)]));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_what_the_hex_crate_writes() {
+        let mut bytes: Vec<u8> = (0..=255).collect();
+        bytes.extend(Sha256::digest(b"tidings"));
+        assert_eq!(to_hex(&bytes), hex::encode(&bytes));
+        assert_eq!(to_hex(&[]), "");
+        assert_eq!(
+            hash_hex(&["a", "b"]),
+            hex::encode(Sha256::digest(b"a\0b\0"))
+        );
+    }
 }

@@ -75,9 +75,10 @@ fn normalize_entry(
     let content = entry
         .content
         .as_ref()
-        .and_then(|content| content.body.clone())
-        .map(|body| body.trim().to_string())
-        .filter(|body| !body.is_empty());
+        .and_then(|content| content.body.as_deref())
+        .map(str::trim)
+        .filter(|body| !body.is_empty())
+        .map(str::to_string);
     let summary_text = summary.as_deref().map(html_to_text).unwrap_or_default();
     let content_text = content.as_deref().map(html_to_text).unwrap_or_default();
     // Media RSS puts a video's or podcast's title in <media:title> and may give no other.
@@ -206,13 +207,20 @@ pub fn comparison_keys(
 /// can tell the fields apart (`topics::ItemText::from_match_text`). The parts are whitespace-
 /// folded and hold no newline of their own.
 fn join_text(title: &str, summary_text: &str, content_text: &str) -> String {
-    let one_line = |part: &str| part.replace('\n', " ");
-    format!(
-        "{}\n{}\n{}",
-        one_line(title),
-        one_line(summary_text),
-        one_line(content_text)
-    )
+    let mut joined =
+        String::with_capacity(title.len() + summary_text.len() + content_text.len() + 2);
+    for (index, part) in [title, summary_text, content_text].into_iter().enumerate() {
+        if index > 0 {
+            joined.push('\n');
+        }
+        // Copied as it is unless it holds a newline (it seldom does: the parts are folded).
+        if memchr::memchr(b'\n', part.as_bytes()).is_some() {
+            joined.push_str(&part.replace('\n', " "));
+        } else {
+            joined.push_str(part);
+        }
+    }
+    joined
 }
 
 /// Plain text of a feed-rs `Text`: HTML stripped when it is (or, with `as_html`, may be) HTML,

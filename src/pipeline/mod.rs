@@ -201,8 +201,9 @@ pub fn process_document(
     let known = store.content_hashes(feed_id, &keys).unwrap_or_default();
     let items = items
         .into_iter()
-        .map(|mut item| {
-            let unchanged = known.get(&item.key.to_storage_string()) == Some(&item.content_hash);
+        .zip(&keys)
+        .map(|(mut item, key)| {
+            let unchanged = known.get(key) == Some(&item.content_hash);
             let matches = (!unchanged).then(|| {
                 add_comparison_keys(&mut item);
                 topics.match_item(

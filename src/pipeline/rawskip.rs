@@ -31,7 +31,7 @@ use url::Url;
 use crate::model::{FeedMeta, Item, RawHash};
 use crate::normalize::{normalize, without_fragment};
 use crate::parse::prescan::{Prescan, prescan};
-use crate::parse::{ParseError, parse};
+use crate::parse::{ParseError, parse, parse_decoded};
 use crate::store::{KnownRaw, RawItem, RawItems};
 
 /// A document read, in part or whole.
@@ -127,7 +127,11 @@ fn whole(
     feed_url: &Url,
     scanned: Option<(&Prescan<'_>, &[RawHash])>,
 ) -> Result<Read, ParseError> {
-    let parsed = parse(body, content_type, feed_url.as_str())?;
+    // The scan decoded the document's charset already (as `parse` would): its text is parsed.
+    let parsed = match scanned {
+        Some((scan, _)) => parse_decoded(&scan.text, content_type, feed_url.as_str())?,
+        None => parse(body, content_type, feed_url.as_str())?,
+    };
     let (meta, items) = normalize(&parsed, feed_url);
     let read = scanned.map_or_else(Vec::new, |(_, hashes)| raw_items(hashes, &items));
     Ok(Read {

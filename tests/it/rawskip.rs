@@ -6,7 +6,8 @@ use std::collections::HashMap;
 
 use tidings::model::RawHash;
 use tidings::normalize::normalize;
-use tidings::parse::parse;
+use tidings::parse::prescan::prescan;
+use tidings::parse::{parse, parse_decoded};
 use tidings::pipeline::rawskip::read;
 use tidings::store::KnownRaw;
 use url::Url;
@@ -202,4 +203,29 @@ fn a_partial_read_of_every_corpus_document_equals_a_whole_parse() {
     // 374 re-reads left items out (a one-item document has none known in the first pattern).
     assert!(scanned > 150, "{scanned} documents pre-scanned");
     assert!(skipping > 200, "{skipping} partial reads");
+}
+
+/// A cold read hands the pre-scan's decoded text to the parser instead of decoding the body
+/// again: on every corpus document that is scanned, that parse is the parse of the body.
+#[test]
+fn parsing_the_prescanned_text_equals_parsing_the_body_on_every_corpus_document() {
+    let Some((manifest, files)) = corpus_listing() else {
+        return;
+    };
+    let corpus = manifest.parent().unwrap().to_path_buf();
+    let content_types = manifest_content_types(&manifest);
+    let mut scanned = 0;
+    for file in &files {
+        let body = std::fs::read(corpus.join(file)).unwrap();
+        let url = format!("https://corpus.example/{file}");
+        let content_type = content_types.get(file).map(String::as_str);
+        let Some(scan) = prescan(&body, content_type, &url) else {
+            continue;
+        };
+        let from_body = format!("{:?}", parse(&body, content_type, &url));
+        let from_scan = format!("{:?}", parse_decoded(&scan.text, content_type, &url));
+        assert_eq!(from_scan, from_body, "{file}");
+        scanned += 1;
+    }
+    assert!(scanned > 150, "{scanned} documents scanned");
 }
