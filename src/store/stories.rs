@@ -308,14 +308,17 @@ impl Placing {
     }
 
     /// Before a batch commits: writes the band rows held back, unless holding them on pays
-    /// (`more_waiting`: other polls wait for the writer, and fewer than `HOLD_BANDS` rows are
-    /// held), and then marks every stored item's rows written.
+    /// (`more_waiting`: other polls wait for the writer, and fewer rows are held than
+    /// `hold_limit` allows), and then marks every stored item's rows written.
     pub(super) fn finish(
         &mut self,
         transaction: &rusqlite::Connection,
         more_waiting: bool,
     ) -> Result<(), StoreError> {
-        if more_waiting && self.memory.is_some() && self.pending_bands.len() < HOLD_BANDS {
+        if let Some(memory) = &self.memory
+            && more_waiting
+            && self.pending_bands.len() < hold_limit(memory.len())
+        {
             return Ok(());
         }
         self.flush(transaction)?;
@@ -428,6 +431,17 @@ const STORY_TEXTS: usize = 8_192;
 
 /// The most band rows held back across batches (24 bytes each in memory).
 const HOLD_BANDS: usize = 262_144;
+/// The fewest band rows held back before they are written, while more polls wait.
+const HOLD_BANDS_AT_LEAST: usize = 16_384;
+
+/// How many band rows may be held back when the copy holds `items` items: a quarter of the
+/// rows stored, between `HOLD_BANDS_AT_LEAST` and `HOLD_BANDS`. Holding pays against a large
+/// table, whose pages a commit would rewrite nearly all; against a small one it only moves
+/// the writing to the end of a burst of polls, where the writer works alone (a cold poll of
+/// 1,000 feeds held all of its 200,000 rows, and wrote them after the last poll came in).
+fn hold_limit(items: usize) -> usize {
+    (items.saturating_mul(crate::dedupe::BANDS) / 4).clamp(HOLD_BANDS_AT_LEAST, HOLD_BANDS)
+}
 
 /// Band rows in one statement: `BAND_ROWS_AT_ONCE` of them (about 40 % less time per row than
 /// one statement each, measured on 200,000 sorted rows).
@@ -840,6 +854,13 @@ mod tests {
     #[test]
     fn the_band_query_reads_one_row_past_the_common_bound() {
         assert!(BY_BAND.ends_with(&format!("LIMIT {}", COMMON_BAND + 1)));
+    }
+
+    #[test]
+    fn band_rows_are_held_up_to_a_quarter_of_those_stored_within_bounds() {
+        assert_eq!(hold_limit(0), HOLD_BANDS_AT_LEAST);
+        assert_eq!(hold_limit(20_000), 20_000 * crate::dedupe::BANDS / 4);
+        assert_eq!(hold_limit(10_000_000), HOLD_BANDS);
     }
 
     #[test]
