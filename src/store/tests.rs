@@ -1135,18 +1135,21 @@ fn dedupe_bands() -> i64 {
     crate::dedupe::BANDS as i64
 }
 
+/// A poll of feed `feed` of `feeds` that brings one version of the wire story, keyed `key`.
+fn wire_version(feeds: &[FeedRow], feed: usize, key: &str) -> PollRecord {
+    let link = format!("https://{feed}.example/{key}");
+    poll_now(
+        feeds[feed].id,
+        vec![story_item(key, &link, "Missile launch", WIRE)],
+    )
+}
+
 #[test]
 fn band_rows_held_when_the_process_ended_are_written_by_the_next_one() {
     let directory = tempfile::tempdir().unwrap();
     let store = Store::open(directory.path()).unwrap();
     let feeds = three_feeds(&store);
-    let record = |feed: usize, key: &str| {
-        let link = format!("https://{feed}.example/{key}");
-        poll_now(
-            feeds[feed].id,
-            vec![story_item(key, &link, "Missile launch", WIRE)],
-        )
-    };
+    let record = |feed: usize, key: &str| wire_version(&feeds, feed, key);
     store
         .record_polls_before_more(&[record(0, "a1")], &|| false)
         .unwrap();
@@ -1240,13 +1243,7 @@ fn band_rows_of_a_version_8_database_are_made_again_from_the_story_texts() {
     let directory = tempfile::tempdir().unwrap();
     let store = Store::open(directory.path()).unwrap();
     let feeds = three_feeds(&store);
-    let record = |feed: usize, key: &str| {
-        let link = format!("https://{feed}.example/{key}");
-        poll_now(
-            feeds[feed].id,
-            vec![story_item(key, &link, "Missile launch", WIRE)],
-        )
-    };
+    let record = |feed: usize, key: &str| wire_version(&feeds, feed, key);
     store
         .record_polls_before_more(&[record(0, "a1")], &|| false)
         .unwrap();
