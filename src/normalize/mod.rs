@@ -166,19 +166,14 @@ pub fn match_text(title: &str, summary: Option<&str>, content: Option<&str>) -> 
 pub fn add_comparison_keys(item: &mut Item) {
     // The match text holds the title, summary and content as plain text already (one per
     // line; `join_text`): the lead is taken from it rather than stripped of its HTML again.
-    let mut lines = item.match_text.split('\n');
-    let (title, summary_text, content_text) = (
-        lines.next().unwrap_or_default(),
-        lines.next().unwrap_or_default(),
-        lines.next().unwrap_or_default(),
-    );
-    let lead = if summary_text.is_empty() {
-        content_text
+    let text = crate::topics::ItemText::from_match_text(&item.match_text);
+    let lead = if text.summary.is_empty() {
+        text.content
     } else {
-        summary_text
+        text.summary
     };
+    item.story = crate::dedupe::sketch(text.title, lead);
     item.link_key = item.link.as_deref().and_then(links::canonical_link);
-    item.story = crate::dedupe::sketch(title, lead);
 }
 
 /// What grouping compares of an item: its canonical link (`links::canonical_link`) and the
