@@ -682,7 +682,9 @@ fn same_story_in(
         }
         items.clear();
         if let Some(memory) = &memory {
-            items.extend(memory.band_items(band, from, to, COMMON_BAND + 1));
+            // Positions, which sort as the ids do; the few candidates kept are turned into
+            // ids below.
+            memory.band_positions(band, from, to, COMMON_BAND + 1, &mut items);
         } else if let Some(by_band) = &mut by_band {
             let mut rows = by_band.query(params![band, from, to])?;
             while let Some(row) = rows.next()? {
@@ -707,7 +709,13 @@ fn same_story_in(
     }
     ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(MAX_CANDIDATES);
-    let candidates: BTreeSet<i64> = ranked.into_iter().map(|(item, _)| item).collect();
+    let candidates: BTreeSet<i64> = ranked
+        .into_iter()
+        .filter_map(|(offered, _)| match memory {
+            Some(memory) => memory.id_at(offered),
+            None => Some(offered),
+        })
+        .collect();
     if candidates.is_empty() {
         return Ok(None);
     }

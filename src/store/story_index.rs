@@ -47,8 +47,8 @@ struct Indexed {
     time: i64,
 }
 
-/// A link of a singly linked list kept in a `Vec`: the lists of all bands (or stories) share
-/// one allocation, which costs far less than a `Vec` per band when most bands have one item.
+/// A link of a singly linked list kept in a `Vec`: the lists of all stories share one
+/// allocation, which costs far less than a `Vec` per story when most stories have one item.
 #[derive(Debug, Clone, Copy)]
 struct Node {
     /// A position in `StoryIndex::items`.
@@ -77,31 +77,6 @@ impl Lists {
             at: self.heads.get(&key).copied().unwrap_or(END),
         }
     }
-
-    /// Unlinks one node holding `item` from `key`'s list (its slot stays, unused).
-    fn remove(&mut self, key: i64, item: u32) {
-        let Some(&head) = self.heads.get(&key) else {
-            return;
-        };
-        let mut previous: Option<usize> = None;
-        let mut at = head;
-        while let Some(node) = self.nodes.get(at as usize).copied() {
-            if node.item == item {
-                match previous {
-                    None if node.next == END => {
-                        self.heads.remove(&key);
-                    }
-                    None => {
-                        self.heads.insert(key, node.next);
-                    }
-                    Some(previous) => self.nodes[previous].next = node.next,
-                }
-                return;
-            }
-            previous = Some(at as usize);
-            at = node.next;
-        }
-    }
 }
 
 struct ListIter<'a> {
@@ -119,6 +94,125 @@ impl Iterator for ListIter<'_> {
     }
 }
 
+/// An item's band time as a band's list carries it: seconds since 1970 in 32 bits (until
+/// 2106). A time outside that range is kept as the nearest end, which only says "look at the
+/// item": the exact time is then read from `StoryIndex::items`. Walking a band within a
+/// window of time then reads only the band's list, not each item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BandTime(u32);
+
+impl BandTime {
+    fn of(time: i64) -> BandTime {
+        BandTime(u32::try_from(time.max(0)).unwrap_or(u32::MAX))
+    }
+
+    /// The exact time, when the link holds it.
+    fn exact(self) -> Option<i64> {
+        (self.0 != 0 && self.0 != u32::MAX).then_some(i64::from(self.0))
+    }
+}
+
+/// One item of a band: its position in `StoryIndex::items` and its band time.
+#[derive(Debug, Clone, Copy)]
+struct BandEntry {
+    position: u32,
+    time: BandTime,
+}
+
+/// A band's items: most bands have one (kept in the map itself); a band with more keeps them
+/// side by side in a `Vec` of its own, so walking it reads one or two cache lines instead of
+/// a link per item. (The lists were links in one shared `Vec` before: each step of a walk
+/// was a cache miss, and placing an item walks about a hundred of them in a feed full of
+/// stock sentences.)
+#[derive(Debug, Clone, Copy)]
+enum BandSlot {
+    One(BandEntry),
+    /// An index into `BandLists::many`.
+    Many(u32),
+}
+
+/// Band hash → the items that have it.
+#[derive(Debug, Default)]
+struct BandLists {
+    heads: FxHashMap<i64, BandSlot>,
+    many: Vec<Vec<BandEntry>>,
+    /// Slots of `many` given back, to use again.
+    free: Vec<u32>,
+}
+
+impl BandLists {
+    fn push(&mut self, band: i64, entry: BandEntry) {
+        match self.heads.get(&band).copied() {
+            None => {
+                self.heads.insert(band, BandSlot::One(entry));
+            }
+            Some(BandSlot::One(first)) => {
+                let list = vec![first, entry];
+                let slot = match self.free.pop() {
+                    Some(slot) => {
+                        if let Some(old) = self.many.get_mut(slot as usize) {
+                            *old = list;
+                        }
+                        slot
+                    }
+                    None => {
+                        self.many.push(list);
+                        u32::try_from(self.many.len() - 1).unwrap_or(END)
+                    }
+                };
+                self.heads.insert(band, BandSlot::Many(slot));
+            }
+            Some(BandSlot::Many(slot)) => {
+                if let Some(list) = self.many.get_mut(slot as usize) {
+                    list.push(entry);
+                }
+            }
+        }
+    }
+
+    /// The band's items, newest first.
+    fn iter(&self, band: i64) -> impl Iterator<Item = BandEntry> + '_ {
+        let (one, many): (Option<BandEntry>, &[BandEntry]) = match self.heads.get(&band) {
+            None => (None, &[]),
+            Some(BandSlot::One(entry)) => (Some(*entry), &[]),
+            Some(BandSlot::Many(slot)) => (
+                None,
+                self.many.get(*slot as usize).map_or(&[][..], Vec::as_slice),
+            ),
+        };
+        one.into_iter().chain(many.iter().rev().copied())
+    }
+
+    /// Takes `position` out of the band's items.
+    fn remove(&mut self, band: i64, position: u32) {
+        match self.heads.get(&band).copied() {
+            Some(BandSlot::One(entry)) if entry.position == position => {
+                self.heads.remove(&band);
+            }
+            Some(BandSlot::Many(slot)) => {
+                let Some(list) = self.many.get_mut(slot as usize) else {
+                    return;
+                };
+                if let Some(at) = list.iter().position(|entry| entry.position == position) {
+                    list.remove(at);
+                }
+                match list.as_slice() {
+                    [] => {
+                        self.heads.remove(&band);
+                    }
+                    [last] => {
+                        self.heads.insert(band, BandSlot::One(*last));
+                    }
+                    _ => return,
+                }
+                *list = Vec::new();
+                self.free.push(slot);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The copy (see the module docs).
 #[derive(Debug)]
 pub(super) struct StoryIndex {
@@ -128,8 +222,8 @@ pub(super) struct StoryIndex {
     items: Vec<Indexed>,
     /// Item id → position in `items`.
     positions: FxHashMap<i64, u32>,
-    /// Band hash → items.
-    bands: Lists,
+    /// Band hash → items, with their band times.
+    bands: BandLists,
     /// Story → its versions.
     stories: Lists,
 }
@@ -140,7 +234,7 @@ impl StoryIndex {
             data_version,
             items: Vec::new(),
             positions: FxHashMap::default(),
-            bands: Lists::default(),
+            bands: BandLists::default(),
             stories: Lists::default(),
         }
     }
@@ -148,7 +242,9 @@ impl StoryIndex {
     /// Reads every stored item and band row through the writer connection.
     pub(super) fn load(connection: &Connection) -> Result<StoryIndex, StoreError> {
         let mut index = StoryIndex::empty(data_version(connection)?);
-        let mut items = connection.prepare("SELECT id, feed_id, story, sort_time FROM items")?;
+        // In id order: positions then follow ids, which placing relies on (`band_positions`).
+        let mut items =
+            connection.prepare("SELECT id, feed_id, story, sort_time FROM items ORDER BY id")?;
         let mut rows = items.query([])?;
         while let Some(row) = rows.next()? {
             index.insert(Indexed {
@@ -162,8 +258,16 @@ impl StoryIndex {
         let mut rows = bands.query([])?;
         while let Some(row) = rows.next()? {
             let (band, item_id): (i64, i64) = (row.get(0)?, row.get(1)?);
-            if let Some(&position) = index.positions.get(&item_id) {
-                index.bands.push(band, position);
+            if let Some(&position) = index.positions.get(&item_id)
+                && let Some(item) = index.items.get(position as usize)
+            {
+                index.bands.push(
+                    band,
+                    BandEntry {
+                        position,
+                        time: BandTime::of(item.time),
+                    },
+                );
             }
         }
         Ok(index)
@@ -199,7 +303,13 @@ impl StoryIndex {
             time,
         });
         for &band in bands {
-            self.bands.push(band, position);
+            self.bands.push(
+                band,
+                BandEntry {
+                    position,
+                    time: BandTime::of(time),
+                },
+            );
         }
     }
 
@@ -212,22 +322,52 @@ impl StoryIndex {
             self.bands.remove(band, position);
         }
         for &band in bands {
-            self.bands.push(band, position);
+            self.bands.push(
+                band,
+                BandEntry {
+                    position,
+                    time: BandTime::of(time),
+                },
+            );
         }
         if let Some(indexed) = self.items.get_mut(position as usize) {
             indexed.time = time;
         }
     }
 
-    /// The items that share `band` with a band time in `from..=to`, at most `limit` of them.
-    pub(super) fn band_items(&self, band: i64, from: i64, to: i64, limit: usize) -> Vec<i64> {
-        self.bands
-            .iter(band)
-            .filter_map(|position| self.items.get(position as usize))
-            .filter(|item| (from..=to).contains(&item.time))
-            .map(|item| item.id)
-            .take(limit)
-            .collect()
+    /// Appends to `found` the positions of the items that share `band` with a band time in
+    /// `from..=to`, at most `limit` of them. A position stands for its item (`id_at`); the
+    /// copy takes items in id order (loaded by id, new ones as they are written, which SQLite
+    /// numbers upwards), so positions sort as the ids do.
+    pub(super) fn band_positions(
+        &self,
+        band: i64,
+        from: i64,
+        to: i64,
+        limit: usize,
+        found: &mut Vec<i64>,
+    ) {
+        let within = |entry: &BandEntry| {
+            let time = entry.time.exact().or_else(|| {
+                self.items
+                    .get(entry.position as usize)
+                    .map(|item: &Indexed| item.time)
+            });
+            time.is_some_and(|time| (from..=to).contains(&time))
+        };
+        found.extend(
+            self.bands
+                .iter(band)
+                .filter(within)
+                .map(|entry| i64::from(entry.position))
+                .take(limit),
+        );
+    }
+
+    /// The id of the item at `position` (from `band_positions`).
+    pub(super) fn id_at(&self, position: i64) -> Option<i64> {
+        let position = usize::try_from(position).ok()?;
+        self.items.get(position).map(|item| item.id)
     }
 
     fn get(&self, id: i64) -> Option<&Indexed> {
@@ -265,43 +405,109 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_push_iterate_newest_first_and_unlink_anywhere() {
+    fn lists_push_and_iterate_newest_first() {
         let mut lists = Lists::default();
         for item in 1..=4 {
             lists.push(7, item);
         }
         lists.push(8, 10);
         assert_eq!(lists.iter(7).collect::<Vec<_>>(), [4, 3, 2, 1]);
-        lists.remove(7, 3);
-        assert_eq!(lists.iter(7).collect::<Vec<_>>(), [4, 2, 1]);
-        lists.remove(7, 4);
-        assert_eq!(lists.iter(7).collect::<Vec<_>>(), [2, 1]);
-        lists.remove(7, 1);
-        assert_eq!(lists.iter(7).collect::<Vec<_>>(), [2]);
-        lists.remove(7, 2);
-        assert_eq!(lists.iter(7).count(), 0);
-        assert!(!lists.heads.contains_key(&7));
-        lists.remove(9, 1);
         assert_eq!(lists.iter(8).collect::<Vec<_>>(), [10]);
+        assert_eq!(lists.iter(9).count(), 0);
     }
 
     #[test]
-    fn band_items_keep_to_the_time_range_and_the_limit() {
+    fn band_lists_push_iterate_newest_first_and_remove_anywhere() {
+        let mut lists = BandLists::default();
+        let entry = |position| BandEntry {
+            position,
+            time: BandTime::of(1_000),
+        };
+        let positions = |lists: &BandLists, band| {
+            lists
+                .iter(band)
+                .map(|entry| entry.position)
+                .collect::<Vec<_>>()
+        };
+        for position in 1..=4 {
+            lists.push(7, entry(position));
+        }
+        lists.push(8, entry(10));
+        assert_eq!(positions(&lists, 7), [4, 3, 2, 1]);
+        lists.remove(7, 3);
+        assert_eq!(positions(&lists, 7), [4, 2, 1]);
+        lists.remove(7, 4);
+        assert_eq!(positions(&lists, 7), [2, 1]);
+        lists.remove(7, 1);
+        // Down to one item: back in the map, its list given back and used again.
+        assert_eq!(positions(&lists, 7), [2]);
+        assert!(matches!(lists.heads.get(&7), Some(BandSlot::One(_))));
+        assert_eq!(lists.free.len(), 1);
+        lists.push(9, entry(20));
+        lists.push(9, entry(21));
+        assert!(lists.free.is_empty());
+        assert_eq!(lists.many.len(), 1);
+        assert_eq!(positions(&lists, 9), [21, 20]);
+        lists.remove(7, 2);
+        assert_eq!(lists.iter(7).count(), 0);
+        assert!(!lists.heads.contains_key(&7));
+        lists.remove(9, 99);
+        lists.remove(5, 1);
+        assert_eq!(positions(&lists, 9), [21, 20]);
+        assert_eq!(positions(&lists, 8), [10]);
+        lists.remove(8, 10);
+        assert!(!lists.heads.contains_key(&8));
+    }
+
+    #[test]
+    fn band_positions_keep_to_the_time_range_and_the_limit() {
         let connection = Connection::open_in_memory().unwrap();
         let mut index = StoryIndex::empty(data_version(&connection).unwrap());
         for id in 1..=5 {
             index.add(id, id, id, id * 100, &[42, id]);
         }
-        let mut found = index.band_items(42, 200, 400, 10);
-        found.sort_unstable();
-        assert_eq!(found, [2, 3, 4]);
-        assert_eq!(index.band_items(42, 0, 1000, 2).len(), 2);
+        let ids = |index: &StoryIndex, band, from, to, limit| {
+            let mut found = Vec::new();
+            index.band_positions(band, from, to, limit, &mut found);
+            let mut ids: Vec<i64> = found.iter().filter_map(|&p| index.id_at(p)).collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(ids(&index, 42, 200, 400, 10), [2, 3, 4]);
+        assert_eq!(ids(&index, 42, 0, 1000, 2).len(), 2);
         index.edit(3, 300, &[42, 3], &[43]);
-        assert_eq!(index.band_items(43, 0, 1000, 10), [3]);
-        assert!(!index.band_items(42, 0, 1000, 10).contains(&3));
+        assert_eq!(ids(&index, 43, 0, 1000, 10), [3]);
+        assert!(!ids(&index, 42, 0, 1000, 10).contains(&3));
+        // An edit that moves the item's time moves it in or out of a window.
+        index.edit(3, 900, &[43], &[43]);
+        assert!(ids(&index, 43, 0, 800, 10).is_empty());
+        assert_eq!(ids(&index, 43, 850, 950, 10), [3]);
         assert!(index.story_has_feed(2, 2));
         assert!(!index.story_has_feed(2, 3));
         assert_eq!(index.feed_and_story(4), Some((4, Some(4))));
         assert!(index.is_current(&connection).unwrap());
+    }
+
+    #[test]
+    fn times_a_band_link_cannot_hold_are_read_from_the_item() {
+        let connection = Connection::open_in_memory().unwrap();
+        let mut index = StoryIndex::empty(data_version(&connection).unwrap());
+        // Before 1970, at 1970 itself, and past 2106.
+        index.add(1, 1, 1, -86_400, &[7]);
+        index.add(2, 1, 2, 0, &[7]);
+        index.add(3, 1, 3, 5_000_000_000, &[7]);
+        index.add(4, 1, 4, 1_000, &[7]);
+        let ids = |from, to| {
+            let mut found = Vec::new();
+            index.band_positions(7, from, to, 10, &mut found);
+            let mut ids: Vec<i64> = found.iter().filter_map(|&p| index.id_at(p)).collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(ids(-100_000, -1), [1]);
+        assert_eq!(ids(-1, 1), [2]);
+        assert_eq!(ids(4_999_999_999, 5_000_000_001), [3]);
+        assert_eq!(ids(i64::MIN, i64::MAX), [1, 2, 3, 4]);
+        assert!(ids(5_000_000_001, i64::MAX).is_empty());
     }
 }
