@@ -456,6 +456,47 @@ fn a_version_1_database_is_migrated_with_its_data() {
     assert_eq!(rows[0].state.redirect_streak, 0);
 }
 
+fn page_size_of(path: &std::path::Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_new_database_has_8_kib_pages_and_an_older_one_keeps_its_own() {
+    let new = tempfile::tempdir().unwrap();
+    let store = Store::open(new.path()).unwrap();
+    store.sync_feeds(&[("https://a.example/", None)]).unwrap();
+    drop(store);
+    assert_eq!(page_size_of(&new.path().join("tidings.db")), 8_192);
+
+    // A file made by an earlier version, at SQLite's default page size, in WAL mode.
+    let old = tempfile::tempdir().unwrap();
+    let path = old.path().join("tidings.db");
+    {
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection.pragma_update(None, "page_size", 4_096).unwrap();
+        connection.pragma_update(None, "auto_vacuum", 2).unwrap();
+        let _: String = connection
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .unwrap();
+        connection
+            .execute_batch(super::migrations::MIGRATIONS[0])
+            .unwrap();
+        connection.pragma_update(None, "user_version", 1).unwrap();
+        connection
+            .execute("INSERT INTO feeds (url) VALUES ('https://a.example/')", [])
+            .unwrap();
+    }
+    let store = Store::open(old.path()).unwrap();
+    let rows = store.feed_rows().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    drop(store);
+    assert_eq!(page_size_of(&path), 4_096);
+}
+
 #[test]
 fn items_known_unchanged_are_left_alone() {
     let store = Store::open_in_memory().unwrap();
