@@ -53,18 +53,22 @@ pub struct RawItems {
     pub skipped: Vec<String>,
 }
 
+/// The raw hashes of a feed's last document, with whether each stored item is still the
+/// version read then. The item is looked up by a subquery: written as a join, SQLite compiled
+/// the statement again for every feed id bound (the reader plans with bound values).
+pub(super) const RAW_ITEMS: &str = "SELECT r.hash, r.item_key, r.link,
+            (SELECT i.content_hash FROM items i
+             WHERE i.feed_id = r.feed_id AND i.item_key = r.item_key) IS r.content_hash
+     FROM raw_items r
+     WHERE r.feed_id = ?1";
+
 impl Store {
     /// The raw hashes of a feed's last document, with what each item was read as and whether
     /// the stored item is still that version. One indexed probe of `items` per row, so a feed
     /// with a long history costs no more than one with a short one.
     pub fn raw_items(&self, feed_id: FeedId) -> Result<HashMap<RawHash, KnownRaw>, StoreError> {
         let connection = self.reader()?;
-        let mut statement = connection.prepare_cached(
-            "SELECT r.hash, r.item_key, r.link, i.content_hash IS r.content_hash
-             FROM raw_items r
-             LEFT JOIN items i ON i.feed_id = r.feed_id AND i.item_key = r.item_key
-             WHERE r.feed_id = ?1",
-        )?;
+        let mut statement = connection.prepare_cached(RAW_ITEMS)?;
         let mut rows = statement.query([feed_id.0])?;
         let mut items = HashMap::new();
         while let Some(row) = rows.next()? {
