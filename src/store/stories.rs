@@ -167,6 +167,15 @@ impl CommonBands {
     }
 }
 
+/// The lists one placement builds, kept so that placing an item allocates nothing for them.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Every item offered by a band, once per band it shares.
+    offered: Vec<i64>,
+    /// The offered items with how many bands offered each.
+    ranked: Vec<(i64, usize)>,
+}
+
 /// What the writer keeps between placements, for the life of the process: the boilerplate
 /// memo, and the band index in memory once loading it has paid off (`story_index`).
 #[derive(Debug, Default)]
@@ -185,6 +194,8 @@ pub(super) struct Placing {
     pending_bands: Vec<(i64, i64, i64)>,
     /// Candidates' story texts, while the copy answers.
     texts: StoryTexts,
+    /// Room reused by every placement.
+    scratch: Scratch,
     /// Tests compare placing with and without the copy.
     #[cfg(test)]
     pub disk_only: bool,
@@ -664,6 +675,7 @@ fn same_story_in(
         memory,
         placed_from_disk,
         texts,
+        scratch: Scratch { offered, ranked },
         ..
     } = placing;
     let mut by_band = match memory {
@@ -674,34 +686,32 @@ fn same_story_in(
         }
     };
     // Every item offered, once per band it shares.
-    let mut offered: Vec<i64> = Vec::with_capacity(4 * (COMMON_BAND + 1));
-    let mut items = Vec::with_capacity(COMMON_BAND + 1);
+    offered.clear();
     for &band in &sketch.bands {
         if common.is_common(band, time) {
             continue;
         }
-        items.clear();
+        let before = offered.len();
         if let Some(memory) = &memory {
             // Positions, which sort as the ids do; the few candidates kept are turned into
             // ids below.
-            memory.band_positions(band, from, to, COMMON_BAND + 1, &mut items);
+            memory.band_positions(band, from, to, COMMON_BAND + 1, offered);
         } else if let Some(by_band) = &mut by_band {
             let mut rows = by_band.query(params![band, from, to])?;
             while let Some(row) = rows.next()? {
-                items.push(row.get::<_, i64>(0)?);
+                offered.push(row.get::<_, i64>(0)?);
             }
         }
-        if items.len() > COMMON_BAND {
+        if offered.len() - before > COMMON_BAND {
             common.found_common(band, time);
-            continue;
+            offered.truncate(before);
         }
-        offered.extend_from_slice(&items);
     }
     // The candidates that share the most bands are the likeliest; only the first
     // `MAX_CANDIDATES` are checked exactly.
     offered.sort_unstable();
-    let mut ranked: Vec<(i64, usize)> = Vec::new();
-    for item in offered {
+    ranked.clear();
+    for &item in offered.iter() {
         match ranked.last_mut() {
             Some((last, shared)) if *last == item => *shared += 1,
             _ => ranked.push((item, 1)),
@@ -710,8 +720,8 @@ fn same_story_in(
     ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(MAX_CANDIDATES);
     let candidates: BTreeSet<i64> = ranked
-        .into_iter()
-        .filter_map(|(offered, _)| match memory {
+        .iter()
+        .filter_map(|&(offered, _)| match memory {
             Some(memory) => memory.id_at(offered),
             None => Some(offered),
         })
