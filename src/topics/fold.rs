@@ -11,7 +11,7 @@
 //!
 //! Two paths give the same result. The general one (`fold_general`) runs the normalizer over
 //! the text and folds what comes out, character by character: it is the definition. The fast
-//! one (`fold_bytes`) folds ASCII eight bytes at a time (`fold_ascii`) and every other
+//! one (`fold_bytes`) folds ASCII eight bytes at a time (`Writer::ascii`) and every other
 //! character from a table worked out once by the general path (per block of 256 code points,
 //! on first use); a character whose folding depends on its neighbours (a combining mark, or
 //! one NFKC may compose with the character before it) is not in the table, and the words
@@ -45,8 +45,6 @@ pub(crate) trait Starts {
     /// How many there are, and dropping those after the first `count`.
     fn count(&self) -> usize;
     fn truncate(&mut self, count: usize);
-    /// The positions themselves, to be written in place (`None` when they are ignored).
-    fn positions(&mut self) -> Option<&mut Vec<usize>>;
 }
 
 impl Starts for () {
@@ -56,9 +54,6 @@ impl Starts for () {
         0
     }
     fn truncate(&mut self, _: usize) {}
-    fn positions(&mut self) -> Option<&mut Vec<usize>> {
-        None
-    }
 }
 
 /// Starts as positions: `2 * at` for a word, `2 * at + 1` for a character inside a CJK word.
@@ -74,9 +69,6 @@ impl Starts for Vec<usize> {
     }
     fn truncate(&mut self, count: usize) {
         Vec::truncate(self, count);
-    }
-    fn positions(&mut self) -> Option<&mut Vec<usize>> {
-        Some(self)
     }
 }
 
@@ -240,8 +232,20 @@ fn fold_general(text: &str) -> String {
 }
 
 /// The fast path: appends the folding of `text` to `output` (whose folded text starts at
-/// `start`) and returns whether a word mixed Latin and Cyrillic letters (so look-alikes must
-/// be unmixed); `Err` with where it is when a character needs the general path.
+/// `start`, its end so far) and returns whether a word mixed Latin and Cyrillic letters (so
+/// look-alikes must be unmixed); `Err` with where it is when a character needs the general
+/// path.
+///
+/// One loop over the text: eight bytes at a time while they are ASCII (`Writer::ascii`), up
+/// to the first other byte, which is folded from the table (`entry`). The output is written
+/// in place, in room made once for the text (and grown only when table foldings are longer
+/// than their characters), so a run of ASCII costs no set-up of its own however short it is:
+/// French, German or Swedish text has an accented letter every few words.
+///
+/// Separators follow one rule whichever way they are read: the first separator after a word
+/// is written as a space and any more are dropped, so after a separator the output ends with a
+/// space (or nothing was written yet); a word that starts right after a word of another class
+/// (Latin after CJK) writes its own space; a space left at the end is taken back.
 fn fold_fast(
     output: &mut Vec<u8>,
     start: usize,
@@ -249,59 +253,71 @@ fn fold_fast(
     starts: &mut impl Starts,
 ) -> Result<bool, usize> {
     let bytes = text.as_bytes();
-    let mut previous = CharClass::Separator;
-    // Whether the current word has Latin letters and Cyrillic ones, and whether any word did.
-    let (mut word_latin, mut word_cyrillic, mut mixed) = (false, false, false);
+    let written = output.len();
+    output.resize(written + text.len() + SLACK, 0);
+    let mut writer = Writer {
+        output,
+        written,
+        starts,
+        previous: CharClass::Separator,
+        word_latin: false,
+        word_cyrillic: false,
+        mixed: false,
+    };
     let mut at = 0;
-    output.reserve(text.len() + 1);
-    while let Some(&byte) = bytes.get(at) {
-        if byte.is_ascii() {
-            // A run of ASCII at once: letters and digits lower-cased, anything else separates.
-            let run_end = at + ascii_run(bytes.get(at..).unwrap_or_default());
-            let run = bytes.get(at..run_end).unwrap_or_default();
-            at = run_end.max(at + 1);
-            let in_word = previous == CharClass::Other;
-            let folded = match starts.positions() {
-                Some(positions) => fold_ascii::<true>(output, start, run, in_word, positions),
-                None => fold_ascii::<false>(output, start, run, in_word, &mut Vec::new()),
-            };
-            // Digits count as Latin here: that only sends a word of Cyrillic letters and ASCII
-            // digits through `unmix_scripts`, which leaves a word with no Latin letter alone.
-            if folded.continued {
-                word_latin = true;
+    while at < bytes.len() {
+        if writer.written + SLACK > writer.output.len() {
+            let more = writer.output.len() + bytes.len() + SLACK;
+            writer.output.resize(more, 0);
+        }
+        // The next eight bytes (past the end: bytes that are not ASCII), as ASCII as far as
+        // they go.
+        let word = match bytes.get(at..at + 8) {
+            Some(eight) => u64::from_le_bytes(eight.try_into().unwrap_or([0x80; 8])),
+            None => {
+                let mut padded = [0x80; 8];
+                for (slot, byte) in padded.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
+                    *slot = *byte;
+                }
+                u64::from_le_bytes(padded)
             }
-            if folded.new_word {
-                mixed |= word_latin && word_cyrillic;
-                (word_latin, word_cyrillic) = (true, false);
-            }
-            previous = if folded.in_word {
-                CharClass::Other
-            } else {
-                CharClass::Separator
-            };
+        };
+        let high = word & HIGH;
+        let ascii = if high == 0 {
+            8
+        } else {
+            high.trailing_zeros() as usize / 8
+        };
+        if ascii > 0 {
+            writer.ascii(word, ascii);
+            at += ascii;
             continue;
         }
         let Some(character) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+            writer.output.truncate(writer.written);
             return Err(at);
         };
         let here = at;
         at += character.len_utf8();
         let entry = entry(character);
         let class = match entry.kind {
-            Kind::General => return Err(here),
+            Kind::General => {
+                writer.output.truncate(writer.written);
+                return Err(here);
+            }
             Kind::Invisible => continue,
             Kind::Separator => {
-                previous = CharClass::Separator;
+                writer.separator();
                 continue;
             }
             Kind::Mark => {
-                let keep = match previous {
+                let keep = match writer.previous {
                     CharClass::Cjk => true,
                     CharClass::Other => !entry.accent,
                     CharClass::Separator | CharClass::Mark => false,
                 };
                 if keep {
-                    output.extend_from_slice(entry.folded());
+                    writer.put(entry);
                 }
                 continue;
             }
@@ -309,210 +325,189 @@ fn fold_fast(
             Kind::Letter => CharClass::Other,
         };
         let folded = entry.folded();
-        if previous != class {
-            if output.len() > start {
-                output.push(b' ');
-            }
-            starts.word(output.len());
-            mixed |= word_latin && word_cyrillic;
-            (word_latin, word_cyrillic) = (false, false);
+        if writer.previous != class {
+            writer.word_start();
             if class == CharClass::Cjk {
                 // Every character but the first (a CJK entry may be several).
                 for (offset, byte) in folded.iter().enumerate().skip(1) {
                     if !is_continuation(*byte) {
-                        starts.inside(output.len() + offset);
+                        writer.starts.inside(writer.written + offset);
                     }
                 }
             }
         } else if class == CharClass::Cjk {
             for (offset, byte) in folded.iter().enumerate() {
                 if !is_continuation(*byte) {
-                    starts.inside(output.len() + offset);
+                    writer.starts.inside(writer.written + offset);
                 }
             }
         }
-        output.extend_from_slice(folded);
-        word_latin |= entry.latin;
-        word_cyrillic |= entry.cyrillic;
-        previous = class;
+        writer.put(entry);
+        writer.word_latin |= entry.latin;
+        writer.word_cyrillic |= entry.cyrillic;
+        writer.previous = class;
     }
-    Ok(mixed || (word_latin && word_cyrillic))
+    if writer.previous == CharClass::Separator && writer.written > start {
+        // The space after the last word, which no word follows.
+        writer.written -= 1;
+    }
+    let mixed = writer.mixed || (writer.word_latin && writer.word_cyrillic);
+    let written = writer.written;
+    output.truncate(written);
+    Ok(mixed)
 }
 
-/// How many bytes at the start of `bytes` are ASCII, read eight at a time.
-fn ascii_run(bytes: &[u8]) -> usize {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut length = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0x80; 8]));
-        if word & HIGH != 0 {
-            // The first byte with its high bit set.
-            return length + (word & HIGH).trailing_zeros() as usize / 8;
-        }
-        length += 8;
-    }
-    length
-        + bytes
-            .get(length..)
-            .unwrap_or_default()
-            .iter()
-            .position(|byte| !byte.is_ascii())
-            .unwrap_or(bytes.len() - length)
-}
-
-/// What folding a run of ASCII saw, for the state `fold_fast` keeps between characters.
-#[derive(Debug, Clone, Copy)]
-struct AsciiFolded {
-    /// The run began with a letter or digit that went on the word before it.
-    continued: bool,
-    /// A word started in the run.
-    new_word: bool,
-    /// The run ended inside a word.
-    in_word: bool,
-}
-
-/// Folds a run of ASCII bytes into `output` (whose folded text starts at `start`), after a
-/// word when `in_word`: letters and digits lower-cased, every run of other bytes one space
-/// between words. Word starts go into `starts` when `STARTS`.
-///
-/// Eight bytes at a time, with no branch on the bytes: which bytes are letters or digits is
-/// worked out for all eight at once (SWAR: each byte's range checked by one addition that sets
-/// its high bit), and so is their folding (`| 0x20` lower-cases a letter and leaves a digit, a
-/// separator becomes a space). A space is written for the first separator after a word (and
-/// taken back at the end of the run if no word follows), so the eight folded bytes are the
-/// output as they are unless a separator follows a separator; those eight bytes go one at a
-/// time.
-fn fold_ascii<const STARTS: bool>(
-    output: &mut Vec<u8>,
-    start: usize,
-    run: &[u8],
-    mut in_word: bool,
-    starts: &mut Vec<usize>,
-) -> AsciiFolded {
-    let continued = in_word && run.first().is_some_and(u8::is_ascii_alphanumeric);
-    if !in_word && output.len() > start {
-        // The space before the next word, written now like the ones the run writes.
-        output.push(b' ');
-    }
-    let base = output.len();
-    output.resize(base + run.len(), 0);
-    let first_start = starts.len();
-    if STARTS {
-        // Words and separators alternate: at most one word per two bytes, rounded up.
-        starts.resize(first_start + run.len() / 2 + 1, 0);
-    }
-    let mut ascii = AsciiOutput {
-        output: output.get_mut(base..).unwrap_or_default(),
-        starts: starts.get_mut(first_start..).unwrap_or_default(),
-        written: 0,
-        words: 0,
-        in_word,
-        new_word: false,
-    };
-    let mut chunks = run.chunks_exact(8);
-    for chunk in &mut chunks {
-        ascii.chunk::<STARTS>(
-            u64::from_le_bytes(chunk.try_into().unwrap_or([b' '; 8])),
-            chunk,
-        );
-    }
-    ascii.bytes::<STARTS>(chunks.remainder());
-    let (written, words, new_word) = (ascii.written, ascii.words, ascii.new_word);
-    in_word = ascii.in_word;
-    if STARTS {
-        for position in starts
-            .get_mut(first_start..first_start + words)
-            .unwrap_or_default()
-        {
-            *position = 2 * (base + *position);
-        }
-        starts.truncate(first_start + words);
-    }
-    output.truncate(base + written);
-    if !in_word && output.len() > start && output.last() == Some(&b' ') {
-        // No word after the last separator (yet): the next one writes its space.
-        output.pop();
-    }
-    AsciiFolded {
-        continued,
-        new_word,
-        in_word,
-    }
-}
-
-/// Where `fold_ascii` writes: the run's room in the output and in the word starts (positions
-/// in the room, made absolute at the end), and how much of each it has used.
-struct AsciiOutput<'a> {
-    output: &'a mut [u8],
-    starts: &'a mut [usize],
-    written: usize,
-    words: usize,
-    /// Whether the last byte was a letter or digit.
-    in_word: bool,
-    new_word: bool,
-}
+/// Room kept free after the written output in `fold_fast`: more than one step writes (eight
+/// ASCII bytes and a space, or a space and a table entry).
+const SLACK: usize = 32;
 
 /// A byte of eight set in a `u64`.
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-impl AsciiOutput<'_> {
-    /// Eight bytes of ASCII (`bytes`, and the same as a number, first byte lowest).
+/// What `fold_fast` writes to and keeps between characters.
+struct Writer<'a, S> {
+    /// Written up to `written`, room after it (at least `SLACK` bytes at each step).
+    output: &'a mut Vec<u8>,
+    written: usize,
+    starts: &'a mut S,
+    /// The class of the last character that was not a mark or invisible; `Separator` also at
+    /// the start. Never `Mark`.
+    previous: CharClass,
+    /// Whether the current word has Latin letters and Cyrillic ones, and whether any word did.
+    word_latin: bool,
+    word_cyrillic: bool,
+    mixed: bool,
+}
+
+impl<S: Starts> Writer<'_, S> {
+    /// Appends a table entry's folding (its whole array is copied; only its length counts).
     #[inline]
-    fn chunk<const STARTS: bool>(&mut self, word: u64, bytes: &[u8]) {
+    fn put(&mut self, entry: &Entry) {
+        if let Some(room) = self.output.get_mut(self.written..self.written + MAX_FOLDED) {
+            room.copy_from_slice(&entry.folded);
+        }
+        self.written += usize::from(entry.length);
+    }
+
+    #[inline]
+    fn space(&mut self) {
+        if let Some(slot) = self.output.get_mut(self.written) {
+            *slot = b' ';
+        }
+        self.written += 1;
+    }
+
+    /// A separator: the first after a word is written as a space.
+    #[inline]
+    fn separator(&mut self) {
+        if self.previous != CharClass::Separator {
+            self.space();
+        }
+        self.previous = CharClass::Separator;
+    }
+
+    /// A word of a table character starts at `written` (after a separator, or after a word of
+    /// the other class).
+    #[inline]
+    fn word_start(&mut self) {
+        if self.previous != CharClass::Separator {
+            self.space();
+        }
+        self.starts.word(self.written);
+        self.mixed |= self.word_latin && self.word_cyrillic;
+        (self.word_latin, self.word_cyrillic) = (false, false);
+    }
+
+    /// Folds the first `valid` (1 to 8) bytes of `word`, which are ASCII (first byte lowest):
+    /// letters and digits lower-cased, the first separator after a word a space, any more
+    /// dropped.
+    ///
+    /// All eight at once, with no branch on the bytes: which bytes are letters or digits is
+    /// worked out for all of them (SWAR: each byte's range checked by one addition that sets
+    /// its high bit), and so is their folding (`| 0x20` lower-cases a letter and leaves a
+    /// digit, a separator becomes a space) and which bytes stay (letters and digits, and a
+    /// separator after one). When all stay (most often), the eight bytes are written as they
+    /// are; otherwise each is written where the next goes, and the place moves on only for
+    /// those that stay.
+    #[inline]
+    fn ascii(&mut self, word: u64, valid: usize) {
+        if self.previous == CharClass::Cjk {
+            // A CJK word ends here, with a separator or a Latin word: the same space.
+            self.space();
+            self.previous = CharClass::Separator;
+        }
+        let valid_high = HIGH & mask_of_bytes(valid);
+        // The bytes past `valid` may be anything: their high bits are cleared so that no
+        // addition below carries, and what they give is masked off.
+        let word = word & !HIGH;
         let lower = word | (0x20 * ONES);
         // No byte is over 0x7F, so no addition carries into the next byte: the high bit of
         // each byte says whether it is at least the lower bound, and not over the upper one.
         let letter = (lower + (0x80 - b'a' as u64) * ONES) & !(lower + (0x7F - b'z' as u64) * ONES);
         let digit = (word + (0x80 - b'0' as u64) * ONES) & !(word + (0x7F - b'9' as u64) * ONES);
-        let alphanumeric = (letter | digit) & HIGH;
+        let alphanumeric = (letter | digit) & valid_high;
+        let in_word = self.previous == CharClass::Other;
         // Whether the byte before each was a letter or digit.
-        let after_word = (alphanumeric << 8) | if self.in_word { 0x80 } else { 0 };
-        if alphanumeric | after_word != HIGH {
-            // Some separator follows another: it takes no room, so the bytes move.
-            self.bytes::<STARTS>(bytes);
-            return;
-        }
-        let keep = (alphanumeric >> 7) * 0xFF;
-        let folded = (lower & keep) | ((0x20 * ONES) & !keep);
-        if let Some(room) = self.output.get_mut(self.written..self.written + 8) {
+        let after_word = (alphanumeric << 8) | if in_word { 0x80 } else { 0 };
+        let keep = (alphanumeric | after_word) & valid_high;
+        let alphanumeric_bytes = (alphanumeric >> 7) * 0xFF;
+        let folded = (lower & alphanumeric_bytes) | ((0x20 * ONES) & !alphanumeric_bytes);
+        let word_starts = alphanumeric & !after_word;
+        let at = self.written;
+        if let Some(room) = self.output.get_mut(at..at + 8) {
             room.copy_from_slice(&folded.to_le_bytes());
         }
-        let mut word_starts = alphanumeric & !after_word;
-        self.new_word |= word_starts != 0;
-        if STARTS {
-            while word_starts != 0 {
-                if let Some(slot) = self.starts.get_mut(self.words) {
-                    *slot = self.written + (word_starts.trailing_zeros() / 8) as usize;
-                }
-                self.words += 1;
-                word_starts &= word_starts - 1;
+        let mut each_start = word_starts;
+        if keep == valid_high {
+            while each_start != 0 {
+                self.starts
+                    .word(at + (each_start.trailing_zeros() / 8) as usize);
+                each_start &= each_start - 1;
             }
+            self.written = at + valid;
+        } else {
+            // Some separator follows another and is dropped: the bytes after it move.
+            let mut positions = [0usize; 8];
+            let mut written = at;
+            for (index, position) in positions.iter_mut().enumerate() {
+                *position = written;
+                if let Some(slot) = self.output.get_mut(written) {
+                    *slot = (folded >> (8 * index)) as u8;
+                }
+                written += ((keep >> (8 * index + 7)) & 1) as usize;
+            }
+            while each_start != 0 {
+                let index = (each_start.trailing_zeros() / 8) as usize;
+                self.starts.word(positions[index & 7]);
+                each_start &= each_start - 1;
+            }
+            self.written = written;
         }
-        self.written += 8;
-        self.in_word = alphanumeric >> 63 != 0;
+        // Digits count as Latin here: that only sends a word of Cyrillic letters and ASCII
+        // digits through `unmix_scripts`, which leaves a word with no Latin letter alone.
+        if in_word && alphanumeric & 0x80 != 0 {
+            self.word_latin = true;
+        }
+        if word_starts != 0 {
+            self.mixed |= self.word_latin && self.word_cyrillic;
+            (self.word_latin, self.word_cyrillic) = (true, false);
+        }
+        self.previous = if (alphanumeric >> (8 * valid - 1)) & 1 != 0 {
+            CharClass::Other
+        } else {
+            CharClass::Separator
+        };
     }
+}
 
-    /// ASCII bytes one at a time, by the same rule as `chunk`.
-    #[inline]
-    fn bytes<const STARTS: bool>(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            let lower = byte | 0x20;
-            let alphanumeric = (lower.wrapping_sub(b'a') < 26) | (byte.wrapping_sub(b'0') < 10);
-            let starts_word = alphanumeric & !self.in_word;
-            self.new_word |= starts_word;
-            if STARTS {
-                if let Some(slot) = self.starts.get_mut(self.words) {
-                    *slot = self.written;
-                }
-                self.words += usize::from(starts_word);
-            }
-            if let Some(slot) = self.output.get_mut(self.written) {
-                *slot = if alphanumeric { lower } else { b' ' };
-            }
-            self.written += usize::from(alphanumeric | self.in_word);
-            self.in_word = alphanumeric;
-        }
+/// The low `bytes` (0 to 8) bytes of a number set.
+#[inline]
+fn mask_of_bytes(bytes: usize) -> u64 {
+    if bytes >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * bytes)) - 1
     }
 }
 
