@@ -11,7 +11,7 @@
 //!
 //! Two paths give the same result. The general one (`fold_general`) runs the normalizer over
 //! the text and folds what comes out, character by character: it is the definition. The fast
-//! one (`fold_bytes`) folds ASCII eight bytes at a time (`Writer::ascii`) and every other
+//! one (`fold_bytes`) folds ASCII sixteen bytes at a time (`Writer::ascii`) and every other
 //! character from a table worked out once by the general path (per block of 256 code points,
 //! on first use); a character whose folding depends on its neighbours (a combining mark, or
 //! one NFKC may compose with the character before it) is not in the table, and the words
@@ -31,7 +31,7 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization};
 /// (Han, Kana, Hangul) and any other script also separates words, because CJK text is often
 /// written with no space before a Latin word ("朝鲜DPRK").
 pub fn fold(text: &str) -> String {
-    let mut folded = Vec::with_capacity(text.len());
+    let mut folded = Vec::with_capacity(text.len() + SLACK);
     fold_bytes(&mut folded, text, &mut ());
     into_string(folded)
 }
@@ -236,7 +236,7 @@ fn fold_general(text: &str) -> String {
 /// look-alikes must be unmixed); `Err` with where it is when a character needs the general
 /// path.
 ///
-/// One loop over the text: eight bytes at a time while they are ASCII (`Writer::ascii`), up
+/// One loop over the text: sixteen bytes at a time while they are ASCII (`Writer::ascii`), up
 /// to the first other byte, which is folded from the table (`entry`). The output is written
 /// in place, in room made once for the text (and grown only when table foldings are longer
 /// than their characters), so a run of ASCII costs no set-up of its own however short it is:
@@ -270,28 +270,26 @@ fn fold_fast(
             let more = writer.output.len() + bytes.len() + SLACK;
             writer.output.resize(more, 0);
         }
-        // The next eight bytes (past the end: bytes that are not ASCII), as ASCII as far as
+        // The next sixteen bytes (past the end: bytes that are not ASCII), as ASCII as far as
         // they go.
-        let word = match bytes.get(at..at + 8) {
-            Some(eight) => u64::from_le_bytes(eight.try_into().unwrap_or([0x80; 8])),
+        let chunk: [u8; 16] = match bytes.get(at..at + 16) {
+            Some(sixteen) => sixteen.try_into().unwrap_or([0x80; 16]),
             None => {
-                let mut padded = [0x80; 8];
+                let mut padded = [0x80; 16];
                 for (slot, byte) in padded.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
                     *slot = *byte;
                 }
-                u64::from_le_bytes(padded)
+                padded
             }
         };
-        let high = word & HIGH;
-        let ascii = if high == 0 {
-            8
-        } else {
-            high.trailing_zeros() as usize / 8
-        };
+        let sixteen = Sixteen::of(&chunk);
+        let ascii = (sixteen.not_ascii | 1 << 16).trailing_zeros() as usize;
         if ascii > 0 {
-            writer.ascii(word, ascii);
+            writer.ascii(&sixteen, ascii);
             at += ascii;
-            continue;
+            if ascii == 16 || at >= bytes.len() {
+                continue;
+            }
         }
         let Some(character) = text.get(at..).and_then(|rest| rest.chars().next()) else {
             writer.output.truncate(writer.written);
@@ -357,13 +355,9 @@ fn fold_fast(
     Ok(mixed)
 }
 
-/// Room kept free after the written output in `fold_fast`: more than one step writes (eight
+/// Room kept free after the written output in `fold_fast`: more than one step writes (sixteen
 /// ASCII bytes and a space, or a space and a table entry).
 const SLACK: usize = 32;
-
-/// A byte of eight set in a `u64`.
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
 
 /// What `fold_fast` writes to and keeps between characters.
 struct Writer<'a, S> {
@@ -419,81 +413,69 @@ impl<S: Starts> Writer<'_, S> {
         (self.word_latin, self.word_cyrillic) = (false, false);
     }
 
-    /// Folds the first `valid` (1 to 8) bytes of `word`, which are ASCII (first byte lowest):
-    /// letters and digits lower-cased, the first separator after a word a space, any more
-    /// dropped.
+    /// Folds the first `valid` (1 to 16) bytes of `sixteen`, which are ASCII: letters and
+    /// digits lower-cased, the first separator after a word a space, any more dropped.
     ///
-    /// All eight at once, with no branch on the bytes: which bytes are letters or digits is
-    /// worked out for all of them (SWAR: each byte's range checked by one addition that sets
-    /// its high bit), and so is their folding (`| 0x20` lower-cases a letter and leaves a
-    /// digit, a separator becomes a space) and which bytes stay (letters and digits, and a
-    /// separator after one). When all stay (most often), the eight bytes are written as they
-    /// are; otherwise each is written where the next goes, and the place moves on only for
-    /// those that stay.
+    /// All at once, with no branch on the bytes: the folded bytes and which are letters or
+    /// digits come from `Sixteen::of`, and which bytes stay (letters and digits, and a
+    /// separator after one) and where words start are worked out on those bits. When all stay
+    /// (most often), the sixteen bytes are written as they are; otherwise, from the first that
+    /// does not, each is written where the next goes, and the place moves on only for those
+    /// that stay.
     #[inline]
-    fn ascii(&mut self, word: u64, valid: usize) {
+    fn ascii(&mut self, sixteen: &Sixteen, valid: usize) {
         if self.previous == CharClass::Cjk {
             // A CJK word ends here, with a separator or a Latin word: the same space.
             self.space();
             self.previous = CharClass::Separator;
         }
-        let valid_high = HIGH & mask_of_bytes(valid);
-        // The bytes past `valid` may be anything: their high bits are cleared so that no
-        // addition below carries, and what they give is masked off.
-        let word = word & !HIGH;
-        let lower = word | (0x20 * ONES);
-        // No byte is over 0x7F, so no addition carries into the next byte: the high bit of
-        // each byte says whether it is at least the lower bound, and not over the upper one.
-        let letter = (lower + (0x80 - b'a' as u64) * ONES) & !(lower + (0x7F - b'z' as u64) * ONES);
-        let digit = (word + (0x80 - b'0' as u64) * ONES) & !(word + (0x7F - b'9' as u64) * ONES);
-        let alphanumeric = (letter | digit) & valid_high;
+        let valid_bits = (1u32 << valid) - 1;
+        let alphanumeric = sixteen.alphanumeric & valid_bits;
         let in_word = self.previous == CharClass::Other;
         // Whether the byte before each was a letter or digit.
-        let after_word = (alphanumeric << 8) | if in_word { 0x80 } else { 0 };
-        let keep = (alphanumeric | after_word) & valid_high;
-        let alphanumeric_bytes = (alphanumeric >> 7) * 0xFF;
-        let folded = (lower & alphanumeric_bytes) | ((0x20 * ONES) & !alphanumeric_bytes);
+        let after_word = (alphanumeric << 1) | u32::from(in_word);
+        let keep = (alphanumeric | after_word) & valid_bits;
         let word_starts = alphanumeric & !after_word;
         let at = self.written;
-        if let Some(room) = self.output.get_mut(at..at + 8) {
-            room.copy_from_slice(&folded.to_le_bytes());
+        if let Some(room) = self.output.get_mut(at..at + 16) {
+            room.copy_from_slice(&sixteen.folded);
         }
         let mut each_start = word_starts;
-        if keep == valid_high {
+        if keep == valid_bits {
             while each_start != 0 {
-                self.starts
-                    .word(at + (each_start.trailing_zeros() / 8) as usize);
+                self.starts.word(at + each_start.trailing_zeros() as usize);
                 each_start &= each_start - 1;
             }
             self.written = at + valid;
         } else {
             // Some separator follows another and is dropped: the bytes after it move.
-            let mut positions = [0usize; 8];
-            let mut written = at;
-            for (index, position) in positions.iter_mut().enumerate() {
-                *position = written;
-                if let Some(slot) = self.output.get_mut(written) {
-                    *slot = (folded >> (8 * index)) as u8;
-                }
-                written += ((keep >> (8 * index + 7)) & 1) as usize;
-            }
             while each_start != 0 {
-                let index = (each_start.trailing_zeros() / 8) as usize;
-                self.starts.word(positions[index & 7]);
+                let index = each_start.trailing_zeros();
+                let before = keep & ((1 << index) - 1);
+                let kept = BYTE_ONES[(before & 0xFF) as usize] + BYTE_ONES[(before >> 8) as usize];
+                self.starts.word(at + usize::from(kept));
                 each_start &= each_start - 1;
+            }
+            let first = (!keep & valid_bits).trailing_zeros() as usize;
+            let mut written = at + first;
+            for (index, byte) in sixteen.folded.iter().enumerate().take(valid).skip(first) {
+                if let Some(slot) = self.output.get_mut(written) {
+                    *slot = *byte;
+                }
+                written += ((keep >> index) & 1) as usize;
             }
             self.written = written;
         }
         // Digits count as Latin here: that only sends a word of Cyrillic letters and ASCII
         // digits through `unmix_scripts`, which leaves a word with no Latin letter alone.
-        if in_word && alphanumeric & 0x80 != 0 {
+        if in_word && alphanumeric & 1 != 0 {
             self.word_latin = true;
         }
         if word_starts != 0 {
             self.mixed |= self.word_latin && self.word_cyrillic;
             (self.word_latin, self.word_cyrillic) = (true, false);
         }
-        self.previous = if (alphanumeric >> (8 * valid - 1)) & 1 != 0 {
+        self.previous = if (alphanumeric >> (valid - 1)) & 1 != 0 {
             CharClass::Other
         } else {
             CharClass::Separator
@@ -501,13 +483,78 @@ impl<S: Starts> Writer<'_, S> {
     }
 }
 
-/// The low `bytes` (0 to 8) bytes of a number set.
-#[inline]
-fn mask_of_bytes(bytes: usize) -> u64 {
-    if bytes >= 8 {
-        u64::MAX
-    } else {
-        (1u64 << (8 * bytes)) - 1
+/// How many bits of a byte are set, for each byte.
+const BYTE_ONES: [u8; 256] = {
+    let mut ones = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        ones[byte] = (byte as u32).count_ones() as u8;
+        byte += 1;
+    }
+    ones
+};
+
+/// Sixteen bytes of text, classified at once: bit `i` of each mask is about byte `i`.
+struct Sixteen {
+    /// Bytes that are not ASCII.
+    not_ascii: u32,
+    /// ASCII letters and digits.
+    alphanumeric: u32,
+    /// Each byte folded: a letter lower-cased, a digit as it is, anything else a space.
+    folded: [u8; 16],
+}
+
+impl Sixteen {
+    /// With SSE2 (always there on x86_64): compared as signed bytes, so that bytes that are
+    /// not ASCII (negative) are never in a range; `| 0x20` lower-cases a letter and leaves a
+    /// digit.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[inline]
+    fn of(bytes: &[u8; 16]) -> Sixteen {
+        use safe_arch::{
+            bitand_m128i, bitandnot_m128i, bitor_m128i, cmp_gt_mask_i8_m128i,
+            cmp_lt_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+            store_unaligned_m128i,
+        };
+        let splat = |byte: u8| set_splat_i8_m128i(byte as i8);
+        let within = |value, low: u8, high: u8| {
+            bitand_m128i(
+                cmp_gt_mask_i8_m128i(value, splat(low - 1)),
+                cmp_lt_mask_i8_m128i(value, splat(high + 1)),
+            )
+        };
+        let text = load_unaligned_m128i(bytes);
+        let lower = bitor_m128i(text, splat(0x20));
+        let alphanumeric = bitor_m128i(within(lower, b'a', b'z'), within(text, b'0', b'9'));
+        let folded = bitor_m128i(
+            bitand_m128i(alphanumeric, lower),
+            bitandnot_m128i(alphanumeric, splat(b' ')),
+        );
+        let mut out = [0u8; 16];
+        store_unaligned_m128i(&mut out, folded);
+        Sixteen {
+            not_ascii: (move_mask_i8_m128i(text) as u32) & 0xFFFF,
+            alphanumeric: (move_mask_i8_m128i(alphanumeric) as u32) & 0xFFFF,
+            folded: out,
+        }
+    }
+
+    /// Elsewhere, byte by byte, by the same rule.
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    fn of(bytes: &[u8; 16]) -> Sixteen {
+        let mut sixteen = Sixteen {
+            not_ascii: 0,
+            alphanumeric: 0,
+            folded: [b' '; 16],
+        };
+        for (index, (&byte, folded)) in bytes.iter().zip(&mut sixteen.folded).enumerate() {
+            sixteen.not_ascii |= u32::from(!byte.is_ascii()) << index;
+            if byte.is_ascii_alphanumeric() {
+                sixteen.alphanumeric |= 1 << index;
+                *folded = byte.to_ascii_lowercase();
+            }
+        }
+        sixteen
     }
 }
 

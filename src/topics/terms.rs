@@ -19,6 +19,7 @@
 //! stays in the cache, and a comparison of eight bytes at once per literal found.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -355,11 +356,11 @@ impl Literals {
 
     /// Finds every literal in `folded`, into `hits` (whose earlier hits are dropped), looking
     /// at the `starts` folding reported.
-    pub fn scan(&self, folded: &str, starts: &[usize], hits: &mut Hits) {
+    pub fn scan(&self, folded: &[u8], starts: &[usize], hits: &mut Hits) {
         hits.found.clear();
         hits.literals.clear();
         hits.ranges.clear();
-        let bytes = folded.as_bytes();
+        let bytes = folded;
         let table = &self.table;
         // First the starts where some literal may start, picked out with no branch on the
         // answer (each is written, and kept by counting it); most places start nothing.
@@ -404,6 +405,31 @@ impl Literals {
 /// A word boundary in folded text: the space between words, the newline between fields.
 fn is_boundary(byte: u8) -> bool {
     byte == b' ' || byte == b'\n'
+}
+
+/// Folded text, as the scan reads it (bytes) and as a regex reads it (a string, checked to be
+/// UTF-8 only when a regex first asks: most items are decided by their literals alone).
+/// Folding writes whole characters, so it always is; were it not, the bad bytes would read as
+/// U+FFFD rather than panic.
+#[derive(Debug)]
+pub struct FoldedText<'a> {
+    bytes: &'a [u8],
+    text: OnceCell<Cow<'a, str>>,
+}
+
+impl<'a> FoldedText<'a> {
+    pub fn new(bytes: &'a [u8]) -> FoldedText<'a> {
+        FoldedText {
+            bytes,
+            text: OnceCell::new(),
+        }
+    }
+
+    /// The text as a string.
+    pub fn text(&self) -> &str {
+        self.text
+            .get_or_init(|| String::from_utf8_lossy(self.bytes))
+    }
 }
 
 /// Which byte ranges of the folded text a topic may look at (its `fields`); `None` for all.
@@ -510,7 +536,7 @@ impl CompiledTerm {
 
     /// Whether the term hits anywhere in `folded` (within `allowed`) outside the cover of its
     /// exceptions.
-    pub fn hits(&self, folded: &str, hits: &Hits, allowed: Allowed<'_>) -> bool {
+    pub fn hits(&self, folded: &FoldedText<'_>, hits: &Hits, allowed: Allowed<'_>) -> bool {
         if let (Pattern::Literal(literal), true, None) =
             (&self.pattern, self.except.is_empty(), allowed)
         {
@@ -521,7 +547,12 @@ impl CompiledTerm {
     }
 
     /// Every hit of the term, split into those that count and those an exception covers.
-    pub fn hit_ranges(&self, folded: &str, hits: &Hits, allowed: Allowed<'_>) -> TermHits {
+    pub fn hit_ranges(
+        &self,
+        folded: &FoldedText<'_>,
+        hits: &Hits,
+        allowed: Allowed<'_>,
+    ) -> TermHits {
         let own: Vec<Range<usize>> = self
             .pattern
             .hits(folded, hits)
@@ -613,13 +644,13 @@ impl Pattern {
         }
     }
 
-    fn hits<'a>(&self, folded: &str, hits: &'a Hits) -> Cow<'a, [Range<usize>]> {
+    fn hits<'a>(&self, folded: &FoldedText<'_>, hits: &'a Hits) -> Cow<'a, [Range<usize>]> {
         match self {
             Pattern::Literal(literal) => Cow::Borrowed(hits.of(*literal)),
             Pattern::Regex(regex) => {
                 #[cfg(test)]
                 REGEX_RUNS.with(|runs| runs.set(runs.get() + 1));
-                Cow::Owned(regex.find_iter(folded).map(|found| found.range()).collect())
+                Cow::Owned(regex.find_iter(folded.text()).map(|found| found.range()).collect())
             }
             Pattern::Nothing => Cow::Borrowed(&[]),
         }
@@ -744,7 +775,7 @@ mod tests {
                 fold::fold_bytes(&mut folded, &text, &mut starts);
                 let folded = String::from_utf8(folded).unwrap();
                 let mut hits = Hits::default();
-                literals.scan(&folded, &starts, &mut hits);
+                literals.scan(folded.as_bytes(), &starts, &mut hits);
                 let expected = every_hit(&patterns, &folded, &starts);
                 assert_eq!(hits.found, expected, "in {folded:?}");
                 total += expected.len();
@@ -803,7 +834,7 @@ mod tests {
             let mut starts = Vec::new();
             fold::fold_bytes(&mut folded, line, &mut starts);
             let folded = String::from_utf8(folded).unwrap();
-            literals.scan(&folded, &starts, &mut hits);
+            literals.scan(folded.as_bytes(), &starts, &mut hits);
             let expected = every_hit(&patterns, &folded, &starts);
             assert_eq!(hits.found, expected, "in {folded:?}");
             total += expected.len();
