@@ -315,7 +315,7 @@ impl TopicSet {
         uses.clear();
         for literal in hits.literals() {
             if let Some(found) = self.uses_of_literal.get(literal) {
-                uses.extend(found);
+                uses.extend_from_slice(found);
             }
         }
         uses.sort_unstable();

@@ -84,17 +84,19 @@ fn key_at(bytes: &[u8], at: usize) -> u32 {
     const ONES: u32 = 0x0101_0101;
     let zero = |value: u32| value.wrapping_sub(ONES) & !value & (0x80 * ONES);
     let boundaries = zero(word ^ (u32::from(b' ') * ONES)) | zero(word ^ (u32::from(b'\n') * ONES));
-    if boundaries == 0 {
-        word
-    } else {
-        // Keep the bytes before it.
-        word & ((1u32 << (boundaries.trailing_zeros() - 7)) - 1)
-    }
+    // Keep the bytes before it, with no branch (words shorter than four bytes are common, and
+    // a branch on them is mispredicted): the lowest flag, at bit 7 of its byte, shifted down
+    // to bit 0 of it, less one, is the mask of the bytes below; with no flag, all of them.
+    let lowest = boundaries & boundaries.wrapping_neg();
+    word & (lowest >> 7).wrapping_sub(1)
 }
 
 /// The first eight bytes at `at` (zero bytes past the end) as a number, to compare with a
 /// candidate's own first eight at once.
 fn head_at(bytes: &[u8], at: usize) -> u64 {
+    if let Some(eight) = bytes.get(at..at + 8) {
+        return u64::from_le_bytes(eight.try_into().unwrap_or_default());
+    }
     let mut head = [0u8; 8];
     for (slot, byte) in head.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
         *slot = *byte;
