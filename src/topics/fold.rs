@@ -291,59 +291,23 @@ fn fold_fast(
                 continue;
             }
         }
-        let Some(character) = text.get(at..).and_then(|rest| rest.chars().next()) else {
-            writer.output.truncate(writer.written);
-            return Err(at);
-        };
-        let here = at;
-        at += character.len_utf8();
-        let entry = entry(character);
-        let class = match entry.kind {
-            Kind::General => {
+        // Characters that are not ASCII, from the table, one after another as long as they
+        // come (Cyrillic, Greek or CJK text is nothing else).
+        while let Some(&lead) = bytes.get(at) {
+            if lead.is_ascii() {
+                break;
+            }
+            if writer.written + SLACK > writer.output.len() {
+                let more = writer.output.len() + bytes.len() + SLACK;
+                writer.output.resize(more, 0);
+            }
+            let (code, length) = decode(bytes, at);
+            if !writer.character(entry(code)) {
                 writer.output.truncate(writer.written);
-                return Err(here);
+                return Err(at);
             }
-            Kind::Invisible => continue,
-            Kind::Separator => {
-                writer.separator();
-                continue;
-            }
-            Kind::Mark => {
-                let keep = match writer.previous {
-                    CharClass::Cjk => true,
-                    CharClass::Other => !entry.accent,
-                    CharClass::Separator | CharClass::Mark => false,
-                };
-                if keep {
-                    writer.put(entry);
-                }
-                continue;
-            }
-            Kind::Cjk => CharClass::Cjk,
-            Kind::Letter => CharClass::Other,
-        };
-        let folded = entry.folded();
-        if writer.previous != class {
-            writer.word_start();
-            if class == CharClass::Cjk {
-                // Every character but the first (a CJK entry may be several).
-                for (offset, byte) in folded.iter().enumerate().skip(1) {
-                    if !is_continuation(*byte) {
-                        writer.starts.inside(writer.written + offset);
-                    }
-                }
-            }
-        } else if class == CharClass::Cjk {
-            for (offset, byte) in folded.iter().enumerate() {
-                if !is_continuation(*byte) {
-                    writer.starts.inside(writer.written + offset);
-                }
-            }
+            at += length;
         }
-        writer.put(entry);
-        writer.word_latin |= entry.latin;
-        writer.word_cyrillic |= entry.cyrillic;
-        writer.previous = class;
     }
     if writer.previous == CharClass::Separator && writer.written > start {
         // The space after the last word, which no word follows.
@@ -375,6 +339,56 @@ struct Writer<'a, S> {
 }
 
 impl<S: Starts> Writer<'_, S> {
+    /// Folds one character that is not ASCII by its table entry; `false` when it needs the
+    /// general path.
+    #[inline]
+    fn character(&mut self, entry: &Entry) -> bool {
+        let class = match entry.kind {
+            Kind::General => return false,
+            Kind::Invisible => return true,
+            Kind::Separator => {
+                self.separator();
+                return true;
+            }
+            Kind::Mark => {
+                let keep = match self.previous {
+                    CharClass::Cjk => true,
+                    CharClass::Other => !entry.accent,
+                    CharClass::Separator | CharClass::Mark => false,
+                };
+                if keep {
+                    self.put(entry);
+                }
+                return true;
+            }
+            Kind::Cjk => CharClass::Cjk,
+            Kind::Letter => CharClass::Other,
+        };
+        let folded = entry.folded();
+        if self.previous != class {
+            self.word_start();
+            if class == CharClass::Cjk {
+                // Every character but the first (a CJK entry may be several).
+                for (offset, byte) in folded.iter().enumerate().skip(1) {
+                    if !is_continuation(*byte) {
+                        self.starts.inside(self.written + offset);
+                    }
+                }
+            }
+        } else if class == CharClass::Cjk {
+            for (offset, byte) in folded.iter().enumerate() {
+                if !is_continuation(*byte) {
+                    self.starts.inside(self.written + offset);
+                }
+            }
+        }
+        self.put(entry);
+        self.word_latin |= entry.latin;
+        self.word_cyrillic |= entry.cyrillic;
+        self.previous = class;
+        true
+    }
+
     /// Appends a table entry's folding (its whole array is copied; only its length counts).
     #[inline]
     fn put(&mut self, entry: &Entry) {
@@ -468,13 +482,12 @@ impl<S: Starts> Writer<'_, S> {
         }
         // Digits count as Latin here: that only sends a word of Cyrillic letters and ASCII
         // digits through `unmix_scripts`, which leaves a word with no Latin letter alone.
-        if in_word && alphanumeric & 1 != 0 {
-            self.word_latin = true;
-        }
-        if word_starts != 0 {
-            self.mixed |= self.word_latin && self.word_cyrillic;
-            (self.word_latin, self.word_cyrillic) = (true, false);
-        }
+        let continued = in_word & (alphanumeric & 1 != 0);
+        let started = word_starts != 0;
+        self.word_latin |= continued;
+        self.mixed |= started & self.word_latin & self.word_cyrillic;
+        self.word_latin |= started;
+        self.word_cyrillic &= !started;
         self.previous = if (alphanumeric >> (valid - 1)) & 1 != 0 {
             CharClass::Other
         } else {
@@ -813,10 +826,33 @@ impl Entry {
 const BLOCK: usize = 256;
 const BLOCKS: usize = (char::MAX as usize + 1) / BLOCK;
 
-fn entry(character: char) -> &'static Entry {
+/// The code point of the character that starts at `at` in `bytes` (not ASCII), and its
+/// length. `bytes` are a `str`'s and `at` a character boundary, so the character is whole and
+/// well-formed.
+#[inline]
+fn decode(bytes: &[u8], at: usize) -> (u32, usize) {
+    let lead = u32::from(bytes.get(at).copied().unwrap_or_default());
+    let next = |offset: usize| u32::from(bytes.get(at + offset).copied().unwrap_or_default() & 0x3F);
+    if lead < 0xE0 {
+        (((lead & 0x1F) << 6) | next(1), 2)
+    } else if lead < 0xF0 {
+        (((lead & 0x0F) << 12) | (next(1) << 6) | next(2), 3)
+    } else {
+        (
+            ((lead & 0x07) << 18) | (next(1) << 12) | (next(2) << 6) | next(3),
+            4,
+        )
+    }
+}
+
+/// The table entry of a code point.
+fn entry(code: u32) -> &'static Entry {
     static TABLE: [OnceLock<Box<[Entry]>>; BLOCKS] = [const { OnceLock::new() }; BLOCKS];
-    let code = character as usize;
-    let block = TABLE[code / BLOCK].get_or_init(|| {
+    let code = code as usize;
+    let Some(block) = TABLE.get(code / BLOCK) else {
+        return &Entry::GENERAL;
+    };
+    let block = block.get_or_init(|| {
         (code / BLOCK * BLOCK..(code / BLOCK + 1) * BLOCK)
             .map(|code| {
                 u32::try_from(code)
@@ -826,7 +862,7 @@ fn entry(character: char) -> &'static Entry {
             })
             .collect()
     });
-    &block[code % BLOCK]
+    block.get(code % BLOCK).unwrap_or(&Entry::GENERAL)
 }
 
 /// Whether NFKC leaves the character's place in a text alone: no combining class (so it is

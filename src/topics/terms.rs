@@ -25,6 +25,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use regex::Regex;
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 use super::fold::{fold, is_cjk};
 use crate::config::{Location, TermConfig, TermSyntax};
@@ -417,6 +418,7 @@ fn is_boundary(byte: u8) -> bool {
 pub struct FoldedText<'a> {
     bytes: &'a [u8],
     text: OnceCell<Cow<'a, str>>,
+    ascii: OnceCell<bool>,
 }
 
 impl<'a> FoldedText<'a> {
@@ -424,7 +426,13 @@ impl<'a> FoldedText<'a> {
         FoldedText {
             bytes,
             text: OnceCell::new(),
+            ascii: OnceCell::new(),
         }
+    }
+
+    /// Whether the text is all ASCII (worked out when first asked).
+    pub fn is_ascii(&self) -> bool {
+        *self.ascii.get_or_init(|| self.bytes.is_ascii())
     }
 
     /// The text as a string.
@@ -490,7 +498,9 @@ impl FoldedLiteral {
 #[derive(Debug, Clone)]
 enum Pattern {
     Literal(LiteralId),
-    Regex(Regex),
+    /// A regex, and whether every match of it has a character that is not ASCII (so it is
+    /// not run on text that is all ASCII, where it cannot match).
+    Regex(Regex, bool),
     /// A literal that folds to nothing (only punctuation): it can never match.
     Nothing,
 }
@@ -589,11 +599,11 @@ impl CompiledTerm {
     /// Whether the term needs a regex run (its own pattern or an exception is a regex): such
     /// terms are looked at only when the cheaper ones leave the answer open.
     pub fn needs_regex(&self) -> bool {
-        matches!(self.pattern, Pattern::Regex(_))
+        matches!(self.pattern, Pattern::Regex(..))
             || self
                 .except
                 .iter()
-                .any(|pattern| matches!(pattern, Pattern::Regex(_)))
+                .any(|pattern| matches!(pattern, Pattern::Regex(..)))
     }
 
     /// The literal of the term itself (`None` for a regex or a term that folds to nothing).
@@ -606,7 +616,7 @@ impl CompiledTerm {
 
     /// Whether the term is a regex (not a literal).
     pub fn is_regex(&self) -> bool {
-        matches!(self.pattern, Pattern::Regex(_))
+        matches!(self.pattern, Pattern::Regex(..))
     }
 
     /// Whether the term is a literal that folds to nothing, so it can never hit.
@@ -642,20 +652,54 @@ impl Pattern {
                     )
                 }
             }
-            TermSyntax::Regex(regex) => (Pattern::Regex(regex.clone()), None),
+            TermSyntax::Regex(regex) => (
+                Pattern::Regex(regex.clone(), needs_non_ascii_of(regex.as_str())),
+                None,
+            ),
         }
     }
 
     fn hits<'a>(&self, folded: &FoldedText<'_>, hits: &'a Hits) -> Cow<'a, [Range<usize>]> {
         match self {
             Pattern::Literal(literal) => Cow::Borrowed(hits.of(*literal)),
-            Pattern::Regex(regex) => {
+            Pattern::Regex(_, true) if folded.is_ascii() => Cow::Borrowed(&[]),
+            Pattern::Regex(regex, _) => {
                 #[cfg(test)]
                 REGEX_RUNS.with(|runs| runs.set(runs.get() + 1));
                 Cow::Owned(regex.find_iter(folded.text()).map(|found| found.range()).collect())
             }
             Pattern::Nothing => Cow::Borrowed(&[]),
         }
+    }
+}
+
+/// Whether every match of the regex `pattern` (as `config` compiles it: case-insensitive,
+/// Unicode) has a character that is not ASCII; `false` when unsure.
+fn needs_non_ascii_of(pattern: &str) -> bool {
+    regex_syntax::ParserBuilder::new()
+        .case_insensitive(true)
+        .unicode(true)
+        .build()
+        .parse(pattern)
+        .is_ok_and(|hir| needs_non_ascii(&hir))
+}
+
+/// Whether every match of `hir` has a character that is not ASCII: a literal or a class of
+/// such characters, in a part that every match goes through.
+fn needs_non_ascii(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(literal) => !literal.0.is_ascii(),
+        HirKind::Class(Class::Unicode(class)) => {
+            class.ranges().iter().all(|range| !range.start().is_ascii())
+        }
+        HirKind::Class(Class::Bytes(class)) => {
+            class.ranges().iter().all(|range| !range.start().is_ascii())
+        }
+        HirKind::Repetition(repetition) => repetition.min > 0 && needs_non_ascii(&repetition.sub),
+        HirKind::Capture(capture) => needs_non_ascii(&capture.sub),
+        HirKind::Concat(parts) => parts.iter().any(needs_non_ascii),
+        HirKind::Alternation(parts) => parts.iter().all(needs_non_ascii),
     }
 }
 
@@ -696,6 +740,68 @@ mod tests {
         }
         found.sort_unstable();
         found
+    }
+
+    #[test]
+    fn regexes_that_need_a_character_beyond_ascii_are_known() {
+        for pattern in [
+            "北[美中日韓]? ?[가-힣]",
+            "[가-힣]+",
+            "é",
+            "x?ж",
+            "(kim )?북한",
+            "(?:北|南)朝鮮",
+            "[а-я]{2,}",
+        ] {
+            assert!(needs_non_ascii_of(pattern), "{pattern}");
+        }
+        // Case-insensitive, as terms are: ſ and the Kelvin sign match `s` and `k`.
+        for pattern in [
+            "kim", "ſ", "\u{212A}", "é|e", "é?", "[a-é]", "北|kim", "(?:北)*", "\\w+", "^$",
+        ] {
+            assert!(!needs_non_ascii_of(pattern), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn a_regex_skipped_on_ascii_text_would_not_have_matched_there() {
+        // Over every line of the corpus and the labelled headlines, folded: where a regex the
+        // engine skips on all-ASCII text meets such a line, running it finds nothing.
+        let Some(files) = fold::tests::shared_text_files() else {
+            return;
+        };
+        let regexes: Vec<Regex> = [
+            "北[美中日韓]? ?[가-힣]",
+            "(?:kim )?(?:북한|朝鲜)",
+            "[а-яё]+",
+            "é",
+            "[^\\x00-\\x7F]",
+        ]
+        .iter()
+        .map(|pattern| {
+            assert!(needs_non_ascii_of(pattern), "{pattern}");
+            regex::RegexBuilder::new(pattern)
+                .case_insensitive(true)
+                .build()
+                .unwrap()
+        })
+        .collect();
+        let (mut ascii_lines, mut other_hits) = (0, 0);
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap();
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                let folded = fold::fold(line);
+                for regex in &regexes {
+                    if folded.is_ascii() {
+                        assert!(!regex.is_match(&folded), "{regex} in {folded:?}");
+                    } else {
+                        other_hits += usize::from(regex.is_match(&folded));
+                    }
+                }
+                ascii_lines += usize::from(folded.is_ascii());
+            }
+        }
+        assert!(ascii_lines > 10_000 && other_hits > 100, "{ascii_lines} {other_hits}");
     }
 
     #[test]
