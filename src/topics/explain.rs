@@ -87,7 +87,10 @@ pub(super) fn explain(
                 .into_iter()
                 .map(|range| {
                     let field = folded.field_of(&range);
-                    (hit_text(context.folded.text(), range, term.is_prefix()), field)
+                    (
+                        hit_text(context.folded.text(), range, term.is_prefix()),
+                        field,
+                    )
                 })
                 .collect::<Vec<_>>()
         };

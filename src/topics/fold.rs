@@ -525,9 +525,8 @@ impl Sixteen {
     #[inline]
     fn of(bytes: &[u8; 16]) -> Sixteen {
         use safe_arch::{
-            bitand_m128i, bitandnot_m128i, bitor_m128i, cmp_gt_mask_i8_m128i,
-            cmp_lt_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
-            store_unaligned_m128i,
+            bitand_m128i, bitandnot_m128i, bitor_m128i, cmp_gt_mask_i8_m128i, cmp_lt_mask_i8_m128i,
+            load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i, store_unaligned_m128i,
         };
         let splat = |byte: u8| set_splat_i8_m128i(byte as i8);
         let within = |value, low: u8, high: u8| {
@@ -832,7 +831,8 @@ const BLOCKS: usize = (char::MAX as usize + 1) / BLOCK;
 #[inline]
 fn decode(bytes: &[u8], at: usize) -> (u32, usize) {
     let lead = u32::from(bytes.get(at).copied().unwrap_or_default());
-    let next = |offset: usize| u32::from(bytes.get(at + offset).copied().unwrap_or_default() & 0x3F);
+    let next =
+        |offset: usize| u32::from(bytes.get(at + offset).copied().unwrap_or_default() & 0x3F);
     if lead < 0xE0 {
         (((lead & 0x1F) << 6) | next(1), 2)
     } else if lead < 0xF0 {

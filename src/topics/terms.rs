@@ -666,7 +666,12 @@ impl Pattern {
             Pattern::Regex(regex, _) => {
                 #[cfg(test)]
                 REGEX_RUNS.with(|runs| runs.set(runs.get() + 1));
-                Cow::Owned(regex.find_iter(folded.text()).map(|found| found.range()).collect())
+                Cow::Owned(
+                    regex
+                        .find_iter(folded.text())
+                        .map(|found| found.range())
+                        .collect(),
+                )
             }
             Pattern::Nothing => Cow::Borrowed(&[]),
         }
@@ -801,7 +806,10 @@ mod tests {
                 ascii_lines += usize::from(folded.is_ascii());
             }
         }
-        assert!(ascii_lines > 10_000 && other_hits > 100, "{ascii_lines} {other_hits}");
+        assert!(
+            ascii_lines > 10_000 && other_hits > 100,
+            "{ascii_lines} {other_hits}"
+        );
     }
 
     #[test]
