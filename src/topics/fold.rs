@@ -508,6 +508,7 @@ const BYTE_ONES: [u8; 256] = {
 };
 
 /// Sixteen bytes of text, classified at once: bit `i` of each mask is about byte `i`.
+#[derive(Debug, PartialEq, Eq)]
 struct Sixteen {
     /// Bytes that are not ASCII.
     not_ascii: u32,
@@ -554,6 +555,12 @@ impl Sixteen {
     /// Elsewhere, byte by byte, by the same rule.
     #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     fn of(bytes: &[u8; 16]) -> Sixteen {
+        Sixteen::of_bytes(bytes)
+    }
+
+    /// Byte by byte: what `of` does where there is no SSE2, and what it must give with it.
+    #[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+    fn of_bytes(bytes: &[u8; 16]) -> Sixteen {
         let mut sixteen = Sixteen {
             not_ascii: 0,
             alphanumeric: 0,
@@ -1063,6 +1070,31 @@ pub(crate) mod tests {
                     same_as_general(&format!("{text}ж"));
                     same_as_general(&format!(" {text} "));
                     same_as_general(&text.to_uppercase());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sixteen_bytes_are_classified_alike_with_and_without_simd() {
+        // Every byte value at every place, among letters, digits, separators and bytes that
+        // are not ASCII.
+        let fillers = [
+            *b"aZ09 .-_@[`{/:~\x7f",
+            [
+                0x80, 0xC3, 0xA9, b'A', b'z', b'0', b'9', b'`', b'{', b'@', b'[', b'/', b':', 0xFF,
+                0x7F, b' ',
+            ],
+        ];
+        for filler in fillers {
+            for at in 0..16 {
+                for byte in 0..=255u8 {
+                    let mut bytes = [0u8; 16];
+                    for (index, slot) in bytes.iter_mut().enumerate() {
+                        *slot = filler[(index + at) % filler.len()];
+                    }
+                    bytes[at] = byte;
+                    assert_eq!(Sixteen::of(&bytes), Sixteen::of_bytes(&bytes), "{bytes:?}");
                 }
             }
         }
