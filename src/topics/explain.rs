@@ -76,7 +76,7 @@ impl Explanation {
 
 pub(super) fn explain(
     topic: &CompiledTopic,
-    context: &Context<'_>,
+    context: &Context<'_, '_>,
     folded: &FoldedItem,
     in_scope: bool,
 ) -> Explanation {
@@ -87,7 +87,10 @@ pub(super) fn explain(
                 .into_iter()
                 .map(|range| {
                     let field = folded.field_of(&range);
-                    (hit_text(context.folded, range, term.is_prefix()), field)
+                    (
+                        hit_text(context.folded.text(), range, term.is_prefix()),
+                        field,
+                    )
                 })
                 .collect::<Vec<_>>()
         };

@@ -11,7 +11,7 @@
 //!
 //! Two paths give the same result. The general one (`fold_general`) runs the normalizer over
 //! the text and folds what comes out, character by character: it is the definition. The fast
-//! one (`fold_bytes`) folds ASCII eight bytes at a time (`fold_ascii`) and every other
+//! one (`fold_bytes`) folds ASCII sixteen bytes at a time (`Writer::ascii`) and every other
 //! character from a table worked out once by the general path (per block of 256 code points,
 //! on first use); a character whose folding depends on its neighbours (a combining mark, or
 //! one NFKC may compose with the character before it) is not in the table, and the words
@@ -31,7 +31,7 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization};
 /// (Han, Kana, Hangul) and any other script also separates words, because CJK text is often
 /// written with no space before a Latin word ("朝鲜DPRK").
 pub fn fold(text: &str) -> String {
-    let mut folded = Vec::with_capacity(text.len());
+    let mut folded = Vec::with_capacity(text.len() + SLACK);
     fold_bytes(&mut folded, text, &mut ());
     into_string(folded)
 }
@@ -45,8 +45,6 @@ pub(crate) trait Starts {
     /// How many there are, and dropping those after the first `count`.
     fn count(&self) -> usize;
     fn truncate(&mut self, count: usize);
-    /// The positions themselves, to be written in place (`None` when they are ignored).
-    fn positions(&mut self) -> Option<&mut Vec<usize>>;
 }
 
 impl Starts for () {
@@ -56,9 +54,6 @@ impl Starts for () {
         0
     }
     fn truncate(&mut self, _: usize) {}
-    fn positions(&mut self) -> Option<&mut Vec<usize>> {
-        None
-    }
 }
 
 /// Starts as positions: `2 * at` for a word, `2 * at + 1` for a character inside a CJK word.
@@ -74,9 +69,6 @@ impl Starts for Vec<usize> {
     }
     fn truncate(&mut self, count: usize) {
         Vec::truncate(self, count);
-    }
-    fn positions(&mut self) -> Option<&mut Vec<usize>> {
-        Some(self)
     }
 }
 
@@ -240,8 +232,20 @@ fn fold_general(text: &str) -> String {
 }
 
 /// The fast path: appends the folding of `text` to `output` (whose folded text starts at
-/// `start`) and returns whether a word mixed Latin and Cyrillic letters (so look-alikes must
-/// be unmixed); `Err` with where it is when a character needs the general path.
+/// `start`, its end so far) and returns whether a word mixed Latin and Cyrillic letters (so
+/// look-alikes must be unmixed); `Err` with where it is when a character needs the general
+/// path.
+///
+/// One loop over the text: sixteen bytes at a time while they are ASCII (`Writer::ascii`), up
+/// to the first other byte, which is folded from the table (`entry`). The output is written
+/// in place, in room made once for the text (and grown only when table foldings are longer
+/// than their characters), so a run of ASCII costs no set-up of its own however short it is:
+/// French, German or Swedish text has an accented letter every few words.
+///
+/// Separators follow one rule whichever way they are read: the first separator after a word
+/// is written as a space and any more are dropped, so after a separator the output ends with a
+/// space (or nothing was written yet); a word that starts right after a word of another class
+/// (Latin after CJK) writes its own space; a space left at the end is taken back.
 fn fold_fast(
     output: &mut Vec<u8>,
     start: usize,
@@ -249,270 +253,327 @@ fn fold_fast(
     starts: &mut impl Starts,
 ) -> Result<bool, usize> {
     let bytes = text.as_bytes();
-    let mut previous = CharClass::Separator;
-    // Whether the current word has Latin letters and Cyrillic ones, and whether any word did.
-    let (mut word_latin, mut word_cyrillic, mut mixed) = (false, false, false);
+    let written = output.len();
+    output.resize(written + text.len() + SLACK, 0);
+    let mut writer = Writer {
+        output,
+        written,
+        starts,
+        previous: CharClass::Separator,
+        word_latin: false,
+        word_cyrillic: false,
+        mixed: false,
+    };
     let mut at = 0;
-    output.reserve(text.len() + 1);
-    while let Some(&byte) = bytes.get(at) {
-        if byte.is_ascii() {
-            // A run of ASCII at once: letters and digits lower-cased, anything else separates.
-            let run_end = at + ascii_run(bytes.get(at..).unwrap_or_default());
-            let run = bytes.get(at..run_end).unwrap_or_default();
-            at = run_end.max(at + 1);
-            let in_word = previous == CharClass::Other;
-            let folded = match starts.positions() {
-                Some(positions) => fold_ascii::<true>(output, start, run, in_word, positions),
-                None => fold_ascii::<false>(output, start, run, in_word, &mut Vec::new()),
-            };
-            // Digits count as Latin here: that only sends a word of Cyrillic letters and ASCII
-            // digits through `unmix_scripts`, which leaves a word with no Latin letter alone.
-            if folded.continued {
-                word_latin = true;
-            }
-            if folded.new_word {
-                mixed |= word_latin && word_cyrillic;
-                (word_latin, word_cyrillic) = (true, false);
-            }
-            previous = if folded.in_word {
-                CharClass::Other
-            } else {
-                CharClass::Separator
-            };
-            continue;
+    while at < bytes.len() {
+        if writer.written + SLACK > writer.output.len() {
+            let more = writer.output.len() + bytes.len() + SLACK;
+            writer.output.resize(more, 0);
         }
-        let Some(character) = text.get(at..).and_then(|rest| rest.chars().next()) else {
-            return Err(at);
+        // The next sixteen bytes (past the end: bytes that are not ASCII), as ASCII as far as
+        // they go.
+        let chunk: [u8; 16] = match bytes.get(at..at + 16) {
+            Some(sixteen) => sixteen.try_into().unwrap_or([0x80; 16]),
+            None => {
+                let mut padded = [0x80; 16];
+                for (slot, byte) in padded.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
+                    *slot = *byte;
+                }
+                padded
+            }
         };
-        let here = at;
-        at += character.len_utf8();
-        let entry = entry(character);
-        let class = match entry.kind {
-            Kind::General => return Err(here),
-            Kind::Invisible => continue,
-            Kind::Separator => {
-                previous = CharClass::Separator;
+        let sixteen = Sixteen::of(&chunk);
+        let ascii = (sixteen.not_ascii | 1 << 16).trailing_zeros() as usize;
+        if ascii > 0 {
+            writer.ascii(&sixteen, ascii);
+            at += ascii;
+            if ascii == 16 || at >= bytes.len() {
                 continue;
             }
+        }
+        // Characters that are not ASCII, from the table, one after another as long as they
+        // come (Cyrillic, Greek or CJK text is nothing else).
+        while let Some(&lead) = bytes.get(at) {
+            if lead.is_ascii() {
+                break;
+            }
+            if writer.written + SLACK > writer.output.len() {
+                let more = writer.output.len() + bytes.len() + SLACK;
+                writer.output.resize(more, 0);
+            }
+            let (code, length) = decode(bytes, at);
+            if !writer.character(entry(code)) {
+                writer.output.truncate(writer.written);
+                return Err(at);
+            }
+            at += length;
+        }
+    }
+    if writer.previous == CharClass::Separator && writer.written > start {
+        // The space after the last word, which no word follows.
+        writer.written -= 1;
+    }
+    let mixed = writer.mixed || (writer.word_latin && writer.word_cyrillic);
+    let written = writer.written;
+    output.truncate(written);
+    Ok(mixed)
+}
+
+/// Room kept free after the written output in `fold_fast`: more than one step writes (sixteen
+/// ASCII bytes and a space, or a space and a table entry).
+const SLACK: usize = 32;
+
+/// What `fold_fast` writes to and keeps between characters.
+struct Writer<'a, S> {
+    /// Written up to `written`, room after it (at least `SLACK` bytes at each step).
+    output: &'a mut Vec<u8>,
+    written: usize,
+    starts: &'a mut S,
+    /// The class of the last character that was not a mark or invisible; `Separator` also at
+    /// the start. Never `Mark`.
+    previous: CharClass,
+    /// Whether the current word has Latin letters and Cyrillic ones, and whether any word did.
+    word_latin: bool,
+    word_cyrillic: bool,
+    mixed: bool,
+}
+
+impl<S: Starts> Writer<'_, S> {
+    /// Folds one character that is not ASCII by its table entry; `false` when it needs the
+    /// general path.
+    #[inline]
+    fn character(&mut self, entry: &Entry) -> bool {
+        let class = match entry.kind {
+            Kind::General => return false,
+            Kind::Invisible => return true,
+            Kind::Separator => {
+                self.separator();
+                return true;
+            }
             Kind::Mark => {
-                let keep = match previous {
+                let keep = match self.previous {
                     CharClass::Cjk => true,
                     CharClass::Other => !entry.accent,
                     CharClass::Separator | CharClass::Mark => false,
                 };
                 if keep {
-                    output.extend_from_slice(entry.folded());
+                    self.put(entry);
                 }
-                continue;
+                return true;
             }
             Kind::Cjk => CharClass::Cjk,
             Kind::Letter => CharClass::Other,
         };
         let folded = entry.folded();
-        if previous != class {
-            if output.len() > start {
-                output.push(b' ');
-            }
-            starts.word(output.len());
-            mixed |= word_latin && word_cyrillic;
-            (word_latin, word_cyrillic) = (false, false);
+        if self.previous != class {
+            self.word_start();
             if class == CharClass::Cjk {
                 // Every character but the first (a CJK entry may be several).
                 for (offset, byte) in folded.iter().enumerate().skip(1) {
                     if !is_continuation(*byte) {
-                        starts.inside(output.len() + offset);
+                        self.starts.inside(self.written + offset);
                     }
                 }
             }
         } else if class == CharClass::Cjk {
             for (offset, byte) in folded.iter().enumerate() {
                 if !is_continuation(*byte) {
-                    starts.inside(output.len() + offset);
+                    self.starts.inside(self.written + offset);
                 }
             }
         }
-        output.extend_from_slice(folded);
-        word_latin |= entry.latin;
-        word_cyrillic |= entry.cyrillic;
-        previous = class;
+        self.put(entry);
+        self.word_latin |= entry.latin;
+        self.word_cyrillic |= entry.cyrillic;
+        self.previous = class;
+        true
     }
-    Ok(mixed || (word_latin && word_cyrillic))
-}
 
-/// How many bytes at the start of `bytes` are ASCII, read eight at a time.
-fn ascii_run(bytes: &[u8]) -> usize {
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut length = 0;
-    for chunk in bytes.chunks_exact(8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0x80; 8]));
-        if word & HIGH != 0 {
-            // The first byte with its high bit set.
-            return length + (word & HIGH).trailing_zeros() as usize / 8;
-        }
-        length += 8;
-    }
-    length
-        + bytes
-            .get(length..)
-            .unwrap_or_default()
-            .iter()
-            .position(|byte| !byte.is_ascii())
-            .unwrap_or(bytes.len() - length)
-}
-
-/// What folding a run of ASCII saw, for the state `fold_fast` keeps between characters.
-#[derive(Debug, Clone, Copy)]
-struct AsciiFolded {
-    /// The run began with a letter or digit that went on the word before it.
-    continued: bool,
-    /// A word started in the run.
-    new_word: bool,
-    /// The run ended inside a word.
-    in_word: bool,
-}
-
-/// Folds a run of ASCII bytes into `output` (whose folded text starts at `start`), after a
-/// word when `in_word`: letters and digits lower-cased, every run of other bytes one space
-/// between words. Word starts go into `starts` when `STARTS`.
-///
-/// Eight bytes at a time, with no branch on the bytes: which bytes are letters or digits is
-/// worked out for all eight at once (SWAR: each byte's range checked by one addition that sets
-/// its high bit), and so is their folding (`| 0x20` lower-cases a letter and leaves a digit, a
-/// separator becomes a space). A space is written for the first separator after a word (and
-/// taken back at the end of the run if no word follows), so the eight folded bytes are the
-/// output as they are unless a separator follows a separator; those eight bytes go one at a
-/// time.
-fn fold_ascii<const STARTS: bool>(
-    output: &mut Vec<u8>,
-    start: usize,
-    run: &[u8],
-    mut in_word: bool,
-    starts: &mut Vec<usize>,
-) -> AsciiFolded {
-    let continued = in_word && run.first().is_some_and(u8::is_ascii_alphanumeric);
-    if !in_word && output.len() > start {
-        // The space before the next word, written now like the ones the run writes.
-        output.push(b' ');
-    }
-    let base = output.len();
-    output.resize(base + run.len(), 0);
-    let first_start = starts.len();
-    if STARTS {
-        // Words and separators alternate: at most one word per two bytes, rounded up.
-        starts.resize(first_start + run.len() / 2 + 1, 0);
-    }
-    let mut ascii = AsciiOutput {
-        output: output.get_mut(base..).unwrap_or_default(),
-        starts: starts.get_mut(first_start..).unwrap_or_default(),
-        written: 0,
-        words: 0,
-        in_word,
-        new_word: false,
-    };
-    let mut chunks = run.chunks_exact(8);
-    for chunk in &mut chunks {
-        ascii.chunk::<STARTS>(
-            u64::from_le_bytes(chunk.try_into().unwrap_or([b' '; 8])),
-            chunk,
-        );
-    }
-    ascii.bytes::<STARTS>(chunks.remainder());
-    let (written, words, new_word) = (ascii.written, ascii.words, ascii.new_word);
-    in_word = ascii.in_word;
-    if STARTS {
-        for position in starts
-            .get_mut(first_start..first_start + words)
-            .unwrap_or_default()
-        {
-            *position = 2 * (base + *position);
-        }
-        starts.truncate(first_start + words);
-    }
-    output.truncate(base + written);
-    if !in_word && output.len() > start && output.last() == Some(&b' ') {
-        // No word after the last separator (yet): the next one writes its space.
-        output.pop();
-    }
-    AsciiFolded {
-        continued,
-        new_word,
-        in_word,
-    }
-}
-
-/// Where `fold_ascii` writes: the run's room in the output and in the word starts (positions
-/// in the room, made absolute at the end), and how much of each it has used.
-struct AsciiOutput<'a> {
-    output: &'a mut [u8],
-    starts: &'a mut [usize],
-    written: usize,
-    words: usize,
-    /// Whether the last byte was a letter or digit.
-    in_word: bool,
-    new_word: bool,
-}
-
-/// A byte of eight set in a `u64`.
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-impl AsciiOutput<'_> {
-    /// Eight bytes of ASCII (`bytes`, and the same as a number, first byte lowest).
+    /// Appends a table entry's folding (its whole array is copied; only its length counts).
     #[inline]
-    fn chunk<const STARTS: bool>(&mut self, word: u64, bytes: &[u8]) {
-        let lower = word | (0x20 * ONES);
-        // No byte is over 0x7F, so no addition carries into the next byte: the high bit of
-        // each byte says whether it is at least the lower bound, and not over the upper one.
-        let letter = (lower + (0x80 - b'a' as u64) * ONES) & !(lower + (0x7F - b'z' as u64) * ONES);
-        let digit = (word + (0x80 - b'0' as u64) * ONES) & !(word + (0x7F - b'9' as u64) * ONES);
-        let alphanumeric = (letter | digit) & HIGH;
+    fn put(&mut self, entry: &Entry) {
+        if let Some(room) = self.output.get_mut(self.written..self.written + MAX_FOLDED) {
+            room.copy_from_slice(&entry.folded);
+        }
+        self.written += usize::from(entry.length);
+    }
+
+    #[inline]
+    fn space(&mut self) {
+        if let Some(slot) = self.output.get_mut(self.written) {
+            *slot = b' ';
+        }
+        self.written += 1;
+    }
+
+    /// A separator: the first after a word is written as a space.
+    #[inline]
+    fn separator(&mut self) {
+        if self.previous != CharClass::Separator {
+            self.space();
+        }
+        self.previous = CharClass::Separator;
+    }
+
+    /// A word of a table character starts at `written` (after a separator, or after a word of
+    /// the other class).
+    #[inline]
+    fn word_start(&mut self) {
+        if self.previous != CharClass::Separator {
+            self.space();
+        }
+        self.starts.word(self.written);
+        self.mixed |= self.word_latin && self.word_cyrillic;
+        (self.word_latin, self.word_cyrillic) = (false, false);
+    }
+
+    /// Folds the first `valid` (1 to 16) bytes of `sixteen`, which are ASCII: letters and
+    /// digits lower-cased, the first separator after a word a space, any more dropped.
+    ///
+    /// All at once, with no branch on the bytes: the folded bytes and which are letters or
+    /// digits come from `Sixteen::of`, and which bytes stay (letters and digits, and a
+    /// separator after one) and where words start are worked out on those bits. When all stay
+    /// (most often), the sixteen bytes are written as they are; otherwise, from the first that
+    /// does not, each is written where the next goes, and the place moves on only for those
+    /// that stay.
+    #[inline]
+    fn ascii(&mut self, sixteen: &Sixteen, valid: usize) {
+        if self.previous == CharClass::Cjk {
+            // A CJK word ends here, with a separator or a Latin word: the same space.
+            self.space();
+            self.previous = CharClass::Separator;
+        }
+        let valid_bits = (1u32 << valid) - 1;
+        let alphanumeric = sixteen.alphanumeric & valid_bits;
+        let in_word = self.previous == CharClass::Other;
         // Whether the byte before each was a letter or digit.
-        let after_word = (alphanumeric << 8) | if self.in_word { 0x80 } else { 0 };
-        if alphanumeric | after_word != HIGH {
-            // Some separator follows another: it takes no room, so the bytes move.
-            self.bytes::<STARTS>(bytes);
-            return;
+        let after_word = (alphanumeric << 1) | u32::from(in_word);
+        let keep = (alphanumeric | after_word) & valid_bits;
+        let word_starts = alphanumeric & !after_word;
+        let at = self.written;
+        if let Some(room) = self.output.get_mut(at..at + 16) {
+            room.copy_from_slice(&sixteen.folded);
         }
-        let keep = (alphanumeric >> 7) * 0xFF;
-        let folded = (lower & keep) | ((0x20 * ONES) & !keep);
-        if let Some(room) = self.output.get_mut(self.written..self.written + 8) {
-            room.copy_from_slice(&folded.to_le_bytes());
-        }
-        let mut word_starts = alphanumeric & !after_word;
-        self.new_word |= word_starts != 0;
-        if STARTS {
-            while word_starts != 0 {
-                if let Some(slot) = self.starts.get_mut(self.words) {
-                    *slot = self.written + (word_starts.trailing_zeros() / 8) as usize;
-                }
-                self.words += 1;
-                word_starts &= word_starts - 1;
+        let mut each_start = word_starts;
+        if keep == valid_bits {
+            while each_start != 0 {
+                self.starts.word(at + each_start.trailing_zeros() as usize);
+                each_start &= each_start - 1;
             }
+            self.written = at + valid;
+        } else {
+            // Some separator follows another and is dropped: the bytes after it move.
+            while each_start != 0 {
+                let index = each_start.trailing_zeros();
+                let before = keep & ((1 << index) - 1);
+                let kept = BYTE_ONES[(before & 0xFF) as usize] + BYTE_ONES[(before >> 8) as usize];
+                self.starts.word(at + usize::from(kept));
+                each_start &= each_start - 1;
+            }
+            let first = (!keep & valid_bits).trailing_zeros() as usize;
+            let mut written = at + first;
+            for (index, byte) in sixteen.folded.iter().enumerate().take(valid).skip(first) {
+                if let Some(slot) = self.output.get_mut(written) {
+                    *slot = *byte;
+                }
+                written += ((keep >> index) & 1) as usize;
+            }
+            self.written = written;
         }
-        self.written += 8;
-        self.in_word = alphanumeric >> 63 != 0;
+        // Digits count as Latin here: that only sends a word of Cyrillic letters and ASCII
+        // digits through `unmix_scripts`, which leaves a word with no Latin letter alone.
+        let continued = in_word & (alphanumeric & 1 != 0);
+        let started = word_starts != 0;
+        self.word_latin |= continued;
+        self.mixed |= started & self.word_latin & self.word_cyrillic;
+        self.word_latin |= started;
+        self.word_cyrillic &= !started;
+        self.previous = if (alphanumeric >> (valid - 1)) & 1 != 0 {
+            CharClass::Other
+        } else {
+            CharClass::Separator
+        };
+    }
+}
+
+/// How many bits of a byte are set, for each byte.
+const BYTE_ONES: [u8; 256] = {
+    let mut ones = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        ones[byte] = (byte as u32).count_ones() as u8;
+        byte += 1;
+    }
+    ones
+};
+
+/// Sixteen bytes of text, classified at once: bit `i` of each mask is about byte `i`.
+#[derive(Debug, PartialEq, Eq)]
+struct Sixteen {
+    /// Bytes that are not ASCII.
+    not_ascii: u32,
+    /// ASCII letters and digits.
+    alphanumeric: u32,
+    /// Each byte folded: a letter lower-cased, a digit as it is, anything else a space.
+    folded: [u8; 16],
+}
+
+impl Sixteen {
+    /// With SSE2 (always there on x86_64): compared as signed bytes, so that bytes that are
+    /// not ASCII (negative) are never in a range; `| 0x20` lower-cases a letter and leaves a
+    /// digit.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[inline]
+    fn of(bytes: &[u8; 16]) -> Sixteen {
+        use safe_arch::{
+            bitand_m128i, bitandnot_m128i, bitor_m128i, cmp_gt_mask_i8_m128i, cmp_lt_mask_i8_m128i,
+            load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i, store_unaligned_m128i,
+        };
+        let splat = |byte: u8| set_splat_i8_m128i(byte as i8);
+        let within = |value, low: u8, high: u8| {
+            bitand_m128i(
+                cmp_gt_mask_i8_m128i(value, splat(low - 1)),
+                cmp_lt_mask_i8_m128i(value, splat(high + 1)),
+            )
+        };
+        let text = load_unaligned_m128i(bytes);
+        let lower = bitor_m128i(text, splat(0x20));
+        let alphanumeric = bitor_m128i(within(lower, b'a', b'z'), within(text, b'0', b'9'));
+        let folded = bitor_m128i(
+            bitand_m128i(alphanumeric, lower),
+            bitandnot_m128i(alphanumeric, splat(b' ')),
+        );
+        let mut out = [0u8; 16];
+        store_unaligned_m128i(&mut out, folded);
+        Sixteen {
+            not_ascii: (move_mask_i8_m128i(text) as u32) & 0xFFFF,
+            alphanumeric: (move_mask_i8_m128i(alphanumeric) as u32) & 0xFFFF,
+            folded: out,
+        }
     }
 
-    /// ASCII bytes one at a time, by the same rule as `chunk`.
-    #[inline]
-    fn bytes<const STARTS: bool>(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            let lower = byte | 0x20;
-            let alphanumeric = (lower.wrapping_sub(b'a') < 26) | (byte.wrapping_sub(b'0') < 10);
-            let starts_word = alphanumeric & !self.in_word;
-            self.new_word |= starts_word;
-            if STARTS {
-                if let Some(slot) = self.starts.get_mut(self.words) {
-                    *slot = self.written;
-                }
-                self.words += usize::from(starts_word);
+    /// Elsewhere, byte by byte, by the same rule.
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    fn of(bytes: &[u8; 16]) -> Sixteen {
+        Sixteen::of_bytes(bytes)
+    }
+
+    /// Byte by byte: what `of` does where there is no SSE2, and what it must give with it.
+    #[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+    fn of_bytes(bytes: &[u8; 16]) -> Sixteen {
+        let mut sixteen = Sixteen {
+            not_ascii: 0,
+            alphanumeric: 0,
+            folded: [b' '; 16],
+        };
+        for (index, (&byte, folded)) in bytes.iter().zip(&mut sixteen.folded).enumerate() {
+            sixteen.not_ascii |= u32::from(!byte.is_ascii()) << index;
+            if byte.is_ascii_alphanumeric() {
+                sixteen.alphanumeric |= 1 << index;
+                *folded = byte.to_ascii_lowercase();
             }
-            if let Some(slot) = self.output.get_mut(self.written) {
-                *slot = if alphanumeric { lower } else { b' ' };
-            }
-            self.written += usize::from(alphanumeric | self.in_word);
-            self.in_word = alphanumeric;
         }
+        sixteen
     }
 }
 
@@ -771,10 +832,34 @@ impl Entry {
 const BLOCK: usize = 256;
 const BLOCKS: usize = (char::MAX as usize + 1) / BLOCK;
 
-fn entry(character: char) -> &'static Entry {
+/// The code point of the character that starts at `at` in `bytes` (not ASCII), and its
+/// length. `bytes` are a `str`'s and `at` a character boundary, so the character is whole and
+/// well-formed.
+#[inline]
+fn decode(bytes: &[u8], at: usize) -> (u32, usize) {
+    let lead = u32::from(bytes.get(at).copied().unwrap_or_default());
+    let next =
+        |offset: usize| u32::from(bytes.get(at + offset).copied().unwrap_or_default() & 0x3F);
+    if lead < 0xE0 {
+        (((lead & 0x1F) << 6) | next(1), 2)
+    } else if lead < 0xF0 {
+        (((lead & 0x0F) << 12) | (next(1) << 6) | next(2), 3)
+    } else {
+        (
+            ((lead & 0x07) << 18) | (next(1) << 12) | (next(2) << 6) | next(3),
+            4,
+        )
+    }
+}
+
+/// The table entry of a code point.
+fn entry(code: u32) -> &'static Entry {
     static TABLE: [OnceLock<Box<[Entry]>>; BLOCKS] = [const { OnceLock::new() }; BLOCKS];
-    let code = character as usize;
-    let block = TABLE[code / BLOCK].get_or_init(|| {
+    let code = code as usize;
+    let Some(block) = TABLE.get(code / BLOCK) else {
+        return &Entry::GENERAL;
+    };
+    let block = block.get_or_init(|| {
         (code / BLOCK * BLOCK..(code / BLOCK + 1) * BLOCK)
             .map(|code| {
                 u32::try_from(code)
@@ -784,7 +869,7 @@ fn entry(character: char) -> &'static Entry {
             })
             .collect()
     });
-    &block[code % BLOCK]
+    block.get(code % BLOCK).unwrap_or(&Entry::GENERAL)
 }
 
 /// Whether NFKC leaves the character's place in a text alone: no combining class (so it is
@@ -985,6 +1070,31 @@ pub(crate) mod tests {
                     same_as_general(&format!("{text}ж"));
                     same_as_general(&format!(" {text} "));
                     same_as_general(&text.to_uppercase());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sixteen_bytes_are_classified_alike_with_and_without_simd() {
+        // Every byte value at every place, among letters, digits, separators and bytes that
+        // are not ASCII.
+        let fillers = [
+            *b"aZ09 .-_@[`{/:~\x7f",
+            [
+                0x80, 0xC3, 0xA9, b'A', b'z', b'0', b'9', b'`', b'{', b'@', b'[', b'/', b':', 0xFF,
+                0x7F, b' ',
+            ],
+        ];
+        for filler in fillers {
+            for at in 0..16 {
+                for byte in 0..=255u8 {
+                    let mut bytes = [0u8; 16];
+                    for (index, slot) in bytes.iter_mut().enumerate() {
+                        *slot = filler[(index + at) % filler.len()];
+                    }
+                    bytes[at] = byte;
+                    assert_eq!(Sixteen::of(&bytes), Sixteen::of_bytes(&bytes), "{bytes:?}");
                 }
             }
         }

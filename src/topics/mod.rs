@@ -28,7 +28,7 @@ pub use warnings::TopicWarning;
 
 /// Bumped when the engine itself matches differently, so stored matches are redone.
 const ENGINE_VERSION: u32 = 4;
-use terms::{Allowed, CompiledTerm, Hits, Literals, LiteralsBuilder};
+use terms::{Allowed, CompiledTerm, FoldedText, Hits, Literals, LiteralsBuilder};
 
 /// All topics of a config, ready to match. Every literal term of every topic sits in one
 /// automaton, so an item's text is folded once and scanned once.
@@ -95,7 +95,9 @@ impl<'a> ItemText<'a> {
 /// An item's text folded once: the three fields joined by newlines, and where each lies.
 #[derive(Debug, Default)]
 struct FoldedItem {
-    text: String,
+    /// UTF-8 (folding writes whole characters), checked only if a regex reads it (see
+    /// `FoldedText`).
+    text: Vec<u8>,
     /// Where terms may start in `text` (see `fold::Starts`).
     starts: Vec<usize>,
     /// Title, summary, content.
@@ -111,7 +113,7 @@ impl FoldedItem {
 
     /// Folds `item` into this buffer, replacing what was there.
     fn fill(&mut self, item: &ItemText<'_>) {
-        let mut text = std::mem::take(&mut self.text).into_bytes();
+        let text = &mut self.text;
         text.clear();
         self.starts.clear();
         for (index, part) in [item.title, item.summary, item.content]
@@ -122,10 +124,9 @@ impl FoldedItem {
                 text.push(b'\n');
             }
             let start = text.len();
-            fold::fold_bytes(&mut text, part, &mut self.starts);
+            fold::fold_bytes(text, part, &mut self.starts);
             self.fields[index] = start..text.len();
         }
-        self.text = fold::into_string(text);
     }
 
     /// The field a byte range of the folded text lies in.
@@ -173,8 +174,8 @@ struct Use {
 }
 
 /// What a topic looks at in one item: the scan's hits, and the ranges its `fields` allow.
-struct Context<'a> {
-    folded: &'a str,
+struct Context<'a, 't> {
+    folded: &'a FoldedText<'t>,
     hits: &'a Hits,
     allowed: Allowed<'a>,
 }
@@ -314,7 +315,7 @@ impl TopicSet {
         uses.clear();
         for literal in hits.literals() {
             if let Some(found) = self.uses_of_literal.get(literal) {
-                uses.extend(found);
+                uses.extend_from_slice(found);
             }
         }
         uses.sort_unstable();
@@ -324,6 +325,7 @@ impl TopicSet {
         candidates.extend(&self.regex_topics);
         candidates.sort_unstable();
         candidates.dedup();
+        let text = FoldedText::new(&folded.text);
         let mut matches = Vec::new();
         for &index in candidates.iter() {
             let Some(topic) = self.topics.get(index) else {
@@ -335,7 +337,7 @@ impl TopicSet {
             let start = uses.partition_point(|found| (found.topic as usize) < index);
             let end = uses.partition_point(|found| found.topic as usize <= index);
             let context = Context {
-                folded: &folded.text,
+                folded: &text,
                 hits,
                 allowed: topic.allowed(folded, ranges),
             };
@@ -361,12 +363,13 @@ impl TopicSet {
         let folded = FoldedItem::new(item);
         let mut hits = Hits::default();
         self.literals.scan(&folded.text, &folded.starts, &mut hits);
+        let text = FoldedText::new(&folded.text);
         let mut ranges = Vec::with_capacity(3);
         self.topics
             .iter()
             .map(|topic| {
                 let context = Context {
-                    folded: &folded.text,
+                    folded: &text,
                     hits: &hits,
                     allowed: topic.allowed(&folded, &mut ranges),
                 };
@@ -408,7 +411,7 @@ impl CompiledTopic {
     ///
     /// `uses` are this topic's terms whose own literal hit, sorted by list and term; a literal
     /// term not among them cannot hit.
-    fn decide(&self, context: &Context<'_>, uses: &[Use]) -> Option<Vec<Arc<str>>> {
+    fn decide(&self, context: &Context<'_, '_>, uses: &[Use]) -> Option<Vec<Arc<str>>> {
         let hit = |term: &CompiledTerm| term.hits(context.folded, context.hits, context.allowed);
         // A term among `uses` whose literal hit: with no exception and no `fields`, it hit.
         let used_hit = |term: &CompiledTerm| {

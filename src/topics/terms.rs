@@ -19,11 +19,13 @@
 //! stays in the cache, and a comparison of eight bytes at once per literal found.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
 use regex::Regex;
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 use super::fold::{fold, is_cjk};
 use crate::config::{Location, TermConfig, TermSyntax};
@@ -83,17 +85,19 @@ fn key_at(bytes: &[u8], at: usize) -> u32 {
     const ONES: u32 = 0x0101_0101;
     let zero = |value: u32| value.wrapping_sub(ONES) & !value & (0x80 * ONES);
     let boundaries = zero(word ^ (u32::from(b' ') * ONES)) | zero(word ^ (u32::from(b'\n') * ONES));
-    if boundaries == 0 {
-        word
-    } else {
-        // Keep the bytes before it.
-        word & ((1u32 << (boundaries.trailing_zeros() - 7)) - 1)
-    }
+    // Keep the bytes before it, with no branch (words shorter than four bytes are common, and
+    // a branch on them is mispredicted): the lowest flag, at bit 7 of its byte, shifted down
+    // to bit 0 of it, less one, is the mask of the bytes below; with no flag, all of them.
+    let lowest = boundaries & boundaries.wrapping_neg();
+    word & (lowest >> 7).wrapping_sub(1)
 }
 
 /// The first eight bytes at `at` (zero bytes past the end) as a number, to compare with a
 /// candidate's own first eight at once.
 fn head_at(bytes: &[u8], at: usize) -> u64 {
+    if let Some(eight) = bytes.get(at..at + 8) {
+        return u64::from_le_bytes(eight.try_into().unwrap_or_default());
+    }
     let mut head = [0u8; 8];
     for (slot, byte) in head.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
         *slot = *byte;
@@ -355,11 +359,11 @@ impl Literals {
 
     /// Finds every literal in `folded`, into `hits` (whose earlier hits are dropped), looking
     /// at the `starts` folding reported.
-    pub fn scan(&self, folded: &str, starts: &[usize], hits: &mut Hits) {
+    pub fn scan(&self, folded: &[u8], starts: &[usize], hits: &mut Hits) {
         hits.found.clear();
         hits.literals.clear();
         hits.ranges.clear();
-        let bytes = folded.as_bytes();
+        let bytes = folded;
         let table = &self.table;
         // First the starts where some literal may start, picked out with no branch on the
         // answer (each is written, and kept by counting it); most places start nothing.
@@ -404,6 +408,38 @@ impl Literals {
 /// A word boundary in folded text: the space between words, the newline between fields.
 fn is_boundary(byte: u8) -> bool {
     byte == b' ' || byte == b'\n'
+}
+
+/// Folded text, as the scan reads it (bytes) and as a regex reads it (a string, checked to be
+/// UTF-8 only when a regex first asks: most items are decided by their literals alone).
+/// Folding writes whole characters, so it always is; were it not, the bad bytes would read as
+/// U+FFFD rather than panic.
+#[derive(Debug)]
+pub struct FoldedText<'a> {
+    bytes: &'a [u8],
+    text: OnceCell<Cow<'a, str>>,
+    ascii: OnceCell<bool>,
+}
+
+impl<'a> FoldedText<'a> {
+    pub fn new(bytes: &'a [u8]) -> FoldedText<'a> {
+        FoldedText {
+            bytes,
+            text: OnceCell::new(),
+            ascii: OnceCell::new(),
+        }
+    }
+
+    /// Whether the text is all ASCII (worked out when first asked).
+    pub fn is_ascii(&self) -> bool {
+        *self.ascii.get_or_init(|| self.bytes.is_ascii())
+    }
+
+    /// The text as a string.
+    pub fn text(&self) -> &str {
+        self.text
+            .get_or_init(|| String::from_utf8_lossy(self.bytes))
+    }
 }
 
 /// Which byte ranges of the folded text a topic may look at (its `fields`); `None` for all.
@@ -462,7 +498,9 @@ impl FoldedLiteral {
 #[derive(Debug, Clone)]
 enum Pattern {
     Literal(LiteralId),
-    Regex(Regex),
+    /// A regex, and whether every match of it has a character that is not ASCII (so it is
+    /// not run on text that is all ASCII, where it cannot match).
+    Regex(Regex, bool),
     /// A literal that folds to nothing (only punctuation): it can never match.
     Nothing,
 }
@@ -510,7 +548,7 @@ impl CompiledTerm {
 
     /// Whether the term hits anywhere in `folded` (within `allowed`) outside the cover of its
     /// exceptions.
-    pub fn hits(&self, folded: &str, hits: &Hits, allowed: Allowed<'_>) -> bool {
+    pub fn hits(&self, folded: &FoldedText<'_>, hits: &Hits, allowed: Allowed<'_>) -> bool {
         if let (Pattern::Literal(literal), true, None) =
             (&self.pattern, self.except.is_empty(), allowed)
         {
@@ -521,7 +559,12 @@ impl CompiledTerm {
     }
 
     /// Every hit of the term, split into those that count and those an exception covers.
-    pub fn hit_ranges(&self, folded: &str, hits: &Hits, allowed: Allowed<'_>) -> TermHits {
+    pub fn hit_ranges(
+        &self,
+        folded: &FoldedText<'_>,
+        hits: &Hits,
+        allowed: Allowed<'_>,
+    ) -> TermHits {
         let own: Vec<Range<usize>> = self
             .pattern
             .hits(folded, hits)
@@ -556,11 +599,11 @@ impl CompiledTerm {
     /// Whether the term needs a regex run (its own pattern or an exception is a regex): such
     /// terms are looked at only when the cheaper ones leave the answer open.
     pub fn needs_regex(&self) -> bool {
-        matches!(self.pattern, Pattern::Regex(_))
+        matches!(self.pattern, Pattern::Regex(..))
             || self
                 .except
                 .iter()
-                .any(|pattern| matches!(pattern, Pattern::Regex(_)))
+                .any(|pattern| matches!(pattern, Pattern::Regex(..)))
     }
 
     /// The literal of the term itself (`None` for a regex or a term that folds to nothing).
@@ -573,7 +616,7 @@ impl CompiledTerm {
 
     /// Whether the term is a regex (not a literal).
     pub fn is_regex(&self) -> bool {
-        matches!(self.pattern, Pattern::Regex(_))
+        matches!(self.pattern, Pattern::Regex(..))
     }
 
     /// Whether the term is a literal that folds to nothing, so it can never hit.
@@ -609,20 +652,59 @@ impl Pattern {
                     )
                 }
             }
-            TermSyntax::Regex(regex) => (Pattern::Regex(regex.clone()), None),
+            TermSyntax::Regex(regex) => (
+                Pattern::Regex(regex.clone(), needs_non_ascii_of(regex.as_str())),
+                None,
+            ),
         }
     }
 
-    fn hits<'a>(&self, folded: &str, hits: &'a Hits) -> Cow<'a, [Range<usize>]> {
+    fn hits<'a>(&self, folded: &FoldedText<'_>, hits: &'a Hits) -> Cow<'a, [Range<usize>]> {
         match self {
             Pattern::Literal(literal) => Cow::Borrowed(hits.of(*literal)),
-            Pattern::Regex(regex) => {
+            Pattern::Regex(_, true) if folded.is_ascii() => Cow::Borrowed(&[]),
+            Pattern::Regex(regex, _) => {
                 #[cfg(test)]
                 REGEX_RUNS.with(|runs| runs.set(runs.get() + 1));
-                Cow::Owned(regex.find_iter(folded).map(|found| found.range()).collect())
+                Cow::Owned(
+                    regex
+                        .find_iter(folded.text())
+                        .map(|found| found.range())
+                        .collect(),
+                )
             }
             Pattern::Nothing => Cow::Borrowed(&[]),
         }
+    }
+}
+
+/// Whether every match of the regex `pattern` (as `config` compiles it: case-insensitive,
+/// Unicode) has a character that is not ASCII; `false` when unsure.
+fn needs_non_ascii_of(pattern: &str) -> bool {
+    regex_syntax::ParserBuilder::new()
+        .case_insensitive(true)
+        .unicode(true)
+        .build()
+        .parse(pattern)
+        .is_ok_and(|hir| needs_non_ascii(&hir))
+}
+
+/// Whether every match of `hir` has a character that is not ASCII: a literal or a class of
+/// such characters, in a part that every match goes through.
+fn needs_non_ascii(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => false,
+        HirKind::Literal(literal) => !literal.0.is_ascii(),
+        HirKind::Class(Class::Unicode(class)) => {
+            class.ranges().iter().all(|range| !range.start().is_ascii())
+        }
+        HirKind::Class(Class::Bytes(class)) => {
+            class.ranges().iter().all(|range| !range.start().is_ascii())
+        }
+        HirKind::Repetition(repetition) => repetition.min > 0 && needs_non_ascii(&repetition.sub),
+        HirKind::Capture(capture) => needs_non_ascii(&capture.sub),
+        HirKind::Concat(parts) => parts.iter().any(needs_non_ascii),
+        HirKind::Alternation(parts) => parts.iter().all(needs_non_ascii),
     }
 }
 
@@ -663,6 +745,71 @@ mod tests {
         }
         found.sort_unstable();
         found
+    }
+
+    #[test]
+    fn regexes_that_need_a_character_beyond_ascii_are_known() {
+        for pattern in [
+            "北[美中日韓]? ?[가-힣]",
+            "[가-힣]+",
+            "é",
+            "x?ж",
+            "(kim )?북한",
+            "(?:北|南)朝鮮",
+            "[а-я]{2,}",
+        ] {
+            assert!(needs_non_ascii_of(pattern), "{pattern}");
+        }
+        // Case-insensitive, as terms are: ſ and the Kelvin sign match `s` and `k`.
+        for pattern in [
+            "kim", "ſ", "\u{212A}", "é|e", "é?", "[a-é]", "北|kim", "(?:北)*", "\\w+", "^$",
+        ] {
+            assert!(!needs_non_ascii_of(pattern), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn a_regex_skipped_on_ascii_text_would_not_have_matched_there() {
+        // Over every line of the corpus and the labelled headlines, folded: where a regex the
+        // engine skips on all-ASCII text meets such a line, running it finds nothing.
+        let Some(files) = fold::tests::shared_text_files() else {
+            return;
+        };
+        let regexes: Vec<Regex> = [
+            "北[美中日韓]? ?[가-힣]",
+            "(?:kim )?(?:북한|朝鲜)",
+            "[а-яё]+",
+            "é",
+            "[^\\x00-\\x7F]",
+        ]
+        .iter()
+        .map(|pattern| {
+            assert!(needs_non_ascii_of(pattern), "{pattern}");
+            regex::RegexBuilder::new(pattern)
+                .case_insensitive(true)
+                .build()
+                .unwrap()
+        })
+        .collect();
+        let (mut ascii_lines, mut other_hits) = (0, 0);
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap();
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                let folded = fold::fold(line);
+                for regex in &regexes {
+                    if folded.is_ascii() {
+                        assert!(!regex.is_match(&folded), "{regex} in {folded:?}");
+                    } else {
+                        other_hits += usize::from(regex.is_match(&folded));
+                    }
+                }
+                ascii_lines += usize::from(folded.is_ascii());
+            }
+        }
+        assert!(
+            ascii_lines > 10_000 && other_hits > 100,
+            "{ascii_lines} {other_hits}"
+        );
     }
 
     #[test]
@@ -744,7 +891,7 @@ mod tests {
                 fold::fold_bytes(&mut folded, &text, &mut starts);
                 let folded = String::from_utf8(folded).unwrap();
                 let mut hits = Hits::default();
-                literals.scan(&folded, &starts, &mut hits);
+                literals.scan(folded.as_bytes(), &starts, &mut hits);
                 let expected = every_hit(&patterns, &folded, &starts);
                 assert_eq!(hits.found, expected, "in {folded:?}");
                 total += expected.len();
@@ -803,7 +950,7 @@ mod tests {
             let mut starts = Vec::new();
             fold::fold_bytes(&mut folded, line, &mut starts);
             let folded = String::from_utf8(folded).unwrap();
-            literals.scan(&folded, &starts, &mut hits);
+            literals.scan(folded.as_bytes(), &starts, &mut hits);
             let expected = every_hit(&patterns, &folded, &starts);
             assert_eq!(hits.found, expected, "in {folded:?}");
             total += expected.len();
