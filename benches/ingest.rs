@@ -14,12 +14,7 @@
 //!   top and lost their oldest (100 new items parsed, matched and stored, 19,900 left out), each
 //!   iteration from a copy of the same store;
 //! - `rawskip read alone, same items`: the parsing side of `known items, same items`, without
-//!   the store;
-//! - `cold read, rich documents`: the parsing threads' whole part of a cold poll
-//!   (`process_document` against a store that holds nothing: pre-scan, parse, normalize, the
-//!   stored content hashes looked up, comparison keys and topic matches) on documents shaped
-//!   like those of `benches/poll_scale.py`: 20 items, each with several paragraphs of HTML in
-//!   `<description>` and again in `<content:encoded>` (100 documents, 2,000 items).
+//!   the store.
 //!
 //! `cargo bench --bench ingest`. Items per second = 20,000 / the time per iteration.
 
@@ -85,76 +80,6 @@ fn document_of(feed: usize, first: usize, build: &str) -> String {
     rss.push_str("</channel></rss>");
     rss
 }
-
-/// Sentences of the rich documents' paragraphs, some with characters beyond ASCII.
-const SENTENCES: &[&str] = &[
-    "Officials said on Monday that the situation was being watched closely.",
-    "More details would follow later in the day, a spokesperson added.",
-    "Analysts &amp; diplomats in the region urged calm after the talks in Genève.",
-    "The opposition criticised the decision sharply, calling it « une erreur ».",
-    "Myndigheterna uppmanar allmänheten att följa utvecklingen i Göteborg.",
-    "Власти призвали жителей Києва сохранять спокойствие.",
-    "Read more in our background article on the subject.",
-    "The announcement came during Tuesday's press conference — 71 minutes late.",
-];
-
-/// A document shaped like those of `benches/poll_scale.py`: 20 items, each with a few
-/// paragraphs of HTML in `<description>` (CDATA or escaped) and the same plus the title in
-/// `<content:encoded>`.
-fn rich_document(feed: usize) -> String {
-    let mut rss = format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\" \
-         xmlns:dc=\"http://purl.org/dc/elements/1.1/\" \
-         xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">\n<channel>\n\
-         <title>Outlet {feed}</title>\n<link>https://outlet{feed}.example/</link>\n\
-         <description>News from outlet {feed}</description>\n<ttl>15</ttl>\n"
-    );
-    for item in (0..RICH_ITEMS).rev() {
-        let subject = SUBJECTS[(feed * 7 + item) % SUBJECTS.len()];
-        let title = format!(
-            "{subject}: {} minutes late ({feed}-{item})",
-            2 + item * 13 % 400
-        );
-        let link = format!("https://outlet{feed}.example/news/{item}.html");
-        let mut html = format!("<p><strong>{title}</strong>. ");
-        for paragraph in 0..3 + item % 2 {
-            if paragraph > 0 {
-                html.push_str("<p>");
-            }
-            for sentence in 0..3 {
-                html.push_str(
-                    SENTENCES[(feed + item * 3 + paragraph * 5 + sentence) % SENTENCES.len()],
-                );
-                html.push(' ');
-            }
-            if paragraph == 1 {
-                html.push_str(&format!("<a href=\"{link}#more\">&#8594;</a>"));
-            }
-            html.push_str("</p>");
-        }
-        let description = if feed % 2 == 0 {
-            format!("<![CDATA[{html}]]>")
-        } else {
-            html.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
-        rss.push_str(&format!(
-            "<item>\n<title>{title}</title>\n<link>{link}</link>\n\
-             <guid isPermaLink=\"false\">tag:outlet{feed}.example,2025:{item}</guid>\n\
-             <pubDate>Mon, 13 Jan 2025 {:02}:{:02}:00 +0000</pubDate>\n\
-             <dc:creator>Anna Lindqvist</dc:creator>\n<category>World</category>\n\
-             <description>{description}</description>\n\
-             <content:encoded><![CDATA[{html}<p>{title}</p>]]></content:encoded>\n</item>\n",
-            item % 24,
-            item % 60
-        ));
-    }
-    rss.push_str("</channel>\n</rss>\n");
-    rss
-}
-
-const RICH_ITEMS: usize = 20;
 
 struct Batch {
     documents: Vec<(Url, Vec<u8>)>,
@@ -342,43 +267,6 @@ fn bench(criterion: &mut Criterion) {
             assert_eq!(read, FEEDS * ITEMS);
         });
     });
-    // The parsing threads' part of a cold poll, on documents like the polling benchmark's.
-    let rich: Vec<(Url, Vec<u8>)> = (0..FEEDS)
-        .map(|feed| {
-            let url = Url::parse(&format!("https://outlet{feed}.example/rss.xml")).unwrap();
-            (url, rich_document(feed).into_bytes())
-        })
-        .collect();
-    {
-        let directory = tempfile::tempdir().unwrap();
-        let (store, ids) = fresh_store(directory.path(), &batch);
-        let now = Utc::now();
-        group.throughput(Throughput::Elements((FEEDS * RICH_ITEMS) as u64));
-        group.bench_function("cold read, rich documents", |bencher| {
-            bencher.iter(|| {
-                let read: usize = rich
-                    .iter()
-                    .zip(&ids)
-                    .map(|((url, body), id)| {
-                        let read = process_document(
-                            &store,
-                            &batch.topics,
-                            *id,
-                            body,
-                            Some("application/rss+xml"),
-                            url,
-                            &nothing_known,
-                            now,
-                        )
-                        .unwrap();
-                        read.items.len()
-                    })
-                    .sum();
-                assert_eq!(read, FEEDS * RICH_ITEMS);
-            });
-        });
-        group.throughput(Throughput::Elements((FEEDS * ITEMS) as u64));
-    }
     group.bench_function("new items", |bencher| {
         bencher.iter_batched(
             || {
