@@ -85,11 +85,14 @@ pub fn sketch(title: &str, lead: &str) -> Option<StorySketch> {
 /// folding them again. Folding never joins what a space separates, so the folded words of
 /// `title lead` are those of the title, then those of the lead.
 pub fn sketch_folded(title: &str, lead: &str) -> Option<StorySketch> {
+    // The story text keeps the room it was given (the writer holds many): about that of the
+    // title and the lead's first words, as `sketch` gives it, rather than the whole lead's.
+    let (first, _) = first_runs(lead, LEAD_WORDS);
     let words = collect_words(
         title
             .split_ascii_whitespace()
             .chain(lead.split_ascii_whitespace()),
-        title.len() + lead.len() + 1,
+        title.len() + 1 + first.len(),
     );
     sketch_of(words.text, words.hashes)
 }
