@@ -85,15 +85,15 @@ pub fn sketch(title: &str, lead: &str) -> Option<StorySketch> {
 /// folding them again. Folding never joins what a space separates, so the folded words of
 /// `title lead` are those of the title, then those of the lead.
 pub fn sketch_folded(title: &str, lead: &str) -> Option<StorySketch> {
-    // The story text keeps the room it was given (the writer holds many): about that of the
-    // title and the lead's first words, as `sketch` gives it, rather than the whole lead's.
-    let (first, _) = first_runs(lead, LEAD_WORDS);
-    let words = collect_words(
+    let mut words = collect_words(
         title
             .split_ascii_whitespace()
             .chain(lead.split_ascii_whitespace()),
-        title.len() + 1 + first.len(),
+        title.len() + 1 + lead.len(),
     );
+    // The story text keeps its room (the writer holds many): no more than its words need,
+    // rather than the whole lead's (a shrink in place, no copy).
+    words.text.shrink_to_fit();
     sketch_of(words.text, words.hashes)
 }
 
