@@ -77,6 +77,27 @@ pub const ROWS: usize = 2;
 /// The sketch of an item for story grouping, or `None` when it has too little text.
 pub fn sketch(title: &str, lead: &str) -> Option<StorySketch> {
     let (words, hashes) = story_words(title, lead);
+    sketch_of(words, hashes)
+}
+
+/// `sketch` of a title and lead that are folded already (`topics::fold`, as topic matching
+/// folds an item's fields: `TopicSet::match_item_with_folded`): the same sketch, without
+/// folding them again. Folding never joins what a space separates, so the folded words of
+/// `title lead` are those of the title, then those of the lead.
+pub fn sketch_folded(title: &str, lead: &str) -> Option<StorySketch> {
+    let mut words = collect_words(
+        title
+            .split_ascii_whitespace()
+            .chain(lead.split_ascii_whitespace()),
+        title.len() + 1 + lead.len(),
+    );
+    // The story text keeps its room (the writer holds many): no more than its words need,
+    // rather than the whole lead's (a shrink in place, no copy).
+    words.text.shrink_to_fit();
+    sketch_of(words.text, words.hashes)
+}
+
+fn sketch_of(words: String, hashes: WordHashes) -> Option<StorySketch> {
     let (shingles, text) = hashes.finish();
     if shingles.len() < MIN_SHINGLES {
         return None;
@@ -203,12 +224,18 @@ fn story_words(title: &str, lead: &str) -> (String, WordHashes) {
 /// The first `LEAD_WORDS` folded words of title and lead.
 fn folded_words(title: &str, lead: &str) -> Words {
     let folded = fold(&format!("{title} {lead}"));
+    collect_words(folded.split_ascii_whitespace(), folded.len())
+}
+
+/// The first `LEAD_WORDS` story words of folded words (`length`: about how many bytes they
+/// hold).
+fn collect_words<'a>(folded: impl Iterator<Item = &'a str>, length: usize) -> Words {
     let mut words = Words {
-        text: String::with_capacity(folded.len().min(LEAD_WORDS * 12)),
+        text: String::with_capacity(length.min(LEAD_WORDS * 12)),
         count: 0,
         hashes: WordHashes::default(),
     };
-    for word in folded.split_ascii_whitespace() {
+    for word in folded {
         // CJK characters (from U+0E00 on) take three or four bytes, led by 0xE0 or more.
         if word.bytes().any(|byte| byte >= 0xE0) && word.chars().any(is_cjk) {
             // A CJK run counts each character as a word.

@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use feed_rs::model::{Entry, Link, Text};
 use url::Url;
 
-use crate::model::{FeedMeta, Item, StorySketch};
+use crate::model::{FeedMeta, Item, StorySketch, TopicMatch};
 use crate::parse::ParsedFeed;
+use crate::topics::TopicSet;
 
 pub use identity::hash_hex;
 use text::{fold_whitespace, html_to_text};
@@ -174,6 +175,34 @@ pub fn add_comparison_keys(item: &mut Item) {
     };
     item.story = crate::dedupe::sketch(text.title, lead);
     item.link_key = item.link.as_deref().and_then(links::canonical_link);
+}
+
+/// `add_comparison_keys`, and the item's topic matches (`TopicSet::match_item` from
+/// `source`), with the text folded once: the story sketch is made from the fields as matching
+/// folds them (`dedupe::sketch_folded`), the same sketch `add_comparison_keys` makes. The
+/// pipeline calls it for every new or changed item.
+pub fn add_comparison_keys_and_match(
+    item: &mut Item,
+    topics: &TopicSet,
+    source: Option<&str>,
+) -> Vec<TopicMatch> {
+    if topics.topics().next().is_none() {
+        // Nothing to match: the sketch folds only the words it needs.
+        add_comparison_keys(item);
+        return Vec::new();
+    }
+    let text = crate::topics::ItemText::from_match_text(&item.match_text);
+    let (matches, story) = topics.match_item_with_folded(&text, source, |folded| {
+        let lead = if text.summary.is_empty() {
+            folded.content
+        } else {
+            folded.summary
+        };
+        crate::dedupe::sketch_folded(folded.title, lead)
+    });
+    item.story = story;
+    item.link_key = item.link.as_deref().and_then(links::canonical_link);
+    matches
 }
 
 /// What grouping compares of an item: its canonical link (`links::canonical_link`) and the

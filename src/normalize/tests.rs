@@ -205,3 +205,136 @@ fn comparison_keys_from_the_match_text_are_those_from_the_html() {
         "{items} items, {sketched} sketched"
     );
 }
+
+/// The topics shipped in the repository's `feeds.toml`, and topics of common words that
+/// match most items, some in one field only.
+fn shipped_topics() -> TopicSet {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml");
+    let mut topics = crate::config::load(&path).unwrap().topics;
+    let common = r#"
+        [[feeds]]
+        url = "https://corpus.example/feed"
+        [[topics]]
+        name = "common"
+        any = ["the", "de", "и", "la", "der", "en", "の", "是"]
+        [[topics]]
+        name = "common-titles"
+        any = ["the", "de", "и", "a*"]
+        none = ["and"]
+        fields = ["title"]
+        [[topics]]
+        name = "common-content"
+        any = ["/[0-9]{4}/", "said"]
+        all = ["in"]
+        fields = ["summary", "content"]
+    "#;
+    topics.extend(
+        crate::config::parse(std::path::Path::new("common.toml"), common)
+            .unwrap()
+            .topics,
+    );
+    TopicSet::compile(&topics)
+}
+
+/// The pipeline's path (`add_comparison_keys_and_match`: the sketch from the text as matching
+/// folded it) gives every item of the corpus the same comparison keys and topic matches as
+/// `add_comparison_keys` and `TopicSet::match_item` apart; with no topics too.
+#[test]
+fn keys_and_matches_from_one_fold_are_those_of_two_folds_on_every_corpus_item() {
+    let Some(files) = crate::topics::fold::tests::shared_text_files() else {
+        return;
+    };
+    let topics = shipped_topics();
+    let no_topics = TopicSet::compile(&[]);
+    let source = Some("https://corpus.example/feed");
+    let (mut items, mut sketched, mut matched) = (0, 0, 0);
+    for file in files
+        .iter()
+        .filter(|file| !file.ends_with("topics-dev.tsv"))
+    {
+        let bytes = std::fs::read(file).unwrap();
+        let Ok(parsed) = crate::parse::parse(&bytes, None, "https://corpus.example/feed") else {
+            continue;
+        };
+        let url = url::Url::parse("https://corpus.example/feed").unwrap();
+        for item in normalize(&parsed, &url).1 {
+            let mut apart = item.clone();
+            add_comparison_keys(&mut apart);
+            let expected = topics.match_item(
+                &crate::topics::ItemText::from_match_text(&apart.match_text),
+                source,
+            );
+            let mut once = item.clone();
+            let matches = add_comparison_keys_and_match(&mut once, &topics, source);
+            assert_eq!(once, apart, "{}: {}", file.display(), item.title);
+            assert_eq!(matches, expected, "{}: {}", file.display(), item.title);
+            let mut alone = item;
+            assert!(add_comparison_keys_and_match(&mut alone, &no_topics, source).is_empty());
+            assert_eq!(alone, apart);
+            items += 1;
+            sketched += usize::from(once.story.is_some());
+            matched += usize::from(!matches.is_empty());
+        }
+    }
+    assert!(
+        items > 1_500 && sketched > 1_000 && matched > 1_000,
+        "{items} items, {sketched} sketched, {matched} matched"
+    );
+}
+
+/// `dedupe::sketch_folded` of the fields as matching folds them is `dedupe::sketch` of the
+/// plain text, where folding is hard: marks and characters that take the general path at the
+/// start or end of a field, look-alike letters of two scripts, CJK, elisions, dense marks,
+/// punctuation-only words, empty fields, and leads shorter and longer than `LEAD_WORDS`.
+#[test]
+fn the_sketch_of_the_folded_fields_is_the_sketch_of_the_text() {
+    let filler = "officials said on monday that the situation was being watched closely and \
+                  that more details would follow later in the day";
+    let long: String = (0..12).map(|n| format!("{filler} {n} ")).collect();
+    let titles = [
+        "",
+        "—",
+        "North Korea fires ballistic missile",
+        "Страны ЕС и U.S.",
+        "Kиeв: the mixed-script word",
+        "l'Ukraine et dell'Ucraina ½ ﬁnal",
+        "朝鲜DPRK发射导弹",
+        "ends with a mark e\u{301}",
+        "e\u{301}\u{327} a\u{308} o\u{302} u\u{30a} i\u{328} dense marks",
+        "soft\u{ad}hyphen and zero\u{200b}width",
+    ];
+    let leads = [
+        String::new(),
+        "\u{301}starts with a mark, then words enough to sketch a story of its own here"
+            .to_string(),
+        format!("… — « {filler} » — {filler}"),
+        format!("Ｆｕｌｌｗｉｄｔｈ ① ㎏ {filler} {filler}"),
+        format!("北朝鮮がミサイルを発射 {filler} 北韓 미사일 발사 {filler}"),
+        format!("{filler} e\u{301} a\u{308} o\u{302} u\u{30a} i\u{328} y\u{301} {long}"),
+        long.clone(),
+        format!("!!! ??? ... --- {long}"),
+    ];
+    let topics = shipped_topics();
+    let mut sketched = 0;
+    for title in titles {
+        for lead in &leads {
+            let expected = crate::dedupe::sketch(title, lead);
+            let item = crate::topics::ItemText {
+                title,
+                summary: lead,
+                content: "",
+            };
+            let (_, folded) = topics.match_item_with_folded(&item, None, |folded| {
+                crate::dedupe::sketch_folded(folded.title, folded.summary)
+            });
+            assert_eq!(folded, expected, "{title:?} / {lead:?}");
+            let by_fold = crate::dedupe::sketch_folded(
+                &crate::topics::fold(title),
+                &crate::topics::fold(lead),
+            );
+            assert_eq!(by_fold, expected, "{title:?} / {lead:?}");
+            sketched += usize::from(expected.is_some());
+        }
+    }
+    assert!(sketched > 50, "{sketched}");
+}

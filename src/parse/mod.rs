@@ -72,25 +72,22 @@ pub fn parse(
 /// Parses a document whose charset is decoded already: `decoded` is what `charset::decode`
 /// made of the body without its leading whitespace (not empty), as `parse` makes it.
 /// `parse::prescan` decodes the body for its scan, and the pipeline hands that text on here,
-/// so a document is decoded once.
+/// so a document is decoded once; being a `str`, it is not validated again either.
 pub fn parse_decoded(
-    decoded: &[u8],
+    decoded: &str,
     content_type: Option<&str>,
     base_url: &str,
 ) -> Result<ParsedFeed, ParseError> {
-    // One validation serves the compat rewrite and the repairs (the decoded text is UTF-8).
-    let decoded_str = std::str::from_utf8(decoded).ok();
-    let compatible = decoded_str.and_then(recover::compat);
+    let compatible = recover::compat(decoded);
     let text = compatible
         .as_ref()
-        .map_or(decoded, |compatible| compatible.as_bytes());
+        .map_or(decoded.as_bytes(), |compatible| compatible.as_bytes());
     let strict = parse_with_feed_rs(text);
     let outcome = match strict {
         Ok(feed) => Ok(feed),
         Err(strict_error) => {
             // Repairs start from the decoded document (compat's rewrite included in them).
-            let repaired = decoded_str
-                .and_then(recover::repair)
+            let repaired = recover::repair(decoded)
                 .map(|repaired| recover::compat(&repaired).unwrap_or(repaired));
             match repaired {
                 Some(repaired) => parse_with_feed_rs(repaired.as_bytes()).map_err(|_| strict_error),

@@ -42,7 +42,7 @@ use crate::model::RawHash;
 pub struct Prescan<'a> {
     /// The document as UTF-8, as `parse` hands it to feed-rs (charset rule applied, an XML
     /// declaration naming another encoding rewritten).
-    pub text: Cow<'a, [u8]>,
+    pub text: Cow<'a, str>,
     /// Byte ranges in `text` of the elements feed-rs makes entries of, in document order.
     pub items: Vec<Range<usize>>,
     /// A digest of what outside the items shapes how an item is read (module docs).
@@ -58,7 +58,7 @@ impl Prescan<'_> {
             .map(|range| {
                 let digest = keyed
                     .clone()
-                    .chain_update(&self.text[range.clone()])
+                    .chain_update(&self.text.as_bytes()[range.clone()])
                     .finalize();
                 let mut hash = [0u8; 16];
                 hash.copy_from_slice(&digest[..16]);
@@ -70,15 +70,16 @@ impl Prescan<'_> {
     /// The document without the items whose flag in `drop` is set: everything before, between
     /// and after the items is kept byte for byte.
     pub fn without(&self, drop: &[bool]) -> Vec<u8> {
-        let mut reduced = Vec::with_capacity(self.text.len());
+        let text = self.text.as_bytes();
+        let mut reduced = Vec::with_capacity(text.len());
         let mut at = 0;
         for (range, dropped) in self.items.iter().zip(drop) {
             if *dropped {
-                reduced.extend_from_slice(&self.text[at..range.start]);
+                reduced.extend_from_slice(&text[at..range.start]);
                 at = range.end;
             }
         }
-        reduced.extend_from_slice(&self.text[at..]);
+        reduced.extend_from_slice(&text[at..]);
         reduced
     }
 }
@@ -116,7 +117,7 @@ pub fn prescan<'a>(
     let start = body.iter().position(|byte| !byte.is_ascii_whitespace())?;
     let decoded = charset::decode(&body[start..], content_type);
     let text = decoded.text;
-    if text.first().is_none_or(|byte| *byte != b'<') {
+    if !text.starts_with('<') {
         // JSON Feed, or text that decoded to leading whitespace or junk.
         return None;
     }
@@ -125,7 +126,7 @@ pub fn prescan<'a>(
         &b"http://my.netscape.com/rdf/simple/0.9/"[..],
         b"http://purl.org/atom/ns#",
     ] {
-        if memchr::memmem::find(&text, dialect).is_some() {
+        if memchr::memmem::find(text.as_bytes(), dialect).is_some() {
             return None;
         }
     }
@@ -133,11 +134,11 @@ pub fn prescan<'a>(
     context.update(b"tidings raw items 1\0");
     context.update(document_url.as_bytes());
     context.update([0u8]);
-    let items = scan(&text, &mut context)?;
+    let items = scan(text.as_bytes(), &mut context)?;
     // `parse` reads the syndication module's hint from its first occurrence in the text: it
     // must not lie in an item that may be left out.
     for hint in [&b":updatePeriod>"[..], b":updateFrequency>"] {
-        if let Some(at) = memchr::memmem::find(&text, hint)
+        if let Some(at) = memchr::memmem::find(text.as_bytes(), hint)
             && items.iter().any(|range| range.contains(&at))
         {
             return None;
@@ -300,7 +301,7 @@ mod tests {
         scanned
             .items
             .iter()
-            .map(|range| String::from_utf8(scanned.text[range.clone()].to_vec()).unwrap())
+            .map(|range| scanned.text[range.clone()].to_string())
             .collect()
     }
 

@@ -24,14 +24,14 @@ use crate::config::{FeedConfig, Settings};
 use crate::fetch::{self, FetchError, FetchOutcome, Validators};
 use crate::metrics::METRICS;
 use crate::model::{FeedId, FeedMeta, Item, TopicMatch};
-use crate::normalize::{add_comparison_keys, clamp_dates};
+use crate::normalize::{add_comparison_keys_and_match, clamp_dates};
 use crate::parse::ParseError;
 use crate::schedule::{HostOutcome, NextPoll, Timing};
 use crate::store::{
     BatchWriter, FeedRow, FetchState, FetchedItems, KnownRaw, PollRecord, PollSummary, RawItems,
     Store, StoreError,
 };
-use crate::topics::{ItemText, TopicSet};
+use crate::topics::TopicSet;
 use parsers::{Parsers, ParsersError};
 use state::{Observed, transition};
 
@@ -204,13 +204,8 @@ pub fn process_document(
         .zip(&keys)
         .map(|(mut item, key)| {
             let unchanged = known.get(key) == Some(&item.content_hash);
-            let matches = (!unchanged).then(|| {
-                add_comparison_keys(&mut item);
-                topics.match_item(
-                    &ItemText::from_match_text(&item.match_text),
-                    Some(feed_url.as_str()),
-                )
-            });
+            let matches = (!unchanged)
+                .then(|| add_comparison_keys_and_match(&mut item, topics, Some(feed_url.as_str())));
             for topic_match in matches.iter().flatten() {
                 METRICS.topic_match(topic_match.topic.as_str());
             }

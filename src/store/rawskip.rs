@@ -90,13 +90,22 @@ impl Store {
 
     /// The stored content hash of each of `keys` that the feed holds (key → hash), for the
     /// items a poll read: the rest were left out of the parse, so the poll need not read the
-    /// hashes of the feed's whole history (`item_hashes`).
+    /// hashes of the feed's whole history (`item_hashes`). A feed that holds no item yet (the
+    /// first poll of every feed of a cold start) costs one probe instead of one per key.
     pub fn content_hashes(
         &self,
         feed_id: FeedId,
         keys: &[String],
     ) -> Result<HashMap<String, String>, StoreError> {
         let connection = self.reader()?;
+        if keys.len() > 1 {
+            let holds_items: bool = connection
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM items WHERE feed_id = ?1)")?
+                .query_row([feed_id.0], |row| row.get(0))?;
+            if !holds_items {
+                return Ok(HashMap::new());
+            }
+        }
         let mut statement = connection.prepare_cached(
             "SELECT content_hash FROM items WHERE feed_id = ?1 AND item_key = ?2",
         )?;
@@ -167,6 +176,43 @@ mod tests {
             .map(|key| (keyed_item(key), Some(Vec::new())))
             .collect();
         record_items_at(store, feed, items, Some(raw), at)
+    }
+
+    /// The probe that spares a feed without items its per-key look-ups answers as they would.
+    #[test]
+    fn content_hashes_are_those_of_the_feed_asked_about_and_none_before_its_first_items() {
+        let store = Store::open_in_memory().unwrap();
+        let feeds = store
+            .sync_feeds(&[("https://a.example/", None), ("https://b.example/", None)])
+            .unwrap();
+        let (a, b) = (feeds[0].id, feeds[1].id);
+        let keys = |names: &[&str]| -> Vec<String> {
+            names.iter().map(|name| format!("guid:{name}")).collect()
+        };
+        assert!(
+            store
+                .content_hashes(a, &keys(&["x", "y"]))
+                .unwrap()
+                .is_empty()
+        );
+        poll(&store, b, &["x", "y"], RawItems::default(), 1000);
+        // Feed b's items are no answer for feed a, with one key or several.
+        assert!(
+            store
+                .content_hashes(a, &keys(&["x", "y"]))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.content_hashes(a, &keys(&["x"])).unwrap().is_empty());
+        poll(&store, a, &["y"], RawItems::default(), 1000);
+        let found = store.content_hashes(a, &keys(&["x", "y", "z"])).unwrap();
+        assert_eq!(
+            found,
+            HashMap::from([("guid:y".to_string(), "hash y".to_string())])
+        );
+        let found = store.content_hashes(b, &keys(&["x", "y"])).unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found["guid:x"], "hash x");
     }
 
     #[test]

@@ -92,6 +92,14 @@ impl<'a> ItemText<'a> {
     }
 }
 
+/// An item's fields as matching folds them: each is what `fold` returns for it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FoldedFields<'a> {
+    pub title: &'a str,
+    pub summary: &'a str,
+    pub content: &'a str,
+}
+
 /// An item's text folded once: the three fields joined by newlines, and where each lies.
 #[derive(Debug, Default)]
 struct FoldedItem {
@@ -292,6 +300,43 @@ impl TopicSet {
         SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut scratch) => self.match_with(&mut scratch, item, source),
             Err(_) => self.match_with(&mut Scratch::default(), item, source),
+        })
+    }
+
+    /// `match_item`, and `with_folded` called with the item's fields as matching folded them,
+    /// so that a caller that needs them folded too (the story sketch: `dedupe::sketch_folded`)
+    /// does not fold them again. With no topics the fields are folded for `with_folded` alone.
+    pub fn match_item_with_folded<R>(
+        &self,
+        item: &ItemText<'_>,
+        source: Option<&str>,
+        with_folded: impl FnOnce(FoldedFields<'_>) -> R,
+    ) -> (Vec<TopicMatch>, R) {
+        let run = |scratch: &mut Scratch| {
+            let matches = if self.topics.is_empty() {
+                scratch.folded.fill(item);
+                Vec::new()
+            } else {
+                self.match_with(scratch, item, source)
+            };
+            let folded = &scratch.folded;
+            let field = |index: usize| {
+                folded
+                    .fields
+                    .get(index)
+                    .and_then(|range| folded.text.get(range.clone()))
+                    .unwrap_or_default()
+            };
+            let fields = FoldedFields {
+                title: field(0),
+                summary: field(1),
+                content: field(2),
+            };
+            (matches, with_folded(fields))
+        };
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => run(&mut scratch),
+            Err(_) => run(&mut Scratch::default()),
         })
     }
 
