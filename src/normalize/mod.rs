@@ -194,11 +194,11 @@ pub fn add_comparison_keys_and_match(
     let text = crate::topics::ItemText::from_match_text(&item.match_text);
     let (matches, story) = topics.match_item_with_folded(&text, source, |folded| {
         let lead = if text.summary.is_empty() {
-            folded.content
+            folded.content()
         } else {
-            folded.summary
+            folded.summary()
         };
-        crate::dedupe::sketch_folded(folded.title, lead)
+        crate::dedupe::sketch_folded(folded.title(), lead)
     });
     item.story = story;
     item.link_key = item.link.as_deref().and_then(links::canonical_link);

@@ -325,7 +325,7 @@ fn the_sketch_of_the_folded_fields_is_the_sketch_of_the_text() {
                 content: "",
             };
             let (_, folded) = topics.match_item_with_folded(&item, None, |folded| {
-                crate::dedupe::sketch_folded(folded.title, folded.summary)
+                crate::dedupe::sketch_folded(folded.title(), folded.summary())
             });
             assert_eq!(folded, expected, "{title:?} / {lead:?}");
             let by_fold = crate::dedupe::sketch_folded(

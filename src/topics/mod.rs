@@ -92,12 +92,35 @@ impl<'a> ItemText<'a> {
     }
 }
 
-/// An item's fields as matching folds them: each is what `fold` returns for it.
+/// An item's fields as matching folds them: each is what `fold` returns for it. Matching
+/// reads the folded bytes without checking them to be UTF-8 (folding writes whole
+/// characters); a field is checked when it is asked for, so a caller pays only for the fields
+/// it reads.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FoldedFields<'a> {
-    pub title: &'a str,
-    pub summary: &'a str,
-    pub content: &'a str,
+    title: &'a [u8],
+    summary: &'a [u8],
+    content: &'a [u8],
+}
+
+impl<'a> FoldedFields<'a> {
+    pub fn title(&self) -> &'a str {
+        checked(self.title)
+    }
+
+    pub fn summary(&self) -> &'a str {
+        checked(self.summary)
+    }
+
+    pub fn content(&self) -> &'a str {
+        checked(self.content)
+    }
+}
+
+/// Folded bytes as text; folding writes whole characters, so the empty text stands for what
+/// cannot happen.
+fn checked(folded: &[u8]) -> &str {
+    std::str::from_utf8(folded).unwrap_or_default()
 }
 
 /// An item's text folded once: the three fields joined by newlines, and where each lies.
