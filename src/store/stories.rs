@@ -43,7 +43,7 @@ const INSERT_BAND: &str =
 /// A candidate's story text, when its feed and story come from the writer's copy.
 const CANDIDATE_WORDS: &str = "SELECT story_words FROM items WHERE id = ?1";
 /// Whether a story already has a version from a feed.
-const STORY_HAS_FEED: &str = "SELECT 1 FROM items WHERE story = ?1 AND feed_id = ?2";
+pub(super) const STORY_HAS_FEED: &str = "SELECT 1 FROM items WHERE story = ?1 AND feed_id = ?2";
 /// The statements that place a new item, for the test that none is planned more than once.
 #[cfg(test)]
 pub(super) const PLACEMENT_STATEMENTS: [&str; 5] = [

@@ -913,6 +913,27 @@ fn reader_lookups_of_a_poll_are_planned_once() {
     );
 }
 
+#[test]
+fn whether_a_story_has_a_version_from_a_feed_is_one_index_probe() {
+    let store = Store::open_in_memory().unwrap();
+    let connection = store.writer().unwrap();
+    let plan: Vec<String> = connection
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            super::stories::STORY_HAS_FEED
+        ))
+        .unwrap()
+        .query_map([1, 1], |row| row.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("COVERING INDEX items_by_story_feed")),
+        "{plan:?}"
+    );
+}
+
 /// The band rows stored for an item.
 fn band_rows(store: &Store, item_id: i64) -> Vec<i64> {
     let connection = store.writer().unwrap();
