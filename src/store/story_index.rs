@@ -397,7 +397,9 @@ impl StoryIndex {
 }
 
 fn data_version(connection: &Connection) -> Result<i64, StoreError> {
-    Ok(connection.query_row("PRAGMA data_version", [], |row| row.get(0))?)
+    Ok(connection
+        .prepare_cached("PRAGMA data_version")?
+        .query_row([], |row| row.get(0))?)
 }
 
 #[cfg(test)]

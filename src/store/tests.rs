@@ -934,6 +934,27 @@ fn whether_a_story_has_a_version_from_a_feed_is_one_index_probe() {
     );
 }
 
+#[test]
+fn the_statements_every_batch_runs_are_compiled_once() {
+    let store = Store::open_in_memory().unwrap();
+    let feeds = three_feeds(&store);
+    for round in 0..4 {
+        for feed in &feeds {
+            poll(&store, feed, &[], 1_700_000_000 + round * 60);
+        }
+    }
+    // Twelve batches: a statement compiled for each would be a fresh one in the cache, never
+    // run.
+    let connection = store.writer().unwrap();
+    for sql in [super::stories::NEWEST_ITEM, super::stories::BANDS_UP_TO] {
+        let statement = connection.prepare_cached(sql).unwrap();
+        assert!(
+            statement.get_status(rusqlite::StatementStatus::Run) >= 12,
+            "{sql}"
+        );
+    }
+}
+
 /// The band rows stored for an item.
 fn band_rows(store: &Store, item_id: i64) -> Vec<i64> {
     let connection = store.writer().unwrap();
