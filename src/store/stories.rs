@@ -48,7 +48,12 @@ pub(super) const NEWEST_ITEM: &str = "SELECT coalesce(max(id), 0) FROM items";
 pub(super) const BANDS_UP_TO: &str =
     "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'bands_up_to'";
 /// Whether a story already has a version from a feed.
-pub(super) const STORY_HAS_FEED: &str = "SELECT 1 FROM items WHERE story = ?1 AND feed_id = ?2";
+/// The story's first item by its id, the others through `items_by_story_feed`, which holds
+/// only items that are not their story's first.
+pub(super) const STORY_HAS_FEED: &str =
+    "SELECT 1 FROM items WHERE id = ?1 AND story = ?1 AND feed_id = ?2
+     UNION ALL
+     SELECT 1 FROM items WHERE story = ?1 AND feed_id = ?2 AND story <> id";
 /// The statements that place a new item, for the test that none is planned more than once.
 #[cfg(test)]
 pub(super) const PLACEMENT_STATEMENTS: [&str; 5] = [
