@@ -29,19 +29,12 @@ use tidings::store::Store;
 use tidings::topics::TopicSet;
 use url::Url;
 
+#[path = "support/synthetic.rs"]
+mod synthetic;
+use synthetic::SUBJECTS;
+
 const FEEDS: usize = 100;
 const ITEMS: usize = 20;
-
-const SUBJECTS: &[&str] = &[
-    "North Korea fires ballistic missile into the sea",
-    "Ukraine says drones hit a refinery overnight",
-    "Central bank keeps interest rates on hold",
-    "Storm cuts power to thousands on the coast",
-    "Parliament passes the budget after a long debate",
-    "Kyiv and Moscow trade prisoners of war",
-    "Pyongyang tests a new cruise missile, Seoul says",
-    "Local team wins the cup after extra time",
-];
 
 /// Sentences of the paragraphs, some with characters beyond ASCII.
 const SENTENCES: &[&str] = &[
@@ -130,17 +123,7 @@ fn setup() -> Setup {
         })
         .collect();
     let directory = tempfile::tempdir().unwrap();
-    let store = Store::open(directory.path()).unwrap();
-    let urls: Vec<(&str, Option<&str>)> = documents
-        .iter()
-        .map(|(url, _)| (url.as_str(), None))
-        .collect();
-    let ids = store
-        .sync_feeds(&urls)
-        .unwrap()
-        .into_iter()
-        .map(|row| row.id)
-        .collect();
+    let (store, ids) = synthetic::store_with_feeds(directory.path(), &documents);
     Setup {
         documents,
         topics: TopicSet::compile(&shipped.topics),

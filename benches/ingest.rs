@@ -36,19 +36,12 @@ use tidings::store::{FetchState, FetchedItems, PollRecord, Store};
 use tidings::topics::TopicSet;
 use url::Url;
 
+#[path = "support/synthetic.rs"]
+mod synthetic;
+use synthetic::SUBJECTS;
+
 const FEEDS: usize = 100;
 const ITEMS: usize = 200;
-
-const SUBJECTS: &[&str] = &[
-    "North Korea fires ballistic missile into the sea",
-    "Ukraine says drones hit a refinery overnight",
-    "Central bank keeps interest rates on hold",
-    "Storm cuts power to thousands on the coast",
-    "Parliament passes the budget after a long debate",
-    "Kyiv and Moscow trade prisoners of war",
-    "Pyongyang tests a new cruise missile, Seoul says",
-    "Local team wins the cup after extra time",
-];
 
 /// One realistic RSS document: 200 items with guid, link, date, a title and a paragraph.
 fn document(feed: usize) -> String {
@@ -177,19 +170,7 @@ fn repoll(
 }
 
 fn fresh_store(directory: &Path, batch: &Batch) -> (Store, Vec<tidings::model::FeedId>) {
-    let store = Store::open(directory).unwrap();
-    let urls: Vec<(&str, Option<&str>)> = batch
-        .documents
-        .iter()
-        .map(|(url, _)| (url.as_str(), None))
-        .collect();
-    let ids = store
-        .sync_feeds(&urls)
-        .unwrap()
-        .into_iter()
-        .map(|row| row.id)
-        .collect();
-    (store, ids)
+    synthetic::store_with_feeds(directory, &batch.documents)
 }
 
 fn bench(criterion: &mut Criterion) {

@@ -168,42 +168,56 @@ fn comparison_keys_are_added_for_stored_items_only() {
 /// stored items).
 #[test]
 fn comparison_keys_from_the_match_text_are_those_from_the_html() {
-    let Some(files) = crate::topics::fold::tests::shared_text_files() else {
+    let Some(corpus) = corpus_items() else {
         return;
     };
     let (mut items, mut sketched) = (0, 0);
-    for file in files
-        .iter()
-        .filter(|file| !file.ends_with("topics-dev.tsv"))
-    {
-        let bytes = std::fs::read(file).unwrap();
-        let Ok(parsed) = crate::parse::parse(&bytes, None, "https://corpus.example/feed") else {
-            continue;
-        };
-        let url = url::Url::parse("https://corpus.example/feed").unwrap();
-        for mut item in normalize(&parsed, &url).1 {
-            let expected = comparison_keys(
-                &item.title,
-                item.link.as_deref(),
-                item.summary.as_deref(),
-                item.content.as_deref(),
-            );
-            add_comparison_keys(&mut item);
-            assert_eq!(
-                (item.link_key.clone(), item.story.clone()),
-                expected,
-                "{}: {}",
-                file.display(),
-                item.title
-            );
-            items += 1;
-            sketched += usize::from(item.story.is_some());
-        }
+    for (file, mut item) in corpus {
+        let expected = comparison_keys(
+            &item.title,
+            item.link.as_deref(),
+            item.summary.as_deref(),
+            item.content.as_deref(),
+        );
+        add_comparison_keys(&mut item);
+        assert_eq!(
+            (item.link_key.clone(), item.story.clone()),
+            expected,
+            "{}: {}",
+            file.display(),
+            item.title
+        );
+        items += 1;
+        sketched += usize::from(item.story.is_some());
     }
     assert!(
         items > 1_500 && sketched > 1_000,
         "{items} items, {sketched} sketched"
     );
+}
+
+/// Every item of the shared corpus as `normalize` makes it, with its file; `None` when the
+/// corpus is not there (the caller is skipped, as `shared_text_files` says).
+fn corpus_items() -> Option<Vec<(std::path::PathBuf, Item)>> {
+    let files = crate::topics::fold::tests::shared_text_files()?;
+    let url = url::Url::parse("https://corpus.example/feed").unwrap();
+    let mut items = Vec::new();
+    for file in files
+        .iter()
+        .filter(|file| !file.ends_with("topics-dev.tsv"))
+    {
+        let bytes = std::fs::read(file).unwrap();
+        let Ok(parsed) = crate::parse::parse(&bytes, None, url.as_str()) else {
+            continue;
+        };
+        items.extend(
+            normalize(&parsed, &url)
+                .1
+                .into_iter()
+                .map(|item| (file.clone(), item)),
+        );
+    }
+    Some(items)
 }
 
 /// The topics shipped in the repository's `feeds.toml`, and topics of common words that
@@ -241,40 +255,30 @@ fn shipped_topics() -> TopicSet {
 /// `add_comparison_keys` and `TopicSet::match_item` apart; with no topics too.
 #[test]
 fn keys_and_matches_from_one_fold_are_those_of_two_folds_on_every_corpus_item() {
-    let Some(files) = crate::topics::fold::tests::shared_text_files() else {
+    let Some(corpus) = corpus_items() else {
         return;
     };
     let topics = shipped_topics();
     let no_topics = TopicSet::compile(&[]);
     let source = Some("https://corpus.example/feed");
     let (mut items, mut sketched, mut matched) = (0, 0, 0);
-    for file in files
-        .iter()
-        .filter(|file| !file.ends_with("topics-dev.tsv"))
-    {
-        let bytes = std::fs::read(file).unwrap();
-        let Ok(parsed) = crate::parse::parse(&bytes, None, "https://corpus.example/feed") else {
-            continue;
-        };
-        let url = url::Url::parse("https://corpus.example/feed").unwrap();
-        for item in normalize(&parsed, &url).1 {
-            let mut apart = item.clone();
-            add_comparison_keys(&mut apart);
-            let expected = topics.match_item(
-                &crate::topics::ItemText::from_match_text(&apart.match_text),
-                source,
-            );
-            let mut once = item.clone();
-            let matches = add_comparison_keys_and_match(&mut once, &topics, source);
-            assert_eq!(once, apart, "{}: {}", file.display(), item.title);
-            assert_eq!(matches, expected, "{}: {}", file.display(), item.title);
-            let mut alone = item;
-            assert!(add_comparison_keys_and_match(&mut alone, &no_topics, source).is_empty());
-            assert_eq!(alone, apart);
-            items += 1;
-            sketched += usize::from(once.story.is_some());
-            matched += usize::from(!matches.is_empty());
-        }
+    for (file, item) in corpus {
+        let mut apart = item.clone();
+        add_comparison_keys(&mut apart);
+        let expected = topics.match_item(
+            &crate::topics::ItemText::from_match_text(&apart.match_text),
+            source,
+        );
+        let mut once = item.clone();
+        let matches = add_comparison_keys_and_match(&mut once, &topics, source);
+        assert_eq!(once, apart, "{}: {}", file.display(), item.title);
+        assert_eq!(matches, expected, "{}: {}", file.display(), item.title);
+        let mut alone = item;
+        assert!(add_comparison_keys_and_match(&mut alone, &no_topics, source).is_empty());
+        assert_eq!(alone, apart);
+        items += 1;
+        sketched += usize::from(once.story.is_some());
+        matched += usize::from(!matches.is_empty());
     }
     assert!(
         items > 1_500 && sketched > 1_000 && matched > 1_000,
