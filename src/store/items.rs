@@ -163,9 +163,7 @@ pub(super) fn upsert_items_in(
                     stories::place_new_item(transaction, feed_id, Keys::of(item), time, placing)?;
                 let item_id = match next_id {
                     Some(id) => id,
-                    None => transaction
-                        .prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM items")?
-                        .query_row([], |row| row.get(0))?,
+                    None => stories::newest_item(transaction)? + 1,
                 };
                 next_id = Some(item_id + 1);
                 insert.execute(params![

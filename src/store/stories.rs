@@ -500,7 +500,7 @@ static INSERT_BAND_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(
 });
 
 /// The largest item id (0 when there is none).
-fn newest_item(connection: &rusqlite::Connection) -> Result<i64, StoreError> {
+pub(super) fn newest_item(connection: &rusqlite::Connection) -> Result<i64, StoreError> {
     Ok(connection
         .prepare_cached(NEWEST_ITEM)?
         .query_row([], |row| row.get(0))?)

@@ -192,7 +192,7 @@ fn append_piece(
 
 /// Where terms may start in folded text from `from` on (what `fold_bytes` reports): after
 /// every space and newline, and at every CJK character of a CJK word.
-pub(crate) fn find_starts(folded: &[u8], from: usize, starts: &mut impl Starts) {
+fn find_starts(folded: &[u8], from: usize, starts: &mut impl Starts) {
     let text = String::from_utf8_lossy(folded.get(from..).unwrap_or_default());
     let mut in_word = false;
     let mut in_cjk = false;
@@ -217,7 +217,7 @@ pub(crate) fn find_starts(folded: &[u8], from: usize, starts: &mut impl Starts) 
 
 /// A buffer `fold_bytes` filled, as a string (without a copy). It is UTF-8, since only whole
 /// characters go in; were it not, the bad bytes would become U+FFFD rather than panic.
-pub(crate) fn into_string(bytes: Vec<u8>) -> String {
+fn into_string(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes)
         .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }

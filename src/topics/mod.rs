@@ -186,6 +186,16 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
+/// Runs `run` with the buffers of the last item matched on this thread, reused: matching
+/// allocates nothing but its answer. (A new set when they are in use, which only a `run` that
+/// matched again from inside would cause.)
+fn with_scratch<R>(run: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => run(&mut scratch),
+        Err(_) => run(&mut Scratch::default()),
+    })
+}
+
 /// Which list of a topic a term is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum List {
@@ -318,12 +328,7 @@ impl TopicSet {
         if self.topics.is_empty() {
             return Vec::new();
         }
-        // The buffers of the last item on this thread, reused: matching allocates nothing but
-        // its answer.
-        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut scratch) => self.match_with(&mut scratch, item, source),
-            Err(_) => self.match_with(&mut Scratch::default(), item, source),
-        })
+        with_scratch(|scratch| self.match_with(scratch, item, source))
     }
 
     /// `match_item`, and `with_folded` called with the item's fields as matching folded them,
@@ -335,7 +340,7 @@ impl TopicSet {
         source: Option<&str>,
         with_folded: impl FnOnce(FoldedFields<'_>) -> R,
     ) -> (Vec<TopicMatch>, R) {
-        let run = |scratch: &mut Scratch| {
+        with_scratch(|scratch| {
             let matches = if self.topics.is_empty() {
                 scratch.folded.fill(item);
                 Vec::new()
@@ -356,10 +361,6 @@ impl TopicSet {
                 content: field(2),
             };
             (matches, with_folded(fields))
-        };
-        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut scratch) => run(&mut scratch),
-            Err(_) => run(&mut Scratch::default()),
         })
     }
 
