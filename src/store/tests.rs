@@ -1393,3 +1393,50 @@ fn band_rows_of_a_version_8_database_are_made_again_from_the_story_texts() {
         .collect();
     assert_eq!(rows, expected);
 }
+
+/// A topic page reads the group of an item only when the item is in the topic: a story of
+/// 60 versions outside the topic, newer than the topic's items, costs the walk 60 probes,
+/// not 60 walks of its 60 versions. Counted in SQLite's virtual machine steps.
+#[test]
+fn a_dense_topic_page_checks_the_topic_before_the_group() {
+    let store = Store::open_in_memory().unwrap();
+    let urls: Vec<String> = (0..61)
+        .map(|index| format!("https://feed{index}.example/feed"))
+        .collect();
+    let feeds = store
+        .sync_feeds(
+            &urls
+                .iter()
+                .map(|url| (url.as_str(), None))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+    // 150 items of the topic in feed 0, then one story of 60 versions (the same canonical
+    // link at 60 feeds) outside it.
+    for index in 0..150 {
+        let link = format!("https://news.example/t{index}");
+        let item = story_item(&format!("t{index}"), &link, &format!("Topic {index}"), "");
+        poll(&store, &feeds[0], &[(item, matched("t"))], 1_000 + index);
+    }
+    for (index, feed) in feeds[1..].iter().enumerate() {
+        let link = format!("https://news.example/big?utm_source={index}");
+        let item = story_item(&format!("b{index}"), &link, "Big", "");
+        poll(&store, feed, &[(item, Vec::new())], 5_000 + index as i64);
+    }
+    let reader = store.reader().unwrap();
+    assert!(super::items::topic_is_dense(&reader, "t").unwrap());
+    let sql = super::items::page_sql(true, true, Grouping::Stories);
+    let mut statement = reader.prepare(&sql).unwrap();
+    let titles: Vec<String> = statement
+        .query_map(rusqlite::params![10, "t", None::<i64>, 0], |row| row.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expected: Vec<String> = (140..150)
+        .rev()
+        .map(|index| format!("Topic {index}"))
+        .collect();
+    assert_eq!(titles, expected);
+    let steps = statement.get_status(rusqlite::StatementStatus::VmStep);
+    assert!(steps < 5_000, "{steps} steps");
+}
