@@ -119,6 +119,26 @@ pub struct StoryText {
     pub(crate) shingles: u32,
 }
 
+/// The numbers of a story text, kept for every item of the store's band index (a few bytes
+/// where the text takes hundreds): two texts whose numbers disagree are never one story
+/// (`dedupe`), so a candidate can be ruled out without its text. Known when the text has at
+/// most `StoryNumbers::KEPT` numbers; `count` above that means "not kept".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoryNumbers {
+    pub(crate) hashes: [u32; StoryNumbers::KEPT],
+    pub(crate) count: u8,
+}
+
+impl StoryNumbers {
+    /// How many numbers are kept.
+    pub const KEPT: usize = 2;
+    /// Numbers not known: rules nothing out.
+    pub const UNKNOWN: StoryNumbers = StoryNumbers {
+        hashes: [0; StoryNumbers::KEPT],
+        count: u8::MAX,
+    };
+}
+
 /// A feed-level view of what a poll found.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FeedMeta {

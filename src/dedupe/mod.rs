@@ -57,7 +57,7 @@
 
 use std::sync::Arc;
 
-use crate::model::{StorySketch, StoryText};
+use crate::model::{StoryNumbers, StorySketch, StoryText};
 use crate::topics::fold::{fold, is_cjk};
 
 /// Items further apart than this in time are never one story.
@@ -153,6 +153,31 @@ impl StoryText {
     fn numbers(&self) -> &[u32] {
         let count = (self.shingles as usize).min(self.hashes.len());
         &self.hashes[count..]
+    }
+
+    /// Its numbers, as the store's band index keeps them.
+    pub fn kept_numbers(&self) -> StoryNumbers {
+        let numbers = self.numbers();
+        let mut kept = StoryNumbers {
+            hashes: [0; StoryNumbers::KEPT],
+            count: u8::try_from(numbers.len()).unwrap_or(u8::MAX),
+        };
+        if let Some(room) = kept.hashes.get_mut(..numbers.len()) {
+            room.copy_from_slice(numbers);
+        } else {
+            kept.count = StoryNumbers::UNKNOWN.count;
+        }
+        kept
+    }
+
+    /// Whether this text's numbers and `other`'s (`kept_numbers` of another text) disagree:
+    /// then the two are not one story (`similarity` tests the same). `false` when `other`'s
+    /// are not known.
+    pub fn numbers_rule_out(&self, other: StoryNumbers) -> bool {
+        match other.hashes.get(..usize::from(other.count)) {
+            Some(numbers) => !numbers_agree(self.numbers(), numbers),
+            None => false,
+        }
     }
 
     /// Whether this text and `other` are one story by the exact measure.

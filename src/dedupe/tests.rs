@@ -186,3 +186,47 @@ fn band_hashes_do_not_change_between_builds() {
         "update only with a migration of story_bands"
     );
 }
+
+/// The numbers the band index keeps rule a candidate out exactly when the whole text's do,
+/// and never when they are not kept.
+#[test]
+fn kept_numbers_rule_out_what_the_whole_numbers_do() {
+    let leads = [
+        "no numbers at all in this one".to_string(),
+        "the toll rose to 12 on Tuesday".to_string(),
+        "the toll rose to 14 on Tuesday".to_string(),
+        "the toll rose to 12 on Tuesday, with 30 hurt".to_string(),
+        "the toll rose to 12 on Tuesday, with 31 hurt".to_string(),
+        "in 2024 the toll rose to 12 on Tuesday, with 30 hurt".to_string(),
+        "in 2025 the toll rose to 12 on Tuesday, with 30 hurt".to_string(),
+    ];
+    let texts: Vec<StoryText> = leads
+        .iter()
+        .map(|lead| {
+            sketch(
+                "Floods hit the northern valley towns again",
+                &format!("{LEAD} {lead}"),
+            )
+            .unwrap()
+            .text
+            .as_ref()
+            .clone()
+        })
+        .collect();
+    let mut ruled_out = 0;
+    for a in &texts {
+        for b in &texts {
+            let kept = b.kept_numbers();
+            let known = b.numbers().len() <= StoryNumbers::KEPT;
+            assert_eq!(kept == StoryNumbers::UNKNOWN, !known);
+            let disagree = !numbers_agree(a.numbers(), b.numbers());
+            assert_eq!(a.numbers_rule_out(kept), known && disagree);
+            if a.numbers_rule_out(kept) {
+                assert_eq!(a.similarity(b), None);
+                ruled_out += 1;
+            }
+        }
+    }
+    // 12 against 14, and 12 and 30 against 12 and 31, among others.
+    assert!(ruled_out >= 6, "{ruled_out}");
+}

@@ -18,7 +18,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use super::story_index::{self, StoryIndex};
 use super::{Store, StoreError};
 use crate::dedupe::{WINDOW_SECONDS, bands_of_words};
-use crate::model::{FeedId, Item, StorySketch, StoryText};
+use crate::model::{FeedId, Item, StoryNumbers, StorySketch, StoryText};
 
 /// A band hash shared by more items than this within the window is boilerplate, not a story.
 const COMMON_BAND: usize = 64;
@@ -72,6 +72,8 @@ struct Candidate {
     words: Option<String>,
     /// When its story's first item was published.
     story_time: Option<i64>,
+    /// Its story text's numbers, when the writer's copy knows them.
+    numbers: StoryNumbers,
 }
 
 /// Where a new item went.
@@ -370,7 +372,8 @@ impl Placing {
             return;
         };
         let bands = sketch.map_or(&[][..], |sketch| &sketch.bands);
-        memory.add(item_id, feed_id.0, story, time, bands);
+        let numbers = sketch.map_or(StoryNumbers::UNKNOWN, |sketch| sketch.text.kept_numbers());
+        memory.add(item_id, feed_id.0, story, time, bands, numbers);
         if let Some(sketch) = sketch {
             self.texts.insert(item_id, Arc::clone(&sketch.text));
         }
@@ -394,7 +397,8 @@ impl Placing {
         self.texts.remove(item_id);
         if let Some(memory) = &mut self.memory {
             let bands = sketch.map_or(&[][..], |sketch| &sketch.bands);
-            memory.edit(item_id, time, &old_bands, bands);
+            let numbers = sketch.map_or(StoryNumbers::UNKNOWN, |sketch| sketch.text.kept_numbers());
+            memory.edit(item_id, time, &old_bands, bands, numbers);
             if let Some(sketch) = sketch {
                 self.texts.insert(item_id, Arc::clone(&sketch.text));
             }
@@ -755,6 +759,7 @@ fn same_story_in(
             story: Some(story),
             words,
             story_time,
+            numbers,
         }) = source.candidate(candidate)?
         else {
             continue;
@@ -765,6 +770,11 @@ fn same_story_in(
         // The story began within the window too, so a chain of versions cannot stretch a
         // story over weeks.
         if story_time.is_some_and(|story_time| (story_time - time).abs() > WINDOW_SECONDS) {
+            continue;
+        }
+        // Numbers that disagree rule it out before its text is read (the writer's copy keeps
+        // them): at 10,000 feeds most candidates' texts are not among those remembered.
+        if text.numbers_rule_out(numbers) {
             continue;
         }
         let same = match words {
@@ -812,6 +822,7 @@ impl CandidateSource<'_> {
                         story,
                         words: None,
                         story_time: story.and_then(|story| memory.time_of(story)),
+                        numbers: memory.numbers_of(item),
                     })
             }
             CandidateSource::Disk { read, .. } => read
@@ -821,6 +832,7 @@ impl CandidateSource<'_> {
                         story: row.get(1)?,
                         words: row.get(2)?,
                         story_time: row.get(3)?,
+                        numbers: StoryNumbers::UNKNOWN,
                     })
                 })
                 .optional()?

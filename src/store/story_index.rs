@@ -1,6 +1,7 @@
 //! The band index in memory: the writer's copy of `story_bands`, with each stored item's feed,
-//! story and time, so that placing a new item (`stories`) reads no index rows, only the story
-//! text of the few candidates it confirms.
+//! story, time and story text's numbers, so that placing a new item (`stories`) reads no index
+//! rows, only the story text of the few candidates it confirms (a candidate whose numbers
+//! disagree is ruled out without it).
 //!
 //! The database stays the truth: every band row is still written, and a process that has no
 //! copy places items from the database as before. The copy is loaded when loading has paid
@@ -22,9 +23,10 @@
 //! edited item's old band entries are unlinked, as its old rows are deleted.
 
 use rusqlite::Connection;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::StoreError;
+use crate::model::StoryNumbers;
 
 /// The most items the copy holds; past this it is dropped and not loaded again while the
 /// database holds this many.
@@ -45,53 +47,8 @@ struct Indexed {
     story: i64,
     /// Its band time (`items.sort_time`).
     time: i64,
-}
-
-/// A link of a singly linked list kept in a `Vec`: the lists of all stories share one
-/// allocation, which costs far less than a `Vec` per story when most stories have one item.
-#[derive(Debug, Clone, Copy)]
-struct Node {
-    /// A position in `StoryIndex::items`.
-    item: u32,
-    next: u32,
-}
-
-/// Lists of item positions under `i64` keys, newest first.
-#[derive(Debug, Default)]
-struct Lists {
-    heads: FxHashMap<i64, u32>,
-    nodes: Vec<Node>,
-}
-
-impl Lists {
-    fn push(&mut self, key: i64, item: u32) {
-        let index = u32::try_from(self.nodes.len()).unwrap_or(END);
-        let head = self.heads.entry(key).or_insert(END);
-        self.nodes.push(Node { item, next: *head });
-        *head = index;
-    }
-
-    fn iter(&self, key: i64) -> ListIter<'_> {
-        ListIter {
-            nodes: &self.nodes,
-            at: self.heads.get(&key).copied().unwrap_or(END),
-        }
-    }
-}
-
-struct ListIter<'a> {
-    nodes: &'a [Node],
-    at: u32,
-}
-
-impl Iterator for ListIter<'_> {
-    type Item = u32;
-
-    fn next(&mut self) -> Option<u32> {
-        let node = self.nodes.get(self.at as usize)?;
-        self.at = node.next;
-        Some(node.item)
-    }
+    /// Its story text's numbers, when this process wrote it (a loaded item's are not read).
+    numbers: StoryNumbers,
 }
 
 /// An item's band time as a band's list carries it: seconds since 1970 in 32 bits (until
@@ -224,8 +181,9 @@ pub(super) struct StoryIndex {
     positions: FxHashMap<i64, u32>,
     /// Band hash → items, with their band times.
     bands: BandLists,
-    /// Story → its versions.
-    stories: Lists,
+    /// (story, feed) of every placed item: whether a story has a version from a feed is
+    /// one lookup (a story of stock sentences has hundreds of versions to walk).
+    story_feeds: FxHashSet<(i64, i64)>,
 }
 
 impl StoryIndex {
@@ -235,7 +193,7 @@ impl StoryIndex {
             items: Vec::new(),
             positions: FxHashMap::default(),
             bands: BandLists::default(),
-            stories: Lists::default(),
+            story_feeds: FxHashSet::default(),
         }
     }
 
@@ -252,6 +210,7 @@ impl StoryIndex {
                 feed_id: row.get(1)?,
                 story: row.get::<_, Option<i64>>(2)?.unwrap_or(0),
                 time: row.get(3)?,
+                numbers: StoryNumbers::UNKNOWN,
             });
         }
         let mut bands = connection.prepare("SELECT band, item_id FROM story_bands")?;
@@ -277,7 +236,7 @@ impl StoryIndex {
     fn insert(&mut self, indexed: Indexed) -> u32 {
         let position = u32::try_from(self.items.len()).unwrap_or(END);
         if indexed.story != 0 {
-            self.stories.push(indexed.story, position);
+            self.story_feeds.insert((indexed.story, indexed.feed_id));
         }
         self.positions.insert(indexed.id, position);
         self.items.push(indexed);
@@ -294,13 +253,23 @@ impl StoryIndex {
         self.items.len()
     }
 
-    /// Takes in a new item, written with its story and band rows.
-    pub(super) fn add(&mut self, id: i64, feed_id: i64, story: i64, time: i64, bands: &[i64]) {
+    /// Takes in a new item, written with its story and band rows, and its story text's
+    /// numbers.
+    pub(super) fn add(
+        &mut self,
+        id: i64,
+        feed_id: i64,
+        story: i64,
+        time: i64,
+        bands: &[i64],
+        numbers: StoryNumbers,
+    ) {
         let position = self.insert(Indexed {
             id,
             feed_id,
             story,
             time,
+            numbers,
         });
         for &band in bands {
             self.bands.push(
@@ -313,8 +282,16 @@ impl StoryIndex {
         }
     }
 
-    /// Takes in an edited item: its band rows were replaced and its time may have moved.
-    pub(super) fn edit(&mut self, id: i64, time: i64, old_bands: &[i64], bands: &[i64]) {
+    /// Takes in an edited item: its band rows were replaced, its time may have moved and its
+    /// story text changed.
+    pub(super) fn edit(
+        &mut self,
+        id: i64,
+        time: i64,
+        old_bands: &[i64],
+        bands: &[i64],
+        numbers: StoryNumbers,
+    ) {
         let Some(&position) = self.positions.get(&id) else {
             return;
         };
@@ -332,6 +309,7 @@ impl StoryIndex {
         }
         if let Some(indexed) = self.items.get_mut(position as usize) {
             indexed.time = time;
+            indexed.numbers = numbers;
         }
     }
 
@@ -382,6 +360,12 @@ impl StoryIndex {
             .map(|item| (item.feed_id, (item.story != 0).then_some(item.story)))
     }
 
+    /// The numbers of a stored item's story text (`StoryNumbers::UNKNOWN` when not known).
+    pub(super) fn numbers_of(&self, id: i64) -> StoryNumbers {
+        self.get(id)
+            .map_or(StoryNumbers::UNKNOWN, |item| item.numbers)
+    }
+
     /// The band time of a stored item.
     pub(super) fn time_of(&self, id: i64) -> Option<i64> {
         self.get(id).map(|item| item.time)
@@ -389,10 +373,7 @@ impl StoryIndex {
 
     /// Whether `story` has a version from `feed_id`.
     pub(super) fn story_has_feed(&self, story: i64, feed_id: i64) -> bool {
-        self.stories
-            .iter(story)
-            .filter_map(|position| self.items.get(position as usize))
-            .any(|item| item.feed_id == feed_id)
+        self.story_feeds.contains(&(story, feed_id))
     }
 }
 
@@ -407,15 +388,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_push_and_iterate_newest_first() {
-        let mut lists = Lists::default();
-        for item in 1..=4 {
-            lists.push(7, item);
-        }
-        lists.push(8, 10);
-        assert_eq!(lists.iter(7).collect::<Vec<_>>(), [4, 3, 2, 1]);
-        assert_eq!(lists.iter(8).collect::<Vec<_>>(), [10]);
-        assert_eq!(lists.iter(9).count(), 0);
+    fn a_story_has_a_feed_once_an_item_of_that_feed_is_placed_in_it() {
+        let connection = Connection::open_in_memory().unwrap();
+        let mut index = StoryIndex::empty(data_version(&connection).unwrap());
+        let numbers = StoryNumbers {
+            hashes: [3, 5],
+            count: 2,
+        };
+        // Items 1 (feed 10) and 2 (feed 20) in story 1; item 3 (feed 10) alone.
+        index.add(1, 10, 1, 100, &[7], numbers);
+        index.add(2, 20, 1, 110, &[7], StoryNumbers::UNKNOWN);
+        index.add(3, 10, 3, 120, &[8], StoryNumbers::UNKNOWN);
+        assert!(index.story_has_feed(1, 10));
+        assert!(index.story_has_feed(1, 20));
+        assert!(!index.story_has_feed(1, 30));
+        assert!(index.story_has_feed(3, 10));
+        assert!(!index.story_has_feed(3, 20));
+        assert_eq!(index.numbers_of(1), numbers);
+        assert_eq!(index.numbers_of(2), StoryNumbers::UNKNOWN);
+        assert_eq!(index.numbers_of(99), StoryNumbers::UNKNOWN);
+        // An edit brings its text's numbers.
+        index.edit(1, 130, &[7], &[9], StoryNumbers::UNKNOWN);
+        assert_eq!(index.numbers_of(1), StoryNumbers::UNKNOWN);
+        assert_eq!(index.time_of(1), Some(130));
     }
 
     #[test]
@@ -466,7 +461,7 @@ mod tests {
         let connection = Connection::open_in_memory().unwrap();
         let mut index = StoryIndex::empty(data_version(&connection).unwrap());
         for id in 1..=5 {
-            index.add(id, id, id, id * 100, &[42, id]);
+            index.add(id, id, id, id * 100, &[42, id], StoryNumbers::UNKNOWN);
         }
         let ids = |index: &StoryIndex, band, from, to, limit| {
             let mut found = Vec::new();
@@ -477,11 +472,11 @@ mod tests {
         };
         assert_eq!(ids(&index, 42, 200, 400, 10), [2, 3, 4]);
         assert_eq!(ids(&index, 42, 0, 1000, 2).len(), 2);
-        index.edit(3, 300, &[42, 3], &[43]);
+        index.edit(3, 300, &[42, 3], &[43], StoryNumbers::UNKNOWN);
         assert_eq!(ids(&index, 43, 0, 1000, 10), [3]);
         assert!(!ids(&index, 42, 0, 1000, 10).contains(&3));
         // An edit that moves the item's time moves it in or out of a window.
-        index.edit(3, 900, &[43], &[43]);
+        index.edit(3, 900, &[43], &[43], StoryNumbers::UNKNOWN);
         assert!(ids(&index, 43, 0, 800, 10).is_empty());
         assert_eq!(ids(&index, 43, 850, 950, 10), [3]);
         assert!(index.story_has_feed(2, 2));
@@ -495,10 +490,10 @@ mod tests {
         let connection = Connection::open_in_memory().unwrap();
         let mut index = StoryIndex::empty(data_version(&connection).unwrap());
         // Before 1970, at 1970 itself, and past 2106.
-        index.add(1, 1, 1, -86_400, &[7]);
-        index.add(2, 1, 2, 0, &[7]);
-        index.add(3, 1, 3, 5_000_000_000, &[7]);
-        index.add(4, 1, 4, 1_000, &[7]);
+        index.add(1, 1, 1, -86_400, &[7], StoryNumbers::UNKNOWN);
+        index.add(2, 1, 2, 0, &[7], StoryNumbers::UNKNOWN);
+        index.add(3, 1, 3, 5_000_000_000, &[7], StoryNumbers::UNKNOWN);
+        index.add(4, 1, 4, 1_000, &[7], StoryNumbers::UNKNOWN);
         let ids = |from, to| {
             let mut found = Vec::new();
             index.band_positions(7, from, to, 10, &mut found);
