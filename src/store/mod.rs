@@ -50,6 +50,11 @@ pub enum StoreError {
          upgrade tidings"
     )]
     TooNew { found: i64, supported: i64 },
+    #[error(
+        "upgrading the database left rows of table {0} referring to rows that do not exist; \
+         the upgrade was rolled back"
+    )]
+    BrokenReference(String),
     #[error("the database lock was poisoned by a panic in another thread")]
     Poisoned,
     #[error("a store task did not finish: {0}")]

@@ -456,6 +456,135 @@ fn a_version_1_database_is_migrated_with_its_data() {
     assert_eq!(rows[0].state.redirect_streak, 0);
 }
 
+/// The names and definitions of the indexes of table `items`, sorted.
+fn item_indexes(connection: &rusqlite::Connection) -> Vec<(String, Option<String>)> {
+    let mut statement = connection
+        .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'items' ORDER BY name")
+        .unwrap();
+    statement
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn the_entry_id_index_is_dropped_and_the_items_and_their_matches_stay() {
+    let directory = tempfile::tempdir().unwrap();
+    {
+        // A database of schema version 10 with a feed, three items and two topic matches.
+        let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
+        for migration in &super::migrations::MIGRATIONS[..10] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 10).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO feeds (id, url, name) VALUES (1, 'https://a.example/', 'A');
+                 INSERT INTO items (id, feed_id, item_key, entry_id, title, first_seen,
+                         changed_at, sort_time, content_hash, link_group, story)
+                     VALUES (1, 1, 'guid:1', 'urn:tidings:item:1', 'One', 10, 10, 10, 'h1', 1, 1),
+                            (2, 1, 'guid:2', 'urn:tidings:item:2', 'Two', 20, 20, 20, 'h2', 2, 2),
+                            (3, 1, 'guid:3', 'urn:tidings:item:3', 'Three', 30, 30, 30, 'h3', 3, 3);
+                 INSERT INTO item_topics (item_id, topic, terms)
+                     VALUES (1, 't', '[\"one\"]'), (3, 't', '[\"three\"]');",
+            )
+            .unwrap();
+        let indexes = item_indexes(&connection);
+        assert!(
+            indexes
+                .iter()
+                .any(|(name, _)| name == "sqlite_autoindex_items_2")
+        );
+    }
+    let store = Store::open(directory.path()).unwrap();
+    let titles = |topic| -> Vec<String> {
+        store
+            .entries_grouped(topic, 10, Grouping::Stories)
+            .unwrap()
+            .into_iter()
+            .map(|entry| entry.title)
+            .collect()
+    };
+    assert_eq!(titles(None), ["Three", "Two", "One"]);
+    assert_eq!(titles(Some("t")), ["Three", "One"]);
+    let fresh = tempfile::tempdir().unwrap();
+    let fresh = Store::open(fresh.path()).unwrap();
+    {
+        let migrated = store.writer().unwrap();
+        // The same indexes as a new database: (feed_id, item_key) is still unique, entry_id
+        // has none.
+        assert_eq!(
+            item_indexes(&migrated),
+            item_indexes(&fresh.writer().unwrap())
+        );
+        let unique: Vec<String> = migrated
+            .prepare("SELECT name FROM pragma_index_list('items') WHERE \"unique\" = 1")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(unique, ["sqlite_autoindex_items_1"]);
+        let columns: Vec<String> = migrated
+            .prepare("SELECT name FROM pragma_index_info('sqlite_autoindex_items_1')")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(columns, ["feed_id", "item_key"]);
+        // Foreign keys are enforced again: a feed's items and their matches go with it.
+        let enforced: bool = migrated
+            .query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+            .unwrap();
+        assert!(enforced);
+        migrated
+            .execute("DELETE FROM feeds WHERE id = 1", [])
+            .unwrap();
+        let left: i64 = migrated
+            .query_row(
+                "SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM item_topics)",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+}
+
+/// A migration that leaves a row referring to nothing is rolled back, with an error that says
+/// so.
+#[test]
+fn an_upgrade_that_breaks_a_reference_is_rolled_back() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("tidings.db");
+    {
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        for migration in &super::migrations::MIGRATIONS[..10] {
+            connection.execute_batch(migration).unwrap();
+        }
+        connection.pragma_update(None, "user_version", 10).unwrap();
+        // A topic match of an item that does not exist, as foreign keys left off would allow.
+        connection
+            .execute_batch(
+                "PRAGMA foreign_keys = OFF;
+                 INSERT INTO item_topics (item_id, topic, terms) VALUES (7, 't', '[]');",
+            )
+            .unwrap();
+    }
+    let error = Store::open(directory.path()).err().unwrap();
+    assert!(
+        matches!(error, StoreError::BrokenReference(ref table) if table == "item_topics"),
+        "{error}"
+    );
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 10);
+}
+
 fn page_size_of(path: &std::path::Path) -> i64 {
     rusqlite::Connection::open(path)
         .unwrap()
