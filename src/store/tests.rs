@@ -355,6 +355,19 @@ fn only_the_writer_plans_without_peeking_at_bound_values() {
 }
 
 #[test]
+fn the_wal_is_checkpointed_at_4000_pages_not_sqlites_1000() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(directory.path()).unwrap();
+    let pages: i64 = store
+        .writer()
+        .unwrap()
+        .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(pages, WAL_CHECKPOINT_PAGES);
+    assert_eq!(WAL_CHECKPOINT_PAGES, 4_000);
+}
+
+#[test]
 fn the_readers_page_cache_is_smaller_than_the_writers() {
     let directory = tempfile::tempdir().unwrap();
     let store = Store::open(directory.path()).unwrap();
