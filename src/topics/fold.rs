@@ -470,13 +470,27 @@ impl<S: Starts> Writer<'_, S> {
                 self.starts.word(at + usize::from(kept));
                 each_start &= each_start - 1;
             }
-            let first = (!keep & valid_bits).trailing_zeros() as usize;
-            let mut written = at + first;
-            for (index, byte) in sixteen.folded.iter().enumerate().take(valid).skip(first) {
-                if let Some(slot) = self.output.get_mut(written) {
-                    *slot = *byte;
+            // The bytes before the first dropped one are in place; each run of kept bytes
+            // after a dropped one is moved by one copy of sixteen bytes (what follows the run
+            // in the room is written over by the next run or left past `written`). Runs are
+            // few: a dropped byte is a second separator (", " or ". ").
+            let mut padded = [b' '; 32];
+            if let Some(head) = padded.get_mut(..16) {
+                head.copy_from_slice(&sixteen.folded);
+            }
+            let mut dropped = !keep & valid_bits;
+            let mut written = at + dropped.trailing_zeros() as usize;
+            while dropped != 0 {
+                let run_start = dropped.trailing_zeros() as usize + 1;
+                dropped &= dropped - 1;
+                let run_end = (dropped | 1 << valid).trailing_zeros() as usize;
+                if let (Some(room), Some(run)) = (
+                    self.output.get_mut(written..written + 16),
+                    padded.get(run_start..run_start + 16),
+                ) {
+                    room.copy_from_slice(run);
                 }
-                written += ((keep >> index) & 1) as usize;
+                written += run_end - run_start;
             }
             self.written = written;
         }
@@ -1071,6 +1085,30 @@ pub(crate) mod tests {
                     same_as_general(&format!(" {text} "));
                     same_as_general(&text.to_uppercase());
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn runs_of_separators_anywhere_in_sixteen_bytes_fold_alike() {
+        // Sixteen bytes of letters and separators in many patterns (every separator after
+        // the first of a run is dropped, and the bytes after it move), at every offset from
+        // the start of a chunk, after a word or a separator, and before a non-ASCII letter.
+        for pattern in (0u32..1 << 16)
+            .step_by(37)
+            .chain([0, 0x5555, 0xAAAA, 0xFFFF])
+        {
+            let text: String = (0..16)
+                .map(|bit| match (pattern >> bit & 1, bit % 3) {
+                    (1, _) => char::from(b'a' + bit as u8),
+                    (_, 0) => '.',
+                    (_, 1) => ' ',
+                    _ => ',',
+                })
+                .collect();
+            for prefix in ["", "x", ". ", "abcdefg", "abcdefghijklmno, "] {
+                same_as_general(&format!("{prefix}{text}"));
+                same_as_general(&format!("{prefix}{text}{text}ж"));
             }
         }
     }
