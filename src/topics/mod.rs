@@ -212,6 +212,9 @@ struct Use {
     topic: u32,
     list: List,
     term: u32,
+    /// Whether the term is plain (`CompiledTerm::is_plain`: a literal with no exceptions), so
+    /// that its literal's hit is its own, known without reading the term.
+    plain: bool,
 }
 
 /// What a topic looks at in one item: the scan's hits, and the ranges its `fields` allow.
@@ -282,6 +285,7 @@ impl TopicSet {
                             topic: u32::try_from(topic_index).unwrap_or(u32::MAX),
                             list,
                             term: u32::try_from(term_index).unwrap_or(u32::MAX),
+                            plain: term.is_plain(),
                         });
                     }
                 }
@@ -482,9 +486,13 @@ impl CompiledTopic {
     /// term not among them cannot hit.
     fn decide(&self, context: &Context<'_, '_>, uses: &[Use]) -> Option<Vec<Arc<str>>> {
         let hit = |term: &CompiledTerm| term.hits(context.folded, context.hits, context.allowed);
-        // A term among `uses` whose literal hit: with no exception and no `fields`, it hit.
-        let used_hit = |term: &CompiledTerm| {
-            (term.is_plain() && context.allowed.is_none()) || (!term.needs_regex() && hit(term))
+        // A term among `uses` (of `list`) whose literal hit: with no exception and no `fields`,
+        // it hit (known from the use, without reading the term).
+        let used_hit = |list: &[CompiledTerm], found: &Use| {
+            (found.plain && context.allowed.is_none())
+                || list
+                    .get(found.term as usize)
+                    .is_some_and(|term| !term.needs_regex() && hit(term))
         };
         let used = |list: List| {
             uses.iter()
@@ -493,9 +501,9 @@ impl CompiledTopic {
         };
         // The terms' names are copied only once the topic is known to match.
         let literal_any = || {
-            used(List::Any)
-                .filter_map(|index| self.any.get(index))
-                .filter(|term| used_hit(term))
+            uses.iter()
+                .filter(|found| found.list == List::Any && used_hit(&self.any, found))
+                .filter_map(|found| self.any.get(found.term as usize))
         };
         let literal_hit = literal_any().next().is_some();
         if !literal_hit && !self.any_needs_regex {
@@ -507,9 +515,9 @@ impl CompiledTopic {
                 return None;
             }
         }
-        if used(List::None)
-            .filter_map(|index| self.none.get(index))
-            .any(used_hit)
+        if uses
+            .iter()
+            .any(|found| found.list == List::None && used_hit(&self.none, found))
         {
             return None;
         }
