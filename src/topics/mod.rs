@@ -400,7 +400,7 @@ impl TopicSet {
         candidates.dedup();
         let text = FoldedText::new(&folded.text);
         let mut matches = Vec::new();
-        for &index in candidates.iter() {
+        for (position, &index) in candidates.iter().enumerate() {
             let Some(topic) = self.topics.get(index) else {
                 continue;
             };
@@ -415,6 +415,10 @@ impl TopicSet {
                 allowed: topic.allowed(folded, ranges),
             };
             if let Some(terms) = topic.decide(&context, &uses[start..end]) {
+                if matches.capacity() == 0 {
+                    // Room for every candidate left, at once (not grown match by match).
+                    matches.reserve_exact(candidates.len() - position);
+                }
                 matches.push(TopicMatch {
                     topic: topic.slug.clone(),
                     terms,
