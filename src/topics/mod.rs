@@ -55,6 +55,10 @@ struct CompiledTopic {
     any_needs_regex: bool,
     all: Vec<CompiledTerm>,
     none: Vec<CompiledTerm>,
+    /// The `any` and `all` terms as written (each `CompiledTerm::source`), side by side: a
+    /// match names its terms from these, which lie together rather than a term's size apart.
+    any_sources: Vec<Arc<str>>,
+    all_sources: Vec<Arc<str>>,
     /// The feed URLs the topic is scoped to; `None` for every source.
     sources: Option<Vec<String>>,
     fields: Fields,
@@ -255,12 +259,15 @@ impl TopicSet {
             .iter()
             .map(|topic| {
                 let any = compile_all(&topic.any);
+                let all = compile_all(&topic.all);
                 CompiledTopic {
                     slug: topic.slug.clone(),
                     title: topic.title.clone(),
                     any_needs_regex: any.iter().any(CompiledTerm::needs_regex),
+                    any_sources: any.iter().map(|term| term.source.clone()).collect(),
+                    all_sources: all.iter().map(|term| term.source.clone()).collect(),
                     any,
-                    all: compile_all(&topic.all),
+                    all,
                     none: compile_all(&topic.none),
                     sources: topic.sources.clone(),
                     fields: topic.fields,
@@ -507,7 +514,7 @@ impl CompiledTopic {
         let literal_any = || {
             uses.iter()
                 .filter(|found| found.list == List::Any && used_hit(&self.any, found))
-                .filter_map(|found| self.any.get(found.term as usize))
+                .map(|found| found.term as usize)
         };
         let literal_hit = literal_any().next().is_some();
         if !literal_hit && !self.any_needs_regex {
@@ -549,9 +556,13 @@ impl CompiledTopic {
             return None;
         }
         if literal_hit {
-            terms.extend(literal_any().map(|term| term.source.clone()));
+            terms.extend(
+                literal_any()
+                    .filter_map(|index| self.any_sources.get(index))
+                    .cloned(),
+            );
         }
-        terms.extend(self.all.iter().map(|term| term.source.clone()));
+        terms.extend(self.all_sources.iter().cloned());
         Some(terms)
     }
 }
