@@ -40,8 +40,8 @@ struct LiteralRule {
     starts_inside: bool,
     /// The literal ends with a CJK character: it may end inside a word.
     ends_inside: bool,
-    /// Its length in bytes.
-    length: usize,
+    /// Its length in bytes (`u32`: with the literal's id, a candidate fits one cache line).
+    length: u32,
 }
 
 impl LiteralRule {
@@ -50,7 +50,7 @@ impl LiteralRule {
             prefix,
             starts_inside: folded.chars().next().is_some_and(is_cjk),
             ends_inside: folded.chars().next_back().is_some_and(is_cjk),
-            length: folded.len(),
+            length: u32::try_from(folded.len()).unwrap_or(u32::MAX),
         }
     }
 }
@@ -143,7 +143,7 @@ impl Candidate {
         if head & self.mask != self.head || (inside && !self.rule.starts_inside) {
             return None;
         }
-        let end = at + self.rule.length;
+        let end = at + self.rule.length as usize;
         if self.second_mask != 0 {
             // Past the text's end `head_at` reads zero bytes, which no literal has.
             if head_at(bytes, at + 8) & self.second_mask != self.second {
@@ -336,7 +336,8 @@ impl LiteralsBuilder {
 /// Kept between items (see `TopicSet::match_item`), so its buffers are reused.
 #[derive(Debug, Default)]
 pub struct Hits {
-    /// The starts that passed `StartTable::may_start`, first of all, with their keys.
+    /// The starts that passed `StartTable::may_start`, first of all, with their keys (the
+    /// first so many of it: see `Literals::scan`).
     passed: Vec<(usize, u32)>,
     found: Vec<(LiteralId, usize, usize)>,
     literals: Vec<LiteralId>,
@@ -377,8 +378,11 @@ impl Literals {
         let table = &self.table;
         // First the starts where some literal may start, picked out with no branch on the
         // answer (each is written, and kept by counting it); most places start nothing.
+        // Room for every start; never shrunk, so that it is not filled again for every item.
         let passed = &mut hits.passed;
-        passed.resize(starts.len(), (0, 0));
+        if passed.len() < starts.len() {
+            passed.resize(starts.len(), (0, 0));
+        }
         let mut kept = 0;
         for &start in starts {
             let key = key_at(bytes, start / 2);
@@ -388,8 +392,7 @@ impl Literals {
             // A key's first byte is the place's own (no word starts with a boundary).
             kept += usize::from(table.may_start(key, key as u8));
         }
-        passed.truncate(kept);
-        for &(start, key) in passed.iter() {
+        for &(start, key) in passed.get(..kept).unwrap_or_default() {
             let (at, inside) = (start / 2, start % 2 == 1);
             // A key's first byte is the place's own.
             let first = key as u8;
