@@ -37,7 +37,10 @@ pub struct TopicSet {
     topics: Vec<CompiledTopic>,
     literals: Literals,
     /// For each literal, the terms whose own pattern it is: (topic, list, term), sorted.
-    uses_of_literal: Vec<Vec<Use>>,
+    /// All of them in one list, literal after literal; a literal's are at its range in
+    /// `use_ranges`.
+    uses_of_literal: Vec<Use>,
+    use_ranges: Vec<Range<u32>>,
     /// Topics with an `any` term that needs a regex: they may match with no literal hit.
     regex_topics: Vec<usize>,
     /// Changes exactly when what the topics match changes (slugs, terms, scopes, fields; not
@@ -182,7 +185,8 @@ struct Scratch {
     folded: FoldedItem,
     hits: Hits,
     uses: Vec<Use>,
-    candidates: Vec<usize>,
+    /// The topics that may match, in order, each with its range of `uses`.
+    candidates: Vec<(usize, Range<usize>)>,
     ranges: Vec<Range<usize>>,
 }
 
@@ -305,7 +309,15 @@ impl TopicSet {
             .map(|(index, _)| index)
             .collect();
         TopicSet {
-            uses_of_literal,
+            use_ranges: uses_of_literal
+                .iter()
+                .scan(0u32, |first, uses| {
+                    let start = *first;
+                    *first = first.saturating_add(u32::try_from(uses.len()).unwrap_or(u32::MAX));
+                    Some(start..*first)
+                })
+                .collect(),
+            uses_of_literal: uses_of_literal.concat(),
             regex_topics,
             literals,
             fingerprint: format!("{ENGINE_VERSION}:{}", hex::encode(hasher.finalize())),
@@ -394,34 +406,56 @@ impl TopicSet {
         // belongs to (or whose `any` has a regex) can match.
         uses.clear();
         for literal in hits.literals() {
-            if let Some(found) = self.uses_of_literal.get(literal) {
+            if let Some(found) = self.use_ranges.get(literal).and_then(|range| {
+                self.uses_of_literal
+                    .get(range.start as usize..range.end as usize)
+            }) {
                 uses.extend_from_slice(found);
             }
         }
         uses.sort_unstable();
         uses.dedup();
+        // The topics of the uses (sorted by topic) merged with the regex topics (sorted), with
+        // no sort: each topic once, with the range of its uses.
         candidates.clear();
-        candidates.extend(uses.iter().map(|found| found.topic as usize));
-        candidates.extend(&self.regex_topics);
-        candidates.sort_unstable();
-        candidates.dedup();
+        let mut regex_topics = self.regex_topics.iter().copied().peekable();
+        let mut at = 0;
+        loop {
+            let index = match (uses.get(at), regex_topics.peek()) {
+                (Some(found), Some(&regex)) => (found.topic as usize).min(regex),
+                (Some(found), None) => found.topic as usize,
+                (None, Some(&regex)) => regex,
+                (None, None) => break,
+            };
+            if regex_topics.peek() == Some(&index) {
+                regex_topics.next();
+            }
+            let end = at
+                + uses
+                    .get(at..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|found| found.topic as usize == index)
+                    .count();
+            candidates.push((index, at..end));
+            at = end;
+        }
         let text = FoldedText::new(&folded.text);
         let mut matches = Vec::new();
-        for (position, &index) in candidates.iter().enumerate() {
-            let Some(topic) = self.topics.get(index) else {
+        for (position, (index, topic_uses)) in candidates.iter().enumerate() {
+            let Some(topic) = self.topics.get(*index) else {
                 continue;
             };
             if !topic.in_scope(source) {
                 continue;
             }
-            let start = uses.partition_point(|found| (found.topic as usize) < index);
-            let end = uses.partition_point(|found| found.topic as usize <= index);
             let context = Context {
                 folded: &text,
                 hits,
                 allowed: topic.allowed(folded, ranges),
             };
-            if let Some(terms) = topic.decide(&context, &uses[start..end]) {
+            let topic_uses = uses.get(topic_uses.clone()).unwrap_or_default();
+            if let Some(terms) = topic.decide(&context, topic_uses) {
                 if matches.capacity() == 0 {
                     // Room for every candidate left, at once (not grown match by match).
                     matches.reserve_exact(candidates.len() - position);
