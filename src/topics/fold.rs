@@ -77,16 +77,22 @@ impl Starts for Vec<usize> {
     /// read the vector's length back from memory, for each).
     #[inline]
     fn words(&mut self, at: usize, mut bits: u32, offset: impl Fn(u32) -> usize) {
-        let mut count = self.len();
-        self.resize(count + 16, 0);
-        while bits != 0 {
-            if let Some(slot) = self.get_mut(count) {
-                *slot = 2 * (at + offset(bits.trailing_zeros()));
+        let before = self.len();
+        // A copy of a constant size (stores of whole registers), not a fill loop.
+        self.extend_from_slice(&[0; 16]);
+        let mut count = 0;
+        if let Some(room) = self.get_mut(before..before + 16) {
+            // Written through a slice of its own: the vector's length is not read back after
+            // each store.
+            while bits != 0 {
+                if let Some(slot) = room.get_mut(count) {
+                    *slot = 2 * (at + offset(bits.trailing_zeros()));
+                }
+                count += 1;
+                bits &= bits - 1;
             }
-            count += 1;
-            bits &= bits - 1;
         }
-        Vec::truncate(self, count);
+        Vec::truncate(self, before + count);
     }
     fn count(&self) -> usize {
         self.len()
