@@ -62,6 +62,10 @@ struct CompiledTopic {
     /// match names its terms from these, which lie together rather than a term's size apart.
     any_sources: Vec<Arc<str>>,
     all_sources: Vec<Arc<str>>,
+    /// The terms of `any`, `all` and `none` that need a regex (`CompiledTerm::needs_regex`),
+    /// by index: a topic with a regex is a candidate for every item, and its list of hundreds
+    /// of terms is not read again for each to find its few regexes.
+    regex_terms: [Vec<usize>; 3],
     /// The feed URLs the topic is scoped to; `None` for every source.
     sources: Option<Vec<String>>,
     fields: Fields,
@@ -264,7 +268,21 @@ impl TopicSet {
             .map(|topic| {
                 let any = compile_all(&topic.any);
                 let all = compile_all(&topic.all);
+                let none = compile_all(&topic.none);
+                let needing_regex = |terms: &[CompiledTerm]| -> Vec<usize> {
+                    terms
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, term)| term.needs_regex())
+                        .map(|(index, _)| index)
+                        .collect()
+                };
                 CompiledTopic {
+                    regex_terms: [
+                        needing_regex(&any),
+                        needing_regex(&all),
+                        needing_regex(&none),
+                    ],
                     slug: topic.slug.clone(),
                     title: topic.title.clone(),
                     any_needs_regex: any.iter().any(CompiledTerm::needs_regex),
@@ -272,7 +290,7 @@ impl TopicSet {
                     all_sources: all.iter().map(|term| term.source.clone()).collect(),
                     any,
                     all,
-                    none: compile_all(&topic.none),
+                    none,
                     sources: topic.sources.clone(),
                     fields: topic.fields,
                     location: topic.location,
@@ -570,10 +588,11 @@ impl CompiledTopic {
         let mut terms: Vec<Arc<str>> = if literal_hit {
             Vec::with_capacity(uses.len() + self.all.len())
         } else {
-            let terms: Vec<Arc<str>> = self
-                .any
+            let [any_regex, _, _] = &self.regex_terms;
+            let terms: Vec<Arc<str>> = any_regex
                 .iter()
-                .filter(|term| term.needs_regex() && hit(term))
+                .filter_map(|index| self.any.get(*index))
+                .filter(|term| hit(term))
                 .map(|term| term.source.clone())
                 .collect();
             if terms.is_empty() {
@@ -581,12 +600,17 @@ impl CompiledTopic {
             }
             terms
         };
-        for term in self.all.iter().filter(|term| term.needs_regex()) {
+        let [_, all_regex, none_regex] = &self.regex_terms;
+        for term in all_regex.iter().filter_map(|index| self.all.get(*index)) {
             if !hit(term) {
                 return None;
             }
         }
-        if self.none.iter().filter(|term| term.needs_regex()).any(hit) {
+        if none_regex
+            .iter()
+            .filter_map(|index| self.none.get(*index))
+            .any(hit)
+        {
             return None;
         }
         if literal_hit {
