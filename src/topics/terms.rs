@@ -449,8 +449,13 @@ impl<'a> FoldedText<'a> {
 
     /// The text as a string.
     pub fn text(&self) -> &str {
+        // `from_utf8` first: it checks faster than the lossy reading, which is only the
+        // fallback for what cannot happen.
         self.text
-            .get_or_init(|| String::from_utf8_lossy(self.bytes))
+            .get_or_init(|| match std::str::from_utf8(self.bytes) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(self.bytes),
+            })
     }
 }
 
