@@ -23,9 +23,10 @@ impl fmt::Display for FeedId {
     }
 }
 
-/// A topic's URL slug: `[a-z0-9-]+`, never `all` (checked by `config`).
+/// A topic's URL slug: `[a-z0-9-]+`, never `all` (checked by `config`). Shared (`Arc<str>`):
+/// every topic match of every item names its topic, and a clone copies no text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicSlug(pub String);
+pub struct TopicSlug(pub std::sync::Arc<str>);
 
 impl TopicSlug {
     pub fn as_str(&self) -> &str {

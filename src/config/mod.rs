@@ -308,7 +308,7 @@ impl Builder<'_> {
         for raw_topic in &raw.topics {
             let topic = self.topic(raw_topic, &feeds)?;
             if let Some(first) =
-                seen_topics.insert(topic.slug.0.clone(), raw_topic.name.span().start)
+                seen_topics.insert(topic.slug.0.to_string(), raw_topic.name.span().start)
             {
                 let first = self.lines.location(first);
                 return Err(self.error(
@@ -571,7 +571,7 @@ impl Builder<'_> {
             list.iter().map(|value| self.term(value)).collect()
         };
         Ok(TopicConfig {
-            slug: TopicSlug(name.clone()),
+            slug: TopicSlug(name.as_str().into()),
             title: raw.title.clone().unwrap_or_else(|| name.clone()),
             any: terms(&raw.any)?,
             all: terms(&raw.all)?,

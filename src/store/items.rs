@@ -263,7 +263,7 @@ fn replace_matches_in(
         .collect::<Result<_, _>>()?;
     let wanted: BTreeMap<String, String> = matches
         .iter()
-        .map(|topic_match| (topic_match.topic.0.clone(), terms_json(topic_match)))
+        .map(|topic_match| (topic_match.topic.0.to_string(), terms_json(topic_match)))
         .collect();
     if stored == wanted {
         return Ok(false);

@@ -86,7 +86,7 @@ fn poll_now(feed_id: crate::model::FeedId, items: Vec<Item>) -> PollRecord {
 
 fn matched(topic: &str) -> Vec<TopicMatch> {
     vec![TopicMatch {
-        topic: TopicSlug(topic.to_string()),
+        topic: TopicSlug(topic.into()),
         terms: vec!["term".into()],
     }]
 }

@@ -42,6 +42,15 @@ pub fn fold(text: &str) -> String {
 pub(crate) trait Starts {
     fn word(&mut self, at: usize);
     fn inside(&mut self, at: usize);
+    /// Words at `at + offset(index)` for the index of every bit of `bits` (at most sixteen
+    /// bits, in order): the starts of a run of ASCII at once.
+    #[inline]
+    fn words(&mut self, at: usize, mut bits: u32, offset: impl Fn(u32) -> usize) {
+        while bits != 0 {
+            self.word(at + offset(bits.trailing_zeros()));
+            bits &= bits - 1;
+        }
+    }
     /// How many there are, and dropping those after the first `count`.
     fn count(&self) -> usize;
     fn truncate(&mut self, count: usize);
@@ -63,6 +72,27 @@ impl Starts for Vec<usize> {
     }
     fn inside(&mut self, at: usize) {
         self.push(2 * at + 1);
+    }
+    /// Written into room made once for all of them (a push each would check the room, and
+    /// read the vector's length back from memory, for each).
+    #[inline]
+    fn words(&mut self, at: usize, mut bits: u32, offset: impl Fn(u32) -> usize) {
+        let before = self.len();
+        // A copy of a constant size (stores of whole registers), not a fill loop.
+        self.extend_from_slice(&[0; 16]);
+        let mut count = 0;
+        if let Some(room) = self.get_mut(before..before + 16) {
+            // Written through a slice of its own: the vector's length is not read back after
+            // each store.
+            while bits != 0 {
+                if let Some(slot) = room.get_mut(count) {
+                    *slot = 2 * (at + offset(bits.trailing_zeros()));
+                }
+                count += 1;
+                bits &= bits - 1;
+            }
+        }
+        Vec::truncate(self, before + count);
     }
     fn count(&self) -> usize {
         self.len()
@@ -204,7 +234,7 @@ fn find_starts(folded: &[u8], from: usize, starts: &mut impl Starts) {
         }
         // Marks inside a CJK word are no place for a term to start (terms never start with
         // one).
-        let cjk = !character.is_ascii() && CharClass::of(character) == CharClass::Cjk;
+        let cjk = !character.is_ascii() && is_cjk_class(character);
         if !in_word {
             starts.word(at);
             in_word = true;
@@ -454,29 +484,36 @@ impl<S: Starts> Writer<'_, S> {
         if let Some(room) = self.output.get_mut(at..at + 16) {
             room.copy_from_slice(&sixteen.folded);
         }
-        let mut each_start = word_starts;
         if keep == valid_bits {
-            while each_start != 0 {
-                self.starts.word(at + each_start.trailing_zeros() as usize);
-                each_start &= each_start - 1;
-            }
+            self.starts.words(at, word_starts, |index| index as usize);
             self.written = at + valid;
         } else {
             // Some separator follows another and is dropped: the bytes after it move.
-            while each_start != 0 {
-                let index = each_start.trailing_zeros();
+            self.starts.words(at, word_starts, |index| {
                 let before = keep & ((1 << index) - 1);
-                let kept = BYTE_ONES[(before & 0xFF) as usize] + BYTE_ONES[(before >> 8) as usize];
-                self.starts.word(at + usize::from(kept));
-                each_start &= each_start - 1;
+                usize::from(BYTE_ONES[(before & 0xFF) as usize] + BYTE_ONES[(before >> 8) as usize])
+            });
+            // The bytes before the first dropped one are in place; each run of kept bytes
+            // after a dropped one is moved by one copy of sixteen bytes (what follows the run
+            // in the room is written over by the next run or left past `written`). Runs are
+            // few: a dropped byte is a second separator (", " or ". ").
+            let mut padded = [b' '; 32];
+            if let Some(head) = padded.get_mut(..16) {
+                head.copy_from_slice(&sixteen.folded);
             }
-            let first = (!keep & valid_bits).trailing_zeros() as usize;
-            let mut written = at + first;
-            for (index, byte) in sixteen.folded.iter().enumerate().take(valid).skip(first) {
-                if let Some(slot) = self.output.get_mut(written) {
-                    *slot = *byte;
+            let mut dropped = !keep & valid_bits;
+            let mut written = at + dropped.trailing_zeros() as usize;
+            while dropped != 0 {
+                let run_start = dropped.trailing_zeros() as usize + 1;
+                dropped &= dropped - 1;
+                let run_end = (dropped | 1 << valid).trailing_zeros() as usize;
+                if let (Some(room), Some(run)) = (
+                    self.output.get_mut(written..written + 16),
+                    padded.get(run_start..run_start + 16),
+                ) {
+                    room.copy_from_slice(run);
                 }
-                written += ((keep >> index) & 1) as usize;
+                written += run_end - run_start;
             }
             self.written = written;
         }
@@ -987,6 +1024,14 @@ impl CharClass {
     }
 }
 
+/// Whether `CharClass::of(character)` is `Cjk`, without the Unicode look-ups that `of` needs
+/// for other scripts (Cyrillic, Greek: a word that mixes look-alike letters has its starts
+/// read off the text character by character).
+fn is_cjk_class(character: char) -> bool {
+    is_plain_cjk(character)
+        || (is_cjk(character) && !is_apostrophe_letter(character) && !is_combining_mark(character))
+}
+
 /// Han, Hiragana, Katakana and Hangul (and Thai, Lao, Myanmar and Khmer): scripts written
 /// without spaces between words, where a term matches inside a longer run of text.
 pub fn is_cjk(character: char) -> bool {
@@ -1071,6 +1116,43 @@ pub(crate) mod tests {
                     same_as_general(&format!(" {text} "));
                     same_as_general(&text.to_uppercase());
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_cjk_class_is_known_without_the_unicode_tables() {
+        for code in 0..=0x3FFFF {
+            if let Some(character) = char::from_u32(code) {
+                assert_eq!(
+                    is_cjk_class(character),
+                    CharClass::of(character) == CharClass::Cjk,
+                    "U+{code:04X}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn runs_of_separators_anywhere_in_sixteen_bytes_fold_alike() {
+        // Sixteen bytes of letters and separators in many patterns (every separator after
+        // the first of a run is dropped, and the bytes after it move), at every offset from
+        // the start of a chunk, after a word or a separator, and before a non-ASCII letter.
+        for pattern in (0u32..1 << 16)
+            .step_by(37)
+            .chain([0, 0x5555, 0xAAAA, 0xFFFF])
+        {
+            let text: String = (0..16)
+                .map(|bit| match (pattern >> bit & 1, bit % 3) {
+                    (1, _) => char::from(b'a' + bit as u8),
+                    (_, 0) => '.',
+                    (_, 1) => ' ',
+                    _ => ',',
+                })
+                .collect();
+            for prefix in ["", "x", ". ", "abcdefg", "abcdefghijklmno, "] {
+                same_as_general(&format!("{prefix}{text}"));
+                same_as_general(&format!("{prefix}{text}{text}ж"));
             }
         }
     }

@@ -37,7 +37,10 @@ pub struct TopicSet {
     topics: Vec<CompiledTopic>,
     literals: Literals,
     /// For each literal, the terms whose own pattern it is: (topic, list, term), sorted.
-    uses_of_literal: Vec<Vec<Use>>,
+    /// All of them in one list, literal after literal; a literal's are at its range in
+    /// `use_ranges`.
+    uses_of_literal: Vec<Use>,
+    use_ranges: Vec<Range<u32>>,
     /// Topics with an `any` term that needs a regex: they may match with no literal hit.
     regex_topics: Vec<usize>,
     /// Changes exactly when what the topics match changes (slugs, terms, scopes, fields; not
@@ -55,6 +58,14 @@ struct CompiledTopic {
     any_needs_regex: bool,
     all: Vec<CompiledTerm>,
     none: Vec<CompiledTerm>,
+    /// The `any` and `all` terms as written (each `CompiledTerm::source`), side by side: a
+    /// match names its terms from these, which lie together rather than a term's size apart.
+    any_sources: Vec<Arc<str>>,
+    all_sources: Vec<Arc<str>>,
+    /// The terms of `any`, `all` and `none` that need a regex (`CompiledTerm::needs_regex`),
+    /// by index: a topic with a regex is a candidate for every item, and its list of hundreds
+    /// of terms is not read again for each to find its few regexes.
+    regex_terms: [Vec<usize>; 3],
     /// The feed URLs the topic is scoped to; `None` for every source.
     sources: Option<Vec<String>>,
     fields: Fields,
@@ -178,7 +189,8 @@ struct Scratch {
     folded: FoldedItem,
     hits: Hits,
     uses: Vec<Use>,
-    candidates: Vec<usize>,
+    /// The topics that may match, in order, each with its range of `uses`.
+    candidates: Vec<(usize, Range<usize>)>,
     ranges: Vec<Range<usize>>,
 }
 
@@ -212,6 +224,9 @@ struct Use {
     topic: u32,
     list: List,
     term: u32,
+    /// Whether the term is plain (`CompiledTerm::is_plain`: a literal with no exceptions), so
+    /// that its literal's hit is its own, known without reading the term.
+    plain: bool,
 }
 
 /// What a topic looks at in one item: the scan's hits, and the ranges its `fields` allow.
@@ -252,13 +267,30 @@ impl TopicSet {
             .iter()
             .map(|topic| {
                 let any = compile_all(&topic.any);
+                let all = compile_all(&topic.all);
+                let none = compile_all(&topic.none);
+                let needing_regex = |terms: &[CompiledTerm]| -> Vec<usize> {
+                    terms
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, term)| term.needs_regex())
+                        .map(|(index, _)| index)
+                        .collect()
+                };
                 CompiledTopic {
+                    regex_terms: [
+                        needing_regex(&any),
+                        needing_regex(&all),
+                        needing_regex(&none),
+                    ],
                     slug: topic.slug.clone(),
                     title: topic.title.clone(),
                     any_needs_regex: any.iter().any(CompiledTerm::needs_regex),
+                    any_sources: any.iter().map(|term| term.source.clone()).collect(),
+                    all_sources: all.iter().map(|term| term.source.clone()).collect(),
                     any,
-                    all: compile_all(&topic.all),
-                    none: compile_all(&topic.none),
+                    all,
+                    none,
                     sources: topic.sources.clone(),
                     fields: topic.fields,
                     location: topic.location,
@@ -282,6 +314,7 @@ impl TopicSet {
                             topic: u32::try_from(topic_index).unwrap_or(u32::MAX),
                             list,
                             term: u32::try_from(term_index).unwrap_or(u32::MAX),
+                            plain: term.is_plain(),
                         });
                     }
                 }
@@ -294,7 +327,15 @@ impl TopicSet {
             .map(|(index, _)| index)
             .collect();
         TopicSet {
-            uses_of_literal,
+            use_ranges: uses_of_literal
+                .iter()
+                .scan(0u32, |first, uses| {
+                    let start = *first;
+                    *first = first.saturating_add(u32::try_from(uses.len()).unwrap_or(u32::MAX));
+                    Some(start..*first)
+                })
+                .collect(),
+            uses_of_literal: uses_of_literal.concat(),
             regex_topics,
             literals,
             fingerprint: format!("{ENGINE_VERSION}:{}", hex::encode(hasher.finalize())),
@@ -383,34 +424,60 @@ impl TopicSet {
         // belongs to (or whose `any` has a regex) can match.
         uses.clear();
         for literal in hits.literals() {
-            if let Some(found) = self.uses_of_literal.get(literal) {
+            if let Some(found) = self.use_ranges.get(literal).and_then(|range| {
+                self.uses_of_literal
+                    .get(range.start as usize..range.end as usize)
+            }) {
                 uses.extend_from_slice(found);
             }
         }
         uses.sort_unstable();
         uses.dedup();
+        // The topics of the uses (sorted by topic) merged with the regex topics (sorted), with
+        // no sort: each topic once, with the range of its uses.
         candidates.clear();
-        candidates.extend(uses.iter().map(|found| found.topic as usize));
-        candidates.extend(&self.regex_topics);
-        candidates.sort_unstable();
-        candidates.dedup();
+        let mut regex_topics = self.regex_topics.iter().copied().peekable();
+        let mut at = 0;
+        loop {
+            let index = match (uses.get(at), regex_topics.peek()) {
+                (Some(found), Some(&regex)) => (found.topic as usize).min(regex),
+                (Some(found), None) => found.topic as usize,
+                (None, Some(&regex)) => regex,
+                (None, None) => break,
+            };
+            if regex_topics.peek() == Some(&index) {
+                regex_topics.next();
+            }
+            let end = at
+                + uses
+                    .get(at..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|found| found.topic as usize == index)
+                    .count();
+            candidates.push((index, at..end));
+            at = end;
+        }
         let text = FoldedText::new(&folded.text);
         let mut matches = Vec::new();
-        for &index in candidates.iter() {
-            let Some(topic) = self.topics.get(index) else {
+        for (position, (index, topic_uses)) in candidates.iter().enumerate() {
+            let Some(topic) = self.topics.get(*index) else {
                 continue;
             };
             if !topic.in_scope(source) {
                 continue;
             }
-            let start = uses.partition_point(|found| (found.topic as usize) < index);
-            let end = uses.partition_point(|found| found.topic as usize <= index);
             let context = Context {
                 folded: &text,
                 hits,
                 allowed: topic.allowed(folded, ranges),
             };
-            if let Some(terms) = topic.decide(&context, &uses[start..end]) {
+            let topic_uses = uses.get(topic_uses.clone()).unwrap_or_default();
+            if let Some(terms) = topic.decide(&context, topic_uses) {
+                if matches.capacity() == 0 {
+                    // Room for every candidate left, at once (not grown match by match).
+                    matches.reserve_exact(candidates.len() - position);
+                }
                 matches.push(TopicMatch {
                     topic: topic.slug.clone(),
                     terms,
@@ -482,9 +549,13 @@ impl CompiledTopic {
     /// term not among them cannot hit.
     fn decide(&self, context: &Context<'_, '_>, uses: &[Use]) -> Option<Vec<Arc<str>>> {
         let hit = |term: &CompiledTerm| term.hits(context.folded, context.hits, context.allowed);
-        // A term among `uses` whose literal hit: with no exception and no `fields`, it hit.
-        let used_hit = |term: &CompiledTerm| {
-            (term.is_plain() && context.allowed.is_none()) || (!term.needs_regex() && hit(term))
+        // A term among `uses` (of `list`) whose literal hit: with no exception and no `fields`,
+        // it hit (known from the use, without reading the term).
+        let used_hit = |list: &[CompiledTerm], found: &Use| {
+            (found.plain && context.allowed.is_none())
+                || list
+                    .get(found.term as usize)
+                    .is_some_and(|term| !term.needs_regex() && hit(term))
         };
         let used = |list: List| {
             uses.iter()
@@ -493,9 +564,9 @@ impl CompiledTopic {
         };
         // The terms' names are copied only once the topic is known to match.
         let literal_any = || {
-            used(List::Any)
-                .filter_map(|index| self.any.get(index))
-                .filter(|term| used_hit(term))
+            uses.iter()
+                .filter(|found| found.list == List::Any && used_hit(&self.any, found))
+                .map(|found| found.term as usize)
         };
         let literal_hit = literal_any().next().is_some();
         if !literal_hit && !self.any_needs_regex {
@@ -507,9 +578,9 @@ impl CompiledTopic {
                 return None;
             }
         }
-        if used(List::None)
-            .filter_map(|index| self.none.get(index))
-            .any(used_hit)
+        if uses
+            .iter()
+            .any(|found| found.list == List::None && used_hit(&self.none, found))
         {
             return None;
         }
@@ -517,10 +588,11 @@ impl CompiledTopic {
         let mut terms: Vec<Arc<str>> = if literal_hit {
             Vec::with_capacity(uses.len() + self.all.len())
         } else {
-            let terms: Vec<Arc<str>> = self
-                .any
+            let [any_regex, _, _] = &self.regex_terms;
+            let terms: Vec<Arc<str>> = any_regex
                 .iter()
-                .filter(|term| term.needs_regex() && hit(term))
+                .filter_map(|index| self.any.get(*index))
+                .filter(|term| hit(term))
                 .map(|term| term.source.clone())
                 .collect();
             if terms.is_empty() {
@@ -528,18 +600,27 @@ impl CompiledTopic {
             }
             terms
         };
-        for term in self.all.iter().filter(|term| term.needs_regex()) {
+        let [_, all_regex, none_regex] = &self.regex_terms;
+        for term in all_regex.iter().filter_map(|index| self.all.get(*index)) {
             if !hit(term) {
                 return None;
             }
         }
-        if self.none.iter().filter(|term| term.needs_regex()).any(hit) {
+        if none_regex
+            .iter()
+            .filter_map(|index| self.none.get(*index))
+            .any(hit)
+        {
             return None;
         }
         if literal_hit {
-            terms.extend(literal_any().map(|term| term.source.clone()));
+            terms.extend(
+                literal_any()
+                    .filter_map(|index| self.any_sources.get(index))
+                    .cloned(),
+            );
         }
-        terms.extend(self.all.iter().map(|term| term.source.clone()));
+        terms.extend(self.all_sources.iter().cloned());
         Some(terms)
     }
 }

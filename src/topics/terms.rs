@@ -40,8 +40,8 @@ struct LiteralRule {
     starts_inside: bool,
     /// The literal ends with a CJK character: it may end inside a word.
     ends_inside: bool,
-    /// Its length in bytes.
-    length: usize,
+    /// Its length in bytes (`u32`: with the literal's id, a candidate fits one cache line).
+    length: u32,
 }
 
 impl LiteralRule {
@@ -50,7 +50,7 @@ impl LiteralRule {
             prefix,
             starts_inside: folded.chars().next().is_some_and(is_cjk),
             ends_inside: folded.chars().next_back().is_some_and(is_cjk),
-            length: folded.len(),
+            length: u32::try_from(folded.len()).unwrap_or(u32::MAX),
         }
     }
 }
@@ -112,7 +112,11 @@ struct Candidate {
     /// Its first eight bytes (zero bytes after a shorter one), and which of them count.
     head: u64,
     mask: u64,
-    /// The bytes after the first eight.
+    /// Its next eight bytes, and which of them count (none for a literal of eight bytes or
+    /// fewer): most literals are compared in two numbers, with no call to compare slices.
+    second: u64,
+    second_mask: u64,
+    /// The bytes after the first sixteen.
     tail: Box<[u8]>,
     rule: LiteralRule,
 }
@@ -120,11 +124,14 @@ struct Candidate {
 impl Candidate {
     fn new(literal: LiteralId, pattern: &[u8], rule: LiteralRule) -> Candidate {
         let length = pattern.len().min(8);
+        let second_length = pattern.len().saturating_sub(8).min(8);
         Candidate {
             literal: u32::try_from(literal).unwrap_or(u32::MAX),
             head: head_at(pattern, 0) & mask_of(length),
             mask: mask_of(length),
-            tail: pattern.get(8..).unwrap_or_default().into(),
+            second: head_at(pattern, 8) & mask_of(second_length),
+            second_mask: mask_of(second_length),
+            tail: pattern.get(16..).unwrap_or_default().into(),
             rule,
         }
     }
@@ -136,9 +143,15 @@ impl Candidate {
         if head & self.mask != self.head || (inside && !self.rule.starts_inside) {
             return None;
         }
-        let end = at + self.rule.length;
-        if !self.tail.is_empty() && bytes.get(at + 8..end) != Some(&self.tail[..]) {
-            return None;
+        let end = at + self.rule.length as usize;
+        if self.second_mask != 0 {
+            // Past the text's end `head_at` reads zero bytes, which no literal has.
+            if head_at(bytes, at + 8) & self.second_mask != self.second {
+                return None;
+            }
+            if !self.tail.is_empty() && bytes.get(at + 16..end) != Some(&self.tail[..]) {
+                return None;
+            }
         }
         let ends_word = bytes.get(end).is_none_or(|byte| is_boundary(*byte));
         (ends_word || self.rule.prefix || self.rule.ends_inside).then_some(end)
@@ -162,14 +175,22 @@ struct StartTable {
     /// A bit for each key's hash (`FILTER_BITS` of them).
     filter: Vec<u64>,
     /// Slots of keys (0: empty; no key is 0, since no word starts with a boundary), a power
-    /// of two of them, and for each the range of `candidates` under it.
-    keys: Vec<u32>,
-    ranges: Vec<(u32, u32)>,
+    /// of two of them, each with the range of `candidates` under it (in one slot, so that a
+    /// look-up reads one place).
+    slots: Vec<Slot>,
     candidates: Vec<Candidate>,
     /// Literals of fewer than four bytes that may run on into a longer word, and a bit per
     /// first byte they start with.
     short: Vec<Candidate>,
     short_first: [u64; 4],
+}
+
+/// A key of `StartTable` and where its candidates are.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    key: u32,
+    first: u32,
+    end: u32,
 }
 
 const FILTER_BITS: u32 = 16;
@@ -203,8 +224,7 @@ impl StartTable {
         let slots = (distinct.len() * 2).next_power_of_two().max(16);
         let mut table = StartTable {
             filter: vec![0; (1 << FILTER_BITS) / 64],
-            keys: vec![0; slots],
-            ranges: vec![(0, 0); slots],
+            slots: vec![Slot::default(); slots],
             candidates: Vec::with_capacity(by_key.len()),
             short,
             short_first,
@@ -221,50 +241,40 @@ impl StartTable {
                 *word |= 1 << (bit % 64);
             }
             let mut slot = table.slot_of(key);
-            while table.keys.get(slot).is_some_and(|taken| *taken != 0) {
+            while table.slots.get(slot).is_some_and(|taken| taken.key != 0) {
                 slot = (slot + 1) & (slots - 1);
             }
-            if let (Some(slot_key), Some(range)) =
-                (table.keys.get_mut(slot), table.ranges.get_mut(slot))
-            {
-                *slot_key = key;
-                *range = (
-                    u32::try_from(first).unwrap_or(u32::MAX),
-                    u32::try_from(table.candidates.len()).unwrap_or(u32::MAX),
-                );
+            if let Some(free) = table.slots.get_mut(slot) {
+                *free = Slot {
+                    key,
+                    first: u32::try_from(first).unwrap_or(u32::MAX),
+                    end: u32::try_from(table.candidates.len()).unwrap_or(u32::MAX),
+                };
             }
         }
         table
     }
 
     fn slot_of(&self, key: u32) -> usize {
-        let bits = self.keys.len().trailing_zeros();
+        let bits = self.slots.len().trailing_zeros();
         (key.wrapping_mul(0x9E37_79B1) >> (32 - bits)) as usize
     }
 
-    /// The literals whose key is `key`.
+    /// The literals whose key is `key` (one that passed `may_start`: the filter is not asked
+    /// again).
     #[inline]
     fn under(&self, key: u32) -> &[Candidate] {
-        let bit = filter_bit(key);
-        if self
-            .filter
-            .get(bit / 64)
-            .is_none_or(|word| word & (1 << (bit % 64)) == 0)
-        {
-            return &[];
-        }
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut slot = self.slot_of(key);
         loop {
-            match self.keys.get(slot) {
-                Some(&found) if found == key => {
-                    let (first, end) = self.ranges.get(slot).copied().unwrap_or_default();
+            match self.slots.get(slot) {
+                Some(found) if found.key == key => {
                     return self
                         .candidates
-                        .get(first as usize..end as usize)
+                        .get(found.first as usize..found.end as usize)
                         .unwrap_or_default();
                 }
-                Some(&0) | None => return &[],
+                Some(Slot { key: 0, .. }) | None => return &[],
                 Some(_) => slot = (slot + 1) & mask,
             }
         }
@@ -326,8 +336,9 @@ impl LiteralsBuilder {
 /// Kept between items (see `TopicSet::match_item`), so its buffers are reused.
 #[derive(Debug, Default)]
 pub struct Hits {
-    /// The starts that passed `StartTable::may_start`, first of all.
-    passed: Vec<usize>,
+    /// The starts that passed `StartTable::may_start`, first of all, with their keys (the
+    /// first so many of it: see `Literals::scan`).
+    passed: Vec<(usize, u32)>,
     found: Vec<(LiteralId, usize, usize)>,
     literals: Vec<LiteralId>,
     ranges: Vec<Range<usize>>,
@@ -367,24 +378,25 @@ impl Literals {
         let table = &self.table;
         // First the starts where some literal may start, picked out with no branch on the
         // answer (each is written, and kept by counting it); most places start nothing.
+        // Room for every start; never shrunk, so that it is not filled again for every item.
         let passed = &mut hits.passed;
-        passed.resize(starts.len(), 0);
+        if passed.len() < starts.len() {
+            passed.resize(starts.len(), (0, 0));
+        }
         let mut kept = 0;
         for &start in starts {
             let key = key_at(bytes, start / 2);
             if let Some(slot) = passed.get_mut(kept) {
-                *slot = start;
+                *slot = (start, key);
             }
             // A key's first byte is the place's own (no word starts with a boundary).
             kept += usize::from(table.may_start(key, key as u8));
         }
-        passed.truncate(kept);
-        for &start in passed.iter() {
+        for &(start, key) in passed.get(..kept).unwrap_or_default() {
             let (at, inside) = (start / 2, start % 2 == 1);
-            let Some(&first) = bytes.get(at) else {
-                continue;
-            };
-            let under_key = table.under(key_at(bytes, at));
+            // A key's first byte is the place's own.
+            let first = key as u8;
+            let under_key = table.under(key);
             let short = table.short_starting(first);
             if under_key.is_empty() && short.is_empty() {
                 continue;
@@ -437,8 +449,13 @@ impl<'a> FoldedText<'a> {
 
     /// The text as a string.
     pub fn text(&self) -> &str {
+        // `from_utf8` first: it checks faster than the lossy reading, which is only the
+        // fallback for what cannot happen.
         self.text
-            .get_or_init(|| String::from_utf8_lossy(self.bytes))
+            .get_or_init(|| match std::str::from_utf8(self.bytes) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(self.bytes),
+            })
     }
 }
 
@@ -859,6 +876,14 @@ mod tests {
             "strasse",
             "x y z",
             "y",
+            // Longer than eight bytes and than sixteen (compared in two numbers, then the rest).
+            "ukrainekriegs*",
+            "ukrainekriegsend",
+            "ukrainekriegsende",
+            "ukrainekriegsenden*",
+            "nordkoreanska krigsfangen",
+            "зеленский",
+            "зеленск*",
         ];
         let mut builder = LiteralsBuilder::default();
         let mut patterns = Vec::new();
@@ -881,6 +906,11 @@ mod tests {
             "ж жб жбв жбвг Straße x y z x y zz y",
             "a",
             "ukrai",
+            "Ukrainekriegsende ukrainekriegsend, Ukrainekriegsenden ukrainekriegsendes ukrainekriegs",
+            "Nordkoreanska krigsfången; nordkoreanska krigsfångar, Зеленский Зеленского зеленскии",
+            "ukrainekriegsen",
+            "ukrainekriegsende",
+            "nordkoreanska krigsfang",
             "",
         ];
         let mut total = 0;

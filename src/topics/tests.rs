@@ -14,7 +14,7 @@ fn check(set: &TopicSet, text: &str, expected: &[&str]) {
     let matched: Vec<String> = set
         .match_text(text)
         .into_iter()
-        .map(|topic_match| topic_match.topic.0)
+        .map(|topic_match| topic_match.topic.0.to_string())
         .collect();
     assert_eq!(matched, expected, "topics of {text:?}");
 }

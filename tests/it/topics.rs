@@ -196,7 +196,7 @@ fn the_named_hard_cases() {
         topics
             .match_text(text)
             .into_iter()
-            .map(|topic_match| topic_match.topic.0)
+            .map(|topic_match| topic_match.topic.0.to_string())
             .collect()
     };
     for text in [
