@@ -720,16 +720,7 @@ fn same_story_in(
     }
     // The candidates that share the most bands are the likeliest; only the first
     // `MAX_CANDIDATES` are checked exactly.
-    offered.sort_unstable();
-    ranked.clear();
-    for &item in offered.iter() {
-        match ranked.last_mut() {
-            Some((last, shared)) if *last == item => *shared += 1,
-            _ => ranked.push((item, 1)),
-        }
-    }
-    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    ranked.truncate(MAX_CANDIDATES);
+    most_shared(offered, ranked, MAX_CANDIDATES);
     let candidates: BTreeSet<i64> = ranked
         .iter()
         .filter_map(|&(offered, _)| match memory {
@@ -793,6 +784,27 @@ fn same_story_in(
         stories.insert(story);
     }
     Ok(stories.first().copied())
+}
+
+/// Leaves in `ranked` the `count` items offered most often (each with how often), most
+/// first, the older (smaller) first among equals. Each band's items come newest first, so
+/// `offered` is a few sorted runs, which the stable sort merges (the unstable one sorts them
+/// from scratch); of the counted items only the first few are put in order.
+fn most_shared(offered: &mut [i64], ranked: &mut Vec<(i64, usize)>, count: usize) {
+    offered.sort();
+    ranked.clear();
+    for &item in offered.iter() {
+        match ranked.last_mut() {
+            Some((last, shared)) if *last == item => *shared += 1,
+            _ => ranked.push((item, 1)),
+        }
+    }
+    let most_shared_first = |a: &(i64, usize), b: &(i64, usize)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
+    if ranked.len() > count {
+        ranked.select_nth_unstable_by(count, most_shared_first);
+        ranked.truncate(count);
+    }
+    ranked.sort_unstable_by(most_shared_first);
 }
 
 /// Where a candidate's feed, story, story text and story versions are read from.
@@ -871,6 +883,39 @@ impl CandidateSource<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_most_shared_candidates_are_those_a_full_sort_puts_first() {
+        // Runs of descending positions, as bands give them, with repeats across runs.
+        let mut seed = 7_u64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            seed >> 33
+        };
+        let mut ranked = Vec::new();
+        for round in 0..200 {
+            let mut offered = Vec::new();
+            for _ in 0..(round % 11) {
+                let mut run: Vec<i64> = (0..next() % 70).map(|_| (next() % 90) as i64).collect();
+                run.sort_unstable_by(|a, b| b.cmp(a));
+                run.dedup();
+                offered.extend(run);
+            }
+            let mut expected: Vec<(i64, usize)> = Vec::new();
+            let mut sorted = offered.clone();
+            sorted.sort_unstable();
+            for item in sorted {
+                match expected.last_mut() {
+                    Some((last, shared)) if *last == item => *shared += 1,
+                    _ => expected.push((item, 1)),
+                }
+            }
+            expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            expected.truncate(MAX_CANDIDATES);
+            most_shared(&mut offered, &mut ranked, MAX_CANDIDATES);
+            assert_eq!(ranked, expected, "round {round}");
+        }
+    }
 
     #[test]
     fn a_band_found_common_is_skipped_for_the_rest_of_that_hour_of_item_time() {
