@@ -442,16 +442,24 @@ fn syncing_feeds_adds_renames_and_retires_them_and_answers_in_the_order_given() 
     assert_eq!(back[0].name.as_deref(), Some("A again"));
 }
 
+/// Brings a database opened by `connection` to schema version `version` as the releases of
+/// that time wrote it: the first `version` migrations, then `user_version`.
+fn migrate_to(connection: &rusqlite::Connection, version: usize) {
+    for migration in &super::migrations::MIGRATIONS[..version] {
+        connection.execute_batch(migration).unwrap();
+    }
+    connection
+        .pragma_update(None, "user_version", version as i64)
+        .unwrap();
+}
+
 #[test]
 fn a_version_1_database_is_migrated_with_its_data() {
     let directory = tempfile::tempdir().unwrap();
     {
         // A database as the first release wrote it: schema version 1 and one feed.
         let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
-        connection
-            .execute_batch(super::migrations::MIGRATIONS[0])
-            .unwrap();
-        connection.pragma_update(None, "user_version", 1).unwrap();
+        migrate_to(&connection, 1);
         connection
             .execute(
                 "INSERT INTO feeds (url, name, etag, error_streak) VALUES ('https://a.example/', 'A', '\"x\"', 2)",
@@ -487,10 +495,7 @@ fn the_entry_id_index_is_dropped_and_the_items_and_their_matches_stay() {
     {
         // A database of schema version 10 with a feed, three items and two topic matches.
         let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
-        for migration in &super::migrations::MIGRATIONS[..10] {
-            connection.execute_batch(migration).unwrap();
-        }
-        connection.pragma_update(None, "user_version", 10).unwrap();
+        migrate_to(&connection, 10);
         connection
             .execute_batch(
                 "INSERT INTO feeds (id, url, name) VALUES (1, 'https://a.example/', 'A');
@@ -574,10 +579,7 @@ fn an_upgrade_that_breaks_a_reference_is_rolled_back() {
     let path = directory.path().join("tidings.db");
     {
         let connection = rusqlite::Connection::open(&path).unwrap();
-        for migration in &super::migrations::MIGRATIONS[..10] {
-            connection.execute_batch(migration).unwrap();
-        }
-        connection.pragma_update(None, "user_version", 10).unwrap();
+        migrate_to(&connection, 10);
         // A topic match of an item that does not exist, as foreign keys left off would allow.
         connection
             .execute_batch(
@@ -623,10 +625,7 @@ fn a_new_database_has_8_kib_pages_and_an_older_one_keeps_its_own() {
         let _: String = connection
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .unwrap();
-        connection
-            .execute_batch(super::migrations::MIGRATIONS[0])
-            .unwrap();
-        connection.pragma_update(None, "user_version", 1).unwrap();
+        migrate_to(&connection, 1);
         connection
             .execute("INSERT INTO feeds (url) VALUES ('https://a.example/')", [])
             .unwrap();
@@ -849,10 +848,7 @@ fn a_version_3_database_keeps_its_items_and_groups_them_once() {
     let directory = tempfile::tempdir().unwrap();
     {
         let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
-        for migration in &super::migrations::MIGRATIONS[..3] {
-            connection.execute_batch(migration).unwrap();
-        }
-        connection.pragma_update(None, "user_version", 3).unwrap();
+        migrate_to(&connection, 3);
         let mut insert = connection
             .prepare(
                 "INSERT INTO items (feed_id, item_key, entry_id, link, title, summary, first_seen,
