@@ -684,6 +684,12 @@ async fn schedule_loop(
             "polls still running after the grace period were abandoned; their writes are atomic"
         );
     }
+    let store = scheduler.context.store.clone();
+    if let Err(error) =
+        crate::pipeline::run_blocking(&store, |store| store.write_held_band_rows()).await
+    {
+        warn!(error = %error, "cannot write the held story band rows; the next start writes them");
+    }
 }
 
 /// When a feed is first polled after start-up. A feed never fetched is due at once. A known
@@ -770,6 +776,13 @@ pub async fn poll_once(
             Err(reason) => Err(reason),
         };
         reports.push((name, report));
+    }
+    // Every poll is written; the band rows held back go to the database before it ends.
+    let store = store.clone();
+    if let Err(error) =
+        crate::pipeline::run_blocking(&store, |store| store.write_held_band_rows()).await
+    {
+        warn!(error = %error, "cannot write the held story band rows; the next start writes them");
     }
     Ok(PolledOnce {
         reports,

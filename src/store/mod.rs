@@ -184,6 +184,24 @@ impl Store {
     /// Moves everything in the WAL into the database file and empties the WAL, so the file
     /// alone is complete (called at shutdown). Readers in progress may keep part of the WAL;
     /// that is not an error, the next open finishes the job.
+    /// Writes the story band rows the writer holds back (`stories::Placing`): after a poll of
+    /// many feeds, so that the next process finds them written. Rows still held when a process
+    /// ends are made again from the stored story texts by the next writer.
+    pub fn write_held_band_rows(&self) -> Result<(), StoreError> {
+        let mut connection = self.writer()?;
+        let mut placing = self.placing()?;
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if let Err(error) = placing
+            .write_held(&transaction)
+            .and_then(|()| Ok(transaction.commit()?))
+        {
+            placing.forget();
+            return Err(error);
+        }
+        Ok(())
+    }
+
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         let connection = self.writer()?;
         connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;

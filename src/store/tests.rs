@@ -1412,9 +1412,49 @@ fn band_rows_held_when_the_process_ended_are_written_by_the_next_one() {
     let again = store
         .record_polls_before_more(&[record(1, "b2")], &|| false)
         .unwrap();
+    // Feed B's first rows are written again; the new version's are held until the poll is
+    // over.
+    assert_eq!(band_row_count(&store), 2 * dedupe_bands());
+    store.write_held_band_rows().unwrap();
     assert_eq!(band_row_count(&store), 3 * dedupe_bands());
     // Placed from the database, which now has feed B's first version: not a second one.
     assert_eq!(again[0].as_ref().unwrap().grouped, 0);
+}
+
+/// Without the copy of the band index, a batch written whole holds its band rows too (a warm
+/// poll's new items would each rewrite random pages of the band table, commit after commit):
+/// later batches find them, and they are written when the poll is over.
+#[test]
+fn band_rows_held_without_the_copy_are_found_by_later_polls_and_written_at_the_end() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(directory.path()).unwrap();
+    store.placing().unwrap().disk_only = true;
+    let feeds = three_feeds(&store);
+    let record = |feed: usize, key: &str| wire_version(&feeds, feed, key);
+    let first = store
+        .record_polls_before_more(&[record(0, "a1")], &|| false)
+        .unwrap();
+    assert_eq!(first[0].as_ref().unwrap().grouped, 0);
+    assert_eq!(band_row_count(&store), 0, "held");
+    // Feed B's version, in a later batch, finds feed A's through the held rows.
+    let second = store
+        .record_polls_before_more(&[record(1, "b1")], &|| false)
+        .unwrap();
+    assert_eq!(second[0].as_ref().unwrap().grouped, 1);
+    assert!(!store.placing().unwrap().in_memory());
+    store.write_held_band_rows().unwrap();
+    assert_eq!(band_row_count(&store), 2 * dedupe_bands());
+    // Written once: a second call adds nothing.
+    store.write_held_band_rows().unwrap();
+    assert_eq!(band_row_count(&store), 2 * dedupe_bands());
+    // And a process that starts now places from what is written.
+    drop(store);
+    let store = Store::open(directory.path()).unwrap();
+    store.placing().unwrap().disk_only = true;
+    let third = store
+        .record_polls_before_more(&[record(2, "c1")], &|| false)
+        .unwrap();
+    assert_eq!(third[0].as_ref().unwrap().grouped, 1);
 }
 
 /// A topic page holds the same entries whichever way the query finds them: from the topic's
@@ -1507,6 +1547,7 @@ fn band_rows_of_a_version_8_database_are_made_again_from_the_story_texts() {
         .record_polls_before_more(&[record(1, "b1")], &|| false)
         .unwrap();
     assert_eq!(placed[0].as_ref().unwrap().grouped, 1);
+    store.write_held_band_rows().unwrap();
     let writer = store.writer().unwrap();
     let rows: std::collections::BTreeSet<(i64, i64)> = writer
         .prepare("SELECT band, item_id FROM story_bands")
