@@ -294,7 +294,6 @@ fn fold_fast(
         word_cyrillic: false,
         mixed: false,
     };
-    let two_bytes = two_byte_letters();
     let mut at = 0;
     while at < bytes.len() {
         if writer.written + SLACK > writer.output.len() {
@@ -331,24 +330,6 @@ fn fold_fast(
             if writer.written + SLACK > writer.output.len() {
                 let more = writer.output.len() + bytes.len() + SLACK;
                 writer.output.resize(more, 0);
-            }
-            // A two-byte letter inside a word (most of Cyrillic, Greek and accented Latin
-            // text) folds to at most two bytes: written from the small table, with no word
-            // start or separator to look at.
-            if (0xC2..0xE0).contains(&lead) && writer.previous == CharClass::Other {
-                let next = bytes.get(at + 1).copied().unwrap_or_default();
-                let code = (usize::from(lead & 0x1F) << 6) | usize::from(next & 0x3F);
-                let two = two_bytes.get(code - 0x80).copied().unwrap_or_default();
-                if two.folds {
-                    if let Some(room) = writer.output.get_mut(writer.written..writer.written + 2) {
-                        room.copy_from_slice(&two.folded);
-                    }
-                    writer.written += usize::from(two.length);
-                    writer.word_latin |= two.latin;
-                    writer.word_cyrillic |= two.cyrillic;
-                    at += 2;
-                    continue;
-                }
             }
             let (code, length) = decode(bytes, at);
             if !writer.character(entry(code)) {
@@ -928,47 +909,6 @@ fn entry(code: u32) -> &'static Entry {
     block.get(code % BLOCK).unwrap_or(&Entry::GENERAL)
 }
 
-/// A two-byte character (U+0080 to U+07FF) that is a letter of the table folding to one or
-/// two bytes (`Kind::Letter`), as `fold_fast` writes it inside a word: the part of its
-/// `Entry` that counts there, in four bytes rather than a cache line's worth.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct TwoByteLetter {
-    /// Whether the character is such a letter; the others take the whole table.
-    folds: bool,
-    latin: bool,
-    cyrillic: bool,
-    length: u8,
-    folded: [u8; 2],
-}
-
-/// The two-byte letters, by code point less 0x80, made once from the table.
-fn two_byte_letters() -> &'static [TwoByteLetter] {
-    static TABLE: OnceLock<Box<[TwoByteLetter]>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        (0x80..0x800)
-            .map(|code| {
-                let entry = entry(code);
-                match entry.folded() {
-                    folded @ ([_] | [_, _]) if entry.kind == Kind::Letter => {
-                        let mut two = TwoByteLetter {
-                            folds: true,
-                            latin: entry.latin,
-                            cyrillic: entry.cyrillic,
-                            length: entry.length,
-                            folded: [0; 2],
-                        };
-                        if let Some(slot) = two.folded.get_mut(..folded.len()) {
-                            slot.copy_from_slice(folded);
-                        }
-                        two
-                    }
-                    _ => TwoByteLetter::default(),
-                }
-            })
-            .collect()
-    })
-}
-
 /// Whether NFKC leaves the character's place in a text alone: no combining class (so it is
 /// never reordered) and not one that may compose with the character before it (NFKC quick
 /// check "maybe").
@@ -1253,36 +1193,6 @@ pub(crate) mod tests {
         fold_bytes(&mut folded, "Жб b", &mut starts);
         assert_eq!(String::from_utf8(folded).unwrap(), "ab cd 9 xжб b");
         assert_eq!(starts, vec![0, 6, 12, 16, 2 * 9, 2 * 14]);
-    }
-
-    #[test]
-    fn two_byte_letters_inside_words_fold_like_the_general_path() {
-        // The small table of two-byte letters (`two_byte_letters`) agrees with the whole one,
-        // and runs of them (Cyrillic, Greek, accented Latin, Armenian, Hebrew, Arabic) inside
-        // words, after a word start, a look-alike, a mark, CJK or a separator, fold alike.
-        for (code, two) in (0x80..0x800).zip(two_byte_letters()) {
-            let entry = entry(code);
-            assert_eq!(
-                two.folds,
-                entry.kind == Kind::Letter && (1..=2).contains(&entry.length),
-                "U+{code:04X}"
-            );
-            if two.folds {
-                assert_eq!(&two.folded[..usize::from(two.length)], entry.folded());
-                assert_eq!((two.latin, two.cyrillic), (entry.latin, entry.cyrillic));
-            }
-        }
-        for text in [
-            "Пере\u{AD}говоры в Киеве: ПРЕЗИДЕНТ Зеленский",
-            "Ο Πρωθυπουργός ΚΥΡΙΑΚΟΣ Μητσοτάκης, ΐΰ ς",
-            "Ukrainë Éire straße Łódź ŒUVRE ĳssel ŉ",
-            "поcле Kиев Мoсква xЖx Жx xЖ",
-            "Հայաստան שָׁלוֹם كوريا الشمالية",
-            "朝鲜Пхеньян北한Ω 1Ж2ж",
-            "ж\u{301}ё ё\u{308} ɐʃ ǅǈ",
-        ] {
-            same_as_general(text);
-        }
     }
 
     #[test]
