@@ -163,17 +163,19 @@ pub struct TopicMatch {
 #[derive(Clone)]
 pub struct MatchedTerms {
     names: Arc<[Arc<str>]>,
-    picked: smallvec::SmallVec<[u32; 4]>,
+    picked: TermPositions,
 }
+
+/// Positions in a list of term names, the first four inline.
+pub type TermPositions = smallvec::SmallVec<[u32; 4]>;
 
 impl MatchedTerms {
     /// The terms picked at `picked` (positions in `names`; a position past the end is left
     /// out).
-    pub fn picked(names: Arc<[Arc<str>]>, picked: impl IntoIterator<Item = u32>) -> Self {
-        let picked = picked
-            .into_iter()
-            .filter(|&at| (at as usize) < names.len())
-            .collect();
+    pub fn picked(names: Arc<[Arc<str>]>, mut picked: TermPositions) -> Self {
+        if picked.iter().any(|&at| at as usize >= names.len()) {
+            picked.retain(|at| (*at as usize) < names.len());
+        }
         MatchedTerms { names, picked }
     }
 
@@ -315,7 +317,10 @@ mod tests {
             .map(Arc::from)
             .collect();
         // Positions past the end are left out; more than fit inline still read in order.
-        let picked = MatchedTerms::picked(names.clone(), [3, 0, 9, 2, 1, 0]);
+        let picked = MatchedTerms::picked(
+            names.clone(),
+            TermPositions::from_slice(&[3, 0, 9, 2, 1, 0]),
+        );
         assert_eq!(
             picked.iter().collect::<Vec<_>>(),
             ["київ", "ukrain*", "\"quoted\"", "kyiv", "ukrain*"]
@@ -330,12 +335,12 @@ mod tests {
             .collect();
         assert_eq!(picked, own);
         assert_ne!(
-            MatchedTerms::picked(names.clone(), [0, 1]),
-            MatchedTerms::picked(names.clone(), [1, 0])
+            MatchedTerms::picked(names.clone(), TermPositions::from_slice(&[0, 1])),
+            MatchedTerms::picked(names.clone(), TermPositions::from_slice(&[1, 0]))
         );
         assert_ne!(
-            MatchedTerms::picked(names.clone(), [0]),
-            MatchedTerms::picked(names, [0, 0])
+            MatchedTerms::picked(names.clone(), TermPositions::from_slice(&[0])),
+            MatchedTerms::picked(names, TermPositions::from_slice(&[0, 0]))
         );
         let empty: MatchedTerms = std::iter::empty::<&str>().collect();
         assert!(empty.is_empty());

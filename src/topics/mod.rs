@@ -17,11 +17,10 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
-use smallvec::SmallVec;
 
 use crate::config::{Fields, Location, TopicConfig};
 pub use crate::model::TopicMatch;
-use crate::model::{MatchedTerms, TopicSlug};
+use crate::model::{MatchedTerms, TermPositions, TopicSlug};
 
 pub use explain::{Explanation, Field, TermReport, Verdict};
 pub use fold::fold;
@@ -588,20 +587,20 @@ impl CompiledTopic {
             return None;
         }
         // Only now do regexes run.
-        let mut terms: SmallVec<[u32; 4]> = if literal_hit {
-            SmallVec::new()
-        } else {
+        // Pushed one by one: `extend` from a filtered iterator costs more than the few
+        // positions are worth.
+        let mut terms = TermPositions::new();
+        if !literal_hit {
             let [any_regex, _, _] = &self.regex_terms;
-            let terms: SmallVec<[u32; 4]> = any_regex
-                .iter()
-                .filter(|index| self.any.get(**index).is_some_and(hit))
-                .map(|index| *index as u32)
-                .collect();
+            for &index in any_regex {
+                if self.any.get(index).is_some_and(hit) {
+                    terms.push(index as u32);
+                }
+            }
             if terms.is_empty() {
                 return None;
             }
-            terms
-        };
+        }
         let [_, all_regex, none_regex] = &self.regex_terms;
         for term in all_regex.iter().filter_map(|index| self.all.get(*index)) {
             if !hit(term) {
@@ -616,10 +615,14 @@ impl CompiledTopic {
             return None;
         }
         if literal_hit {
-            terms.extend(literal_any().map(|index| index as u32));
+            for index in literal_any() {
+                terms.push(index as u32);
+            }
         }
         let any = self.any.len() as u32;
-        terms.extend((0..self.all.len() as u32).map(|index| any + index));
+        for index in 0..self.all.len() as u32 {
+            terms.push(any + index);
+        }
         Some(MatchedTerms::picked(self.term_names.clone(), terms))
     }
 }
