@@ -151,9 +151,71 @@ pub struct FeedMeta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicMatch {
     pub topic: TopicSlug,
-    /// The terms, as written in `feeds.toml`, that hit (`any` terms, then `all` terms). Shared
-    /// with the compiled topics, so that a match copies no text.
-    pub terms: Vec<std::sync::Arc<str>>,
+    /// The terms, as written in `feeds.toml`, that hit (`any` terms, then `all` terms).
+    pub terms: MatchedTerms,
+}
+
+/// The terms of one match, as written in `feeds.toml`: positions in a list of names shared
+/// with the compiled topic (its `any` terms, then its `all` terms). A match copies no text and
+/// takes one reference to the list, and a few positions are held inline, so that a match
+/// allocates nothing. It reads, compares and prints (`{:?}`: `["a", "b"]`) as the list of the
+/// names it picks, in order.
+#[derive(Clone)]
+pub struct MatchedTerms {
+    names: Arc<[Arc<str>]>,
+    picked: TermPositions,
+}
+
+/// Positions in a list of term names, the first four inline.
+pub type TermPositions = smallvec::SmallVec<[u32; 4]>;
+
+impl MatchedTerms {
+    /// The terms picked at `picked` (positions in `names`; a position past the end is left
+    /// out).
+    pub fn picked(names: Arc<[Arc<str>]>, mut picked: TermPositions) -> Self {
+        if picked.iter().any(|&at| at as usize >= names.len()) {
+            picked.retain(|at| (*at as usize) < names.len());
+        }
+        MatchedTerms { names, picked }
+    }
+
+    /// The terms, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.picked
+            .iter()
+            .map(|&at| self.names.get(at as usize).map_or("", |name| &**name))
+    }
+
+    pub fn len(&self) -> usize {
+        self.picked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.picked.is_empty()
+    }
+}
+
+impl<T: Into<Arc<str>>> FromIterator<T> for MatchedTerms {
+    /// A list of its own, every name picked in order (a match read back from the store).
+    fn from_iter<I: IntoIterator<Item = T>>(names: I) -> Self {
+        let names: Arc<[Arc<str>]> = names.into_iter().map(Into::into).collect();
+        let picked = (0..names.len() as u32).collect();
+        MatchedTerms { names, picked }
+    }
+}
+
+impl PartialEq for MatchedTerms {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for MatchedTerms {}
+
+impl fmt::Debug for MatchedTerms {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// A position in an output feed's newest-first order: the entries after it are older. It is
@@ -246,5 +308,42 @@ mod tests {
         for (key, expected) in cases {
             assert_eq!(key.to_storage_string(), expected, "{key:?}");
         }
+    }
+
+    #[test]
+    fn matched_terms_read_compare_and_print_as_the_names_they_pick() {
+        let names: Arc<[Arc<str>]> = ["ukrain*", "kyiv", "\"quoted\"", "київ"]
+            .into_iter()
+            .map(Arc::from)
+            .collect();
+        // Positions past the end are left out; more than fit inline still read in order.
+        let picked = MatchedTerms::picked(
+            names.clone(),
+            TermPositions::from_slice(&[3, 0, 9, 2, 1, 0]),
+        );
+        assert_eq!(
+            picked.iter().collect::<Vec<_>>(),
+            ["київ", "ukrain*", "\"quoted\"", "kyiv", "ukrain*"]
+        );
+        assert_eq!(picked.len(), 5);
+        // `{:?}` prints what a `Vec<Arc<str>>` of the same names printed (`tidings explain`).
+        let as_vec: Vec<Arc<str>> = picked.iter().map(Arc::from).collect();
+        assert_eq!(format!("{picked:?}"), format!("{as_vec:?}"));
+        // Equal by the names, whatever list they come from; order and count matter.
+        let own: MatchedTerms = ["київ", "ukrain*", "\"quoted\"", "kyiv", "ukrain*"]
+            .into_iter()
+            .collect();
+        assert_eq!(picked, own);
+        assert_ne!(
+            MatchedTerms::picked(names.clone(), TermPositions::from_slice(&[0, 1])),
+            MatchedTerms::picked(names.clone(), TermPositions::from_slice(&[1, 0]))
+        );
+        assert_ne!(
+            MatchedTerms::picked(names.clone(), TermPositions::from_slice(&[0])),
+            MatchedTerms::picked(names, TermPositions::from_slice(&[0, 0]))
+        );
+        let empty: MatchedTerms = std::iter::empty::<&str>().collect();
+        assert!(empty.is_empty());
+        assert_eq!(format!("{empty:?}"), "[]");
     }
 }

@@ -59,7 +59,7 @@ fn poll_feed(store: &Store, url: &str, items: &[Item]) {
         .map(|item| {
             let matches = vec![crate::model::TopicMatch {
                 topic: crate::model::TopicSlug("ukraine".into()),
-                terms: vec!["ukrain*".into()],
+                terms: ["ukrain*"].into_iter().collect(),
             }];
             (item.clone(), Some(matches))
         })

@@ -92,7 +92,7 @@ fn sort_time(item: &Item, first_seen: DateTime<Utc>, now: DateTime<Utc>) -> Date
 }
 
 fn terms_json(topic_match: &TopicMatch) -> String {
-    let terms: Vec<&str> = topic_match.terms.iter().map(|term| &**term).collect();
+    let terms: Vec<&str> = topic_match.terms.iter().collect();
     serde_json::to_string(&terms).unwrap_or_else(|_| "[]".to_string())
 }
 
@@ -537,7 +537,6 @@ impl Store {
                         terms: serde_json::from_str::<Vec<String>>(&terms)
                             .unwrap_or_default()
                             .into_iter()
-                            .map(Into::into)
                             .collect(),
                     })
                 })?

@@ -163,7 +163,7 @@ mod tests {
     fn poll(store: &Store, feed: FeedId, keys: &[String], at: i64) {
         let matches = vec![TopicMatch {
             topic: TopicSlug("t".into()),
-            terms: vec!["x".into()],
+            terms: ["x"].into_iter().collect(),
         }];
         let items = keys
             .iter()

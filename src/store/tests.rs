@@ -87,7 +87,7 @@ fn poll_now(feed_id: crate::model::FeedId, items: Vec<Item>) -> PollRecord {
 fn matched(topic: &str) -> Vec<TopicMatch> {
     vec![TopicMatch {
         topic: TopicSlug(topic.into()),
-        terms: vec!["term".into()],
+        terms: ["term"].into_iter().collect(),
     }]
 }
 

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Fields, Location, TopicConfig};
 pub use crate::model::TopicMatch;
-use crate::model::TopicSlug;
+use crate::model::{MatchedTerms, TermPositions, TopicSlug};
 
 pub use explain::{Explanation, Field, TermReport, Verdict};
 pub use fold::fold;
@@ -58,10 +58,9 @@ struct CompiledTopic {
     any_needs_regex: bool,
     all: Vec<CompiledTerm>,
     none: Vec<CompiledTerm>,
-    /// The `any` and `all` terms as written (each `CompiledTerm::source`), side by side: a
-    /// match names its terms from these, which lie together rather than a term's size apart.
-    any_sources: Vec<Arc<str>>,
-    all_sources: Vec<Arc<str>>,
+    /// The `any` terms then the `all` terms as written (each `CompiledTerm::source`): a match
+    /// names its terms by their positions here (`MatchedTerms`), sharing the list.
+    term_names: Arc<[Arc<str>]>,
     /// The terms of `any`, `all` and `none` that need a regex (`CompiledTerm::needs_regex`),
     /// by index: a topic with a regex is a candidate for every item, and its list of hundreds
     /// of terms is not read again for each to find its few regexes.
@@ -286,8 +285,11 @@ impl TopicSet {
                     slug: topic.slug.clone(),
                     title: topic.title.clone(),
                     any_needs_regex: any.iter().any(CompiledTerm::needs_regex),
-                    any_sources: any.iter().map(|term| term.source.clone()).collect(),
-                    all_sources: all.iter().map(|term| term.source.clone()).collect(),
+                    term_names: any
+                        .iter()
+                        .chain(&all)
+                        .map(|term| term.source.clone())
+                        .collect(),
                     any,
                     all,
                     none,
@@ -547,7 +549,7 @@ impl CompiledTopic {
     ///
     /// `uses` are this topic's terms whose own literal hit, sorted by list and term; a literal
     /// term not among them cannot hit.
-    fn decide(&self, context: &Context<'_, '_>, uses: &[Use]) -> Option<Vec<Arc<str>>> {
+    fn decide(&self, context: &Context<'_, '_>, uses: &[Use]) -> Option<MatchedTerms> {
         let hit = |term: &CompiledTerm| term.hits(context.folded, context.hits, context.allowed);
         // A term among `uses` (of `list`) whose literal hit: with no exception and no `fields`,
         // it hit (known from the use, without reading the term).
@@ -562,7 +564,7 @@ impl CompiledTopic {
                 .filter(move |found| found.list == list)
                 .map(|found| found.term as usize)
         };
-        // The terms' names are copied only once the topic is known to match.
+        // The terms are named only once the topic is known to match.
         let literal_any = || {
             uses.iter()
                 .filter(|found| found.list == List::Any && used_hit(&self.any, found))
@@ -585,21 +587,20 @@ impl CompiledTopic {
             return None;
         }
         // Only now do regexes run.
-        let mut terms: Vec<Arc<str>> = if literal_hit {
-            Vec::with_capacity(uses.len() + self.all.len())
-        } else {
+        // Pushed one by one: `extend` from a filtered iterator costs more than the few
+        // positions are worth.
+        let mut terms = TermPositions::new();
+        if !literal_hit {
             let [any_regex, _, _] = &self.regex_terms;
-            let terms: Vec<Arc<str>> = any_regex
-                .iter()
-                .filter_map(|index| self.any.get(*index))
-                .filter(|term| hit(term))
-                .map(|term| term.source.clone())
-                .collect();
+            for &index in any_regex {
+                if self.any.get(index).is_some_and(hit) {
+                    terms.push(index as u32);
+                }
+            }
             if terms.is_empty() {
                 return None;
             }
-            terms
-        };
+        }
         let [_, all_regex, none_regex] = &self.regex_terms;
         for term in all_regex.iter().filter_map(|index| self.all.get(*index)) {
             if !hit(term) {
@@ -614,14 +615,15 @@ impl CompiledTopic {
             return None;
         }
         if literal_hit {
-            terms.extend(
-                literal_any()
-                    .filter_map(|index| self.any_sources.get(index))
-                    .cloned(),
-            );
+            for index in literal_any() {
+                terms.push(index as u32);
+            }
         }
-        terms.extend(self.all_sources.iter().cloned());
-        Some(terms)
+        let any = self.any.len() as u32;
+        for index in 0..self.all.len() as u32 {
+            terms.push(any + index);
+        }
+        Some(MatchedTerms::picked(self.term_names.clone(), terms))
     }
 }
 

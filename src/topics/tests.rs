@@ -109,8 +109,7 @@ any = ["ukrain*"]
     );
     let matches = set.match_text("Första nordkoreanska krigsfången i Ukraina, Pyongyang tyst");
     assert_eq!(matches.len(), 2);
-    let terms =
-        |index: usize| -> Vec<&str> { matches[index].terms.iter().map(|term| &**term).collect() };
+    let terms = |index: usize| -> Vec<&str> { matches[index].terms.iter().collect() };
     assert_eq!(terms(0), vec!["nordkorea*", "pyongyang"]);
     assert_eq!(terms(1), vec!["ukrain*"]);
 }
