@@ -684,9 +684,14 @@ async fn schedule_loop(
             "polls still running after the grace period were abandoned; their writes are atomic"
         );
     }
-    let store = scheduler.context.store.clone();
+    write_held_band_rows(&scheduler.context.store).await;
+}
+
+/// Writes the story band rows the writer holds back, once no poll is left to write: a
+/// failure is logged, and the next start writes them from the stored story texts.
+async fn write_held_band_rows(store: &Store) {
     if let Err(error) =
-        crate::pipeline::run_blocking(&store, |store| store.write_held_band_rows()).await
+        crate::pipeline::run_blocking(store, |store| store.write_held_band_rows()).await
     {
         warn!(error = %error, "cannot write the held story band rows; the next start writes them");
     }
@@ -778,12 +783,7 @@ pub async fn poll_once(
         reports.push((name, report));
     }
     // Every poll is written; the band rows held back go to the database before it ends.
-    let store = store.clone();
-    if let Err(error) =
-        crate::pipeline::run_blocking(&store, |store| store.write_held_band_rows()).await
-    {
-        warn!(error = %error, "cannot write the held story band rows; the next start writes them");
-    }
+    write_held_band_rows(store).await;
     Ok(PolledOnce {
         reports,
         topics: Arc::clone(&prepared.context.topics),

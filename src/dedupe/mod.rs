@@ -158,16 +158,14 @@ impl StoryText {
     /// Its numbers, as the store's band index keeps them.
     pub fn kept_numbers(&self) -> StoryNumbers {
         let numbers = self.numbers();
-        let mut kept = StoryNumbers {
-            hashes: [0; StoryNumbers::KEPT],
-            count: u8::try_from(numbers.len()).unwrap_or(u8::MAX),
-        };
-        if let Some(room) = kept.hashes.get_mut(..numbers.len()) {
-            room.copy_from_slice(numbers);
-        } else {
-            kept.count = StoryNumbers::UNKNOWN.count;
+        let mut hashes = [0; StoryNumbers::KEPT];
+        match (hashes.get_mut(..numbers.len()), u8::try_from(numbers.len())) {
+            (Some(room), Ok(count)) => {
+                room.copy_from_slice(numbers);
+                StoryNumbers { hashes, count }
+            }
+            _ => StoryNumbers::UNKNOWN,
         }
-        kept
     }
 
     /// Whether this text's numbers and `other`'s (`kept_numbers` of another text) disagree:

@@ -181,15 +181,16 @@ impl Store {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
-    /// Moves everything in the WAL into the database file and empties the WAL, so the file
-    /// alone is complete (called at shutdown). Readers in progress may keep part of the WAL;
-    /// that is not an error, the next open finishes the job.
     /// Writes the story band rows the writer holds back (`stories::Placing`): after a poll of
     /// many feeds, so that the next process finds them written. Rows still held when a process
-    /// ends are made again from the stored story texts by the next writer.
+    /// ends are made again from the stored story texts by the next writer. Nothing is written
+    /// when nothing is held.
     pub fn write_held_band_rows(&self) -> Result<(), StoreError> {
         let mut connection = self.writer()?;
         let mut placing = self.placing()?;
+        if !placing.holds_band_rows() {
+            return Ok(());
+        }
         let transaction =
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Err(error) = placing
@@ -202,6 +203,9 @@ impl Store {
         Ok(())
     }
 
+    /// Moves everything in the WAL into the database file and empties the WAL, so the file
+    /// alone is complete (called at shutdown). Readers in progress may keep part of the WAL;
+    /// that is not an error, the next open finishes the job.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         let connection = self.writer()?;
         connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;

@@ -374,6 +374,11 @@ impl Placing {
         self.write_held(transaction)
     }
 
+    /// Whether band rows are held back, not written yet.
+    pub(super) fn holds_band_rows(&self) -> bool {
+        !self.pending_bands.is_empty()
+    }
+
     /// Writes the band rows held back and marks every stored item's rows written: when a
     /// batch does not hold them on, and when a poll of many feeds is over
     /// (`Store::write_held_band_rows`).
@@ -411,8 +416,7 @@ impl Placing {
             return;
         };
         let bands = sketch.map_or(&[][..], |sketch| &sketch.bands);
-        let numbers = sketch.map_or(StoryNumbers::UNKNOWN, |sketch| sketch.text.kept_numbers());
-        memory.add(item_id, feed_id.0, story, time, bands, numbers);
+        memory.add(item_id, feed_id.0, story, time, bands, numbers_of(sketch));
         if let Some(sketch) = sketch {
             self.texts.insert(item_id, Arc::clone(&sketch.text));
         }
@@ -436,8 +440,7 @@ impl Placing {
         self.texts.remove(item_id);
         if let Some(memory) = &mut self.memory {
             let bands = sketch.map_or(&[][..], |sketch| &sketch.bands);
-            let numbers = sketch.map_or(StoryNumbers::UNKNOWN, |sketch| sketch.text.kept_numbers());
-            memory.edit(item_id, time, &old_bands, bands, numbers);
+            memory.edit(item_id, time, &old_bands, bands, numbers_of(sketch));
             if let Some(sketch) = sketch {
                 self.texts.insert(item_id, Arc::clone(&sketch.text));
             }
@@ -835,6 +838,11 @@ fn same_story_in(
         stories.insert(story);
     }
     Ok(stories.first().copied())
+}
+
+/// The numbers of a sketch's story text as the copy keeps them (none known without one).
+fn numbers_of(sketch: Option<&StorySketch>) -> StoryNumbers {
+    sketch.map_or(StoryNumbers::UNKNOWN, |sketch| sketch.text.kept_numbers())
 }
 
 /// Leaves in `ranked` the `count` items offered most often (each with how often), most
