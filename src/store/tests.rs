@@ -490,6 +490,83 @@ fn item_indexes(connection: &rusqlite::Connection) -> Vec<(String, Option<String
 }
 
 #[test]
+fn story_texts_lose_the_stroke_of_their_letters_and_their_band_rows_are_written_again() {
+    let directory = tempfile::tempdir().unwrap();
+    let polish = "korea połnocna wystrzeliła rakiete nad morzem japonskim";
+    let plain = "kim jong un visits a factory";
+    {
+        // Schema version 11: an item whose story text was folded with the stroke kept, one
+        // without, and their band rows as the writer made them.
+        let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
+        migrate_to(&connection, 11);
+        connection
+            .execute_batch(
+                "INSERT INTO feeds (id, url, name) VALUES (1, 'https://a.example/', 'A');",
+            )
+            .unwrap();
+        for (id, words) in [(1, polish), (2, plain)] {
+            connection
+                .execute(
+                    "INSERT INTO items (id, feed_id, item_key, entry_id, title, first_seen,
+                         changed_at, sort_time, content_hash, link_group, story, story_words)
+                     VALUES (?1, 1, ?1, ?1, 'T', 10, 10, 10, 'h', ?1, ?1, ?2)",
+                    rusqlite::params![id, words],
+                )
+                .unwrap();
+            for band in crate::dedupe::bands_of_words(words) {
+                connection
+                    .execute(
+                        "INSERT INTO story_bands (band, item_id, time) VALUES (?1, ?2, 10)",
+                        rusqlite::params![band, id],
+                    )
+                    .unwrap();
+            }
+        }
+        connection
+            .execute_batch(
+                "INSERT INTO meta (key, value) VALUES ('bands_up_to', '2')
+                     ON CONFLICT (key) DO UPDATE SET value = '2'",
+            )
+            .unwrap();
+    }
+    let store = Store::open(directory.path()).unwrap();
+    let connection = store.writer().unwrap();
+    // Band rows are written again (from the marker on) before the writer places anything.
+    store.placing().unwrap().repair(&connection).unwrap();
+    let words: Vec<String> = connection
+        .prepare("SELECT story_words FROM items ORDER BY id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        words,
+        [
+            "korea polnocna wystrzelila rakiete nad morzem japonskim",
+            plain
+        ]
+    );
+    let bands = |id: i64| -> Vec<i64> {
+        connection
+            .prepare("SELECT band FROM story_bands WHERE item_id = ?1 ORDER BY band")
+            .unwrap()
+            .query_map([id], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let sorted = |mut bands: Vec<i64>| {
+        bands.sort_unstable();
+        bands.dedup();
+        bands
+    };
+    assert_eq!(bands(1), sorted(crate::dedupe::bands_of_words(&words[0])));
+    assert_ne!(bands(1), sorted(crate::dedupe::bands_of_words(polish)));
+    assert_eq!(bands(2), sorted(crate::dedupe::bands_of_words(plain)));
+}
+
+#[test]
 fn the_entry_id_index_is_dropped_and_the_items_and_their_matches_stay() {
     let directory = tempfile::tempdir().unwrap();
     {

@@ -27,7 +27,7 @@ pub use fold::fold;
 pub use warnings::TopicWarning;
 
 /// Bumped when the engine itself matches differently, so stored matches are redone.
-const ENGINE_VERSION: u32 = 4;
+const ENGINE_VERSION: u32 = 5;
 use terms::{Allowed, CompiledTerm, FoldedText, Hits, Literals, LiteralsBuilder};
 
 /// All topics of a config, ready to match. Every literal term of every topic sits in one
