@@ -763,9 +763,9 @@ fn push_folded(folded: &mut String, character: char) {
 }
 
 /// A Latin letter with a stroke through it, as its plain letter: Polish `ł` (Północna),
-/// Danish and Norwegian `ø`, `đ`, `ħ`, `ŧ`. Unicode gives them no decomposition, so they
-/// would keep their stroke where every other accent goes, and `polnocna` would not find
-/// "Północna"; search engines fold them the same way.
+/// Danish and Norwegian `ø`, Croatian and Vietnamese `đ`, Maltese `ħ`, Sámi `ŧ`. Unicode
+/// gives them no decomposition, so they would keep their stroke where every other accent
+/// goes, and `polnocna` would not find "Północna"; search engines fold them the same way.
 fn without_stroke(character: char) -> char {
     match character {
         'Ł' | 'ł' => 'l',
