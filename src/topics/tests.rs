@@ -421,6 +421,44 @@ none = ["kyiv"]
 }
 
 #[test]
+fn a_term_written_twice_in_one_list_is_warned_about_since_its_exceptions_do_not_add_up() {
+    let set = topic_set(
+        r#"
+[[topics]]
+name = "twice"
+any = [
+  { term = "poltav*", except = ["battle of poltava"] },
+  "kyiv",
+  { term = "Poltav*", except = ["slaget vid poltava"] },
+]
+none = ["kyiv"]
+"#,
+    );
+    // Each copy cancels only its own exception's hits: the battle still counts through the
+    // second copy. That is what the warning is for.
+    check(&set, "Battle of Poltava remembered", &["twice"]);
+    let warnings: Vec<String> = set.warnings().iter().map(ToString::to_string).collect();
+    let twice: Vec<&String> = warnings
+        .iter()
+        .filter(|warning| warning.contains("is the same term as"))
+        .collect();
+    assert_eq!(twice.len(), 1, "{warnings:#?}");
+    assert!(
+        twice[0].starts_with(
+            "9:3: topic \"twice\": any term \"Poltav*\" is the same term as \"poltav*\" at 7:3"
+        ),
+        "{warnings:#?}"
+    );
+    // The same term in two lists is another matter (here a veto), not a copy.
+    assert!(
+        !warnings
+            .iter()
+            .any(|warning| warning.contains("term \"kyiv\" is the same")),
+        "{warnings:#?}"
+    );
+}
+
+#[test]
 fn a_topic_scoped_to_no_feed_is_warned_about() {
     let set = topic_set_with_feeds(
         "[[feeds]]\nurl = \"https://a.example/\"\ntags = [\"en\"]\n",

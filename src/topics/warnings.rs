@@ -1,6 +1,7 @@
 //! Warnings about topics that cannot match anything, and terms or exceptions that can never
 //! count: a term that folds to nothing, an exception that cancels all of its term or none of
-//! it, an `all` term that a `none` term always vetoes, a topic scoped to no source. They are
+//! it, an `all` term that a `none` term always vetoes, a topic scoped to no source, a term
+//! written twice in one list (whose copies' exceptions do not add up). They are
 //! not errors (the config still works), so `tidings check` and the daemon print them.
 
 use std::fmt;
@@ -37,6 +38,18 @@ fn always_vetoes(none_term: &CompiledTerm, term: &CompiledTerm) -> bool {
     match (&none_term.folded, &term.folded) {
         (Some(veto), Some(literal)) => {
             none_term.except_sources.is_empty() && veto.covers_all_of(literal)
+        }
+        _ => false,
+    }
+}
+
+/// Whether two terms of one list hit the same places: the same literal once folded (so
+/// `Kyiv` and `kyiv`), or the same regex as written.
+fn same_term(one: &CompiledTerm, other: &CompiledTerm) -> bool {
+    match (&one.folded, &other.folded) {
+        (Some(one), Some(other)) => one.text == other.text && one.prefix == other.prefix,
+        (None, None) => {
+            one.is_regex() && other.is_regex() && one.source.trim() == other.source.trim()
         }
         _ => false,
     }
@@ -127,6 +140,28 @@ pub(super) fn of_topic(topic: &CompiledTopic) -> Vec<TopicWarning> {
                     ),
                     _ => {}
                 }
+            }
+        }
+    }
+    for (list, terms) in [
+        ("any", &topic.any),
+        ("all", &topic.all),
+        ("none", &topic.none),
+    ] {
+        for (index, term) in terms.iter().enumerate() {
+            if let Some(first) = terms
+                .get(..index)
+                .unwrap_or_default()
+                .iter()
+                .find(|earlier| same_term(earlier, term))
+            {
+                warn(
+                    term.location,
+                    format!(
+                        "{list} term {:?} is the same term as {:?} at {}:{}; each copy keeps only its own exceptions, so a hit that one copy's exceptions cancel still counts through the other: write it once, with all its exceptions",
+                        term.source, first.source, first.location.line, first.location.column
+                    ),
+                );
             }
         }
     }
