@@ -460,7 +460,7 @@ impl TopicSet {
             candidates.push((index, at..end));
             at = end;
         }
-        let text = FoldedText::new(&folded.text);
+        let text = FoldedText::new(&folded.text, &folded.starts);
         let mut matches = Vec::new();
         for (position, (index, topic_uses)) in candidates.iter().enumerate() {
             let Some(topic) = self.topics.get(*index) else {
@@ -501,7 +501,7 @@ impl TopicSet {
         let folded = FoldedItem::new(item);
         let mut hits = Hits::default();
         self.literals.scan(&folded.text, &folded.starts, &mut hits);
-        let text = FoldedText::new(&folded.text);
+        let text = FoldedText::new(&folded.text, &folded.starts);
         let mut ranges = Vec::with_capacity(3);
         self.topics
             .iter()

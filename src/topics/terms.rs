@@ -1,6 +1,7 @@
-//! Terms, compiled: every literal (word, phrase, prefix, CJK) of every topic, exceptions
-//! included, goes into one table (`StartTable`), so an item's folded text is read once
-//! whatever the number of topics and terms. Folded text is words separated by single spaces
+//! Terms, compiled: every literal (word, phrase, prefix, CJK) of every topic's terms goes into
+//! one table (`StartTable`), so an item's folded text is read once whatever the number of
+//! topics and terms. Exceptions stay out of it: each is compared only at the few word starts
+//! from where it could cover a hit of its term (`Pattern::Local`). Folded text is words separated by single spaces
 //! (see `fold`), and the fields of an item (title, summary, content) separated by a newline.
 //! A literal is looked for only where a literal may start, which folding reports: at each word
 //! start, the word's first four bytes (fewer when the word is shorter) are one look-up in the
@@ -429,14 +430,17 @@ fn is_boundary(byte: u8) -> bool {
 #[derive(Debug)]
 pub struct FoldedText<'a> {
     bytes: &'a [u8],
+    /// Where terms may start in it, as folding reported them (`fold::Starts`), in order.
+    starts: &'a [usize],
     text: OnceCell<Cow<'a, str>>,
     ascii: OnceCell<bool>,
 }
 
 impl<'a> FoldedText<'a> {
-    pub fn new(bytes: &'a [u8]) -> FoldedText<'a> {
+    pub fn new(bytes: &'a [u8], starts: &'a [usize]) -> FoldedText<'a> {
         FoldedText {
             bytes,
+            starts,
             text: OnceCell::new(),
             ascii: OnceCell::new(),
         }
@@ -515,6 +519,12 @@ impl FoldedLiteral {
 #[derive(Debug, Clone)]
 enum Pattern {
     Literal(LiteralId),
+    /// An exception's literal. It is not in the scan's table: it matters only where it covers
+    /// a hit of its term, so it is looked for there alone, at the few places where it could
+    /// start and still cover the hit (see `Pattern::covers`). An exception thus costs nothing
+    /// in an item its term does not hit, however common its first word (`frango a kiev` is
+    /// not looked up at every French `france`).
+    Local(Box<Candidate>),
     /// A regex, and whether every match of it has a character that is not ASCII (so it is
     /// not run on text that is all ASCII, where it cannot match).
     Regex(Regex, bool),
@@ -535,6 +545,8 @@ pub struct CompiledTerm {
     pub folded_except: Vec<Option<FoldedLiteral>>,
     /// The exceptions as written, for warnings.
     pub except_sources: Vec<String>,
+    /// The length in bytes of the longest exception looked for locally (0: none is).
+    longest_local: usize,
 }
 
 /// The hits of one term in one text: those that count, and those its exceptions cancelled.
@@ -547,11 +559,16 @@ pub struct TermHits {
 impl CompiledTerm {
     pub fn compile(term: &TermConfig, literals: &mut LiteralsBuilder) -> CompiledTerm {
         let (pattern, folded) = Pattern::compile(&term.syntax, literals);
-        let (except, folded_except) = term
-            .except
+        let (except, folded_except): (Vec<Pattern>, _) =
+            term.except.iter().map(Pattern::compile_exception).unzip();
+        let longest_local = except
             .iter()
-            .map(|syntax| Pattern::compile(syntax, literals))
-            .unzip();
+            .filter_map(|pattern| match pattern {
+                Pattern::Local(candidate) => Some(candidate.rule.length as usize),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
         CompiledTerm {
             source: term.source.as_str().into(),
             location: term.location,
@@ -560,6 +577,7 @@ impl CompiledTerm {
             folded,
             folded_except,
             except_sources: term.except_sources.clone(),
+            longest_local,
         }
     }
 
@@ -595,17 +613,54 @@ impl CompiledTerm {
                 cancelled: Vec::new(),
             };
         }
+        // Exceptions that are literals are looked for around each hit; the others (regexes)
+        // where they hit.
         let covers: Vec<Range<usize>> = self
             .except
             .iter()
+            .filter(|pattern| !matches!(pattern, Pattern::Local(_)))
             .flat_map(|pattern| pattern.hits(folded, hits).into_owned())
             .collect();
         let (cancelled, kept) = own.into_iter().partition(|hit| {
             covers
                 .iter()
                 .any(|cover| cover.start <= hit.start && hit.end <= cover.end)
+                || self.covered_locally(folded, hit)
         });
         TermHits { kept, cancelled }
+    }
+
+    /// Whether an exception looked for locally (`Pattern::Local`) covers `hit`: whether one
+    /// hits at a place where terms may start, from where its end reaches the hit's end, up to
+    /// the hit's start. The same places and the same comparison as the scan, so it finds what
+    /// the scan would have found there. The places are walked back from the hit's own, since
+    /// an exception most often starts there or a word or two before.
+    fn covered_locally(&self, folded: &FoldedText<'_>, hit: &Range<usize>) -> bool {
+        if self.longest_local == 0 {
+            return false;
+        }
+        let from = hit.end.saturating_sub(self.longest_local);
+        let bytes = folded.bytes;
+        let up_to = folded
+            .starts
+            .partition_point(|start| start / 2 <= hit.start);
+        folded
+            .starts
+            .get(..up_to)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .take_while(|start| *start / 2 >= from)
+            .any(|start| {
+                let (at, inside) = (start / 2, start % 2 == 1);
+                let head = head_at(bytes, at);
+                self.except.iter().any(|pattern| match pattern {
+                    Pattern::Local(candidate) => candidate
+                        .hits(bytes, at, inside, head)
+                        .is_some_and(|end| end >= hit.end),
+                    _ => false,
+                })
+            })
     }
 
     /// Whether the term is a literal with no exceptions: it hits wherever its literal does.
@@ -676,9 +731,37 @@ impl Pattern {
         }
     }
 
+    /// An exception as compiled: a literal stays out of the scan's table (`Pattern::Local`).
+    fn compile_exception(syntax: &TermSyntax) -> (Pattern, Option<FoldedLiteral>) {
+        match syntax {
+            TermSyntax::Literal { text, prefix } => {
+                let folded = fold(text);
+                let literal = FoldedLiteral {
+                    inside_words: folded.chars().any(is_cjk),
+                    text: folded.clone(),
+                    prefix: *prefix,
+                };
+                let pattern = if folded.is_empty() {
+                    Pattern::Nothing
+                } else {
+                    let rule = LiteralRule::of(&folded, *prefix);
+                    Pattern::Local(Box::new(Candidate::new(
+                        LiteralId::MAX,
+                        folded.as_bytes(),
+                        rule,
+                    )))
+                };
+                (pattern, Some(literal))
+            }
+            TermSyntax::Regex(_) => Pattern::compile(syntax, &mut LiteralsBuilder::default()),
+        }
+    }
+
     fn hits<'a>(&self, folded: &FoldedText<'_>, hits: &'a Hits) -> Cow<'a, [Range<usize>]> {
         match self {
             Pattern::Literal(literal) => Cow::Borrowed(hits.of(*literal)),
+            // Looked for around hits only (`covers`).
+            Pattern::Local(_) => Cow::Borrowed(&[]),
             Pattern::Regex(_, true) if folded.is_ascii() => Cow::Borrowed(&[]),
             Pattern::Regex(regex, _) => {
                 #[cfg(test)]
@@ -735,6 +818,7 @@ thread_local! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Location, TermConfig, TermSyntax};
     use crate::topics::fold;
 
     /// What the scan must find, the slow way: every literal at every place a literal may
@@ -762,6 +846,194 @@ mod tests {
         }
         found.sort_unstable();
         found
+    }
+
+    fn literal_term(text: &str, except: &[&str]) -> TermConfig {
+        let syntax = |text: &str| TermSyntax::Literal {
+            text: text.trim_end_matches('*').to_string(),
+            prefix: text.ends_with('*'),
+        };
+        TermConfig {
+            source: text.to_string(),
+            syntax: syntax(text),
+            except: except.iter().map(|text| syntax(text)).collect(),
+            except_sources: except.iter().map(|text| text.to_string()).collect(),
+            location: Location::default(),
+        }
+    }
+
+    /// A term's hits split by its exceptions the slow way: every literal at every start (see
+    /// `every_hit`), a hit cancelled where some exception's hit covers it.
+    fn split_the_slow_way(
+        term: &TermConfig,
+        folded: &str,
+        starts: &[usize],
+    ) -> (Vec<Range<usize>>, Vec<Range<usize>>) {
+        let literal = |syntax: &TermSyntax| match syntax {
+            TermSyntax::Literal { text, prefix } => (fold(text), *prefix),
+            TermSyntax::Regex(_) => unreachable!("literals only"),
+        };
+        let own = every_hit(&[literal(&term.syntax)], folded, starts);
+        let exceptions: Vec<(String, bool)> = term.except.iter().map(literal).collect();
+        let covers = every_hit(&exceptions, folded, starts);
+        own.into_iter()
+            .map(|(_, start, end)| start..end)
+            .partition(|hit| {
+                !covers
+                    .iter()
+                    .any(|(_, start, end)| *start <= hit.start && hit.end <= *end)
+            })
+    }
+
+    fn compiled_alone(term: &TermConfig) -> (CompiledTerm, Literals) {
+        let mut builder = LiteralsBuilder::default();
+        let compiled = CompiledTerm::compile(term, &mut builder);
+        (compiled, builder.build())
+    }
+
+    fn split_by_the_engine(
+        (compiled, literals): &(CompiledTerm, Literals),
+        folded: &str,
+        starts: &[usize],
+    ) -> (Vec<Range<usize>>, Vec<Range<usize>>) {
+        let mut hits = Hits::default();
+        literals.scan(folded.as_bytes(), starts, &mut hits);
+        let text = FoldedText::new(folded.as_bytes(), starts);
+        let found = compiled.hit_ranges(&text, &hits, None);
+        (found.kept, found.cancelled)
+    }
+
+    fn folded_with_starts(text: &str) -> (String, Vec<usize>) {
+        let mut folded = Vec::new();
+        let mut starts = Vec::new();
+        fold::fold_bytes(&mut folded, text, &mut starts);
+        (String::from_utf8(folded).unwrap(), starts)
+    }
+
+    #[test]
+    fn exceptions_stay_out_of_the_scan_table() {
+        // A term with three exceptions is one literal to scan for: the exceptions are looked
+        // for only around the term's hits, so `frango a kiev` costs nothing at each `france`.
+        let mut builder = LiteralsBuilder::default();
+        let term = literal_term("kiev*", &["frango a kiev", "chicken kiev", "kiev born"]);
+        let compiled = CompiledTerm::compile(&term, &mut builder);
+        let literals = builder.build();
+        assert_eq!(literals.count(), 1);
+        let (folded, starts) = folded_with_starts("France: frango à Kiev, a Kiev classic");
+        let mut hits = Hits::default();
+        literals.scan(folded.as_bytes(), &starts, &mut hits);
+        assert_eq!(hits.found.len(), 2, "{:?}", hits.found);
+        let text = FoldedText::new(folded.as_bytes(), &starts);
+        let found = compiled.hit_ranges(&text, &hits, None);
+        assert_eq!(found.cancelled.len(), 1);
+        assert_eq!(&folded[found.kept[0].clone()], "kiev");
+        assert!(found.kept[0].start > found.cancelled[0].start);
+    }
+
+    #[test]
+    fn exceptions_cancel_what_they_would_cancel_had_the_scan_found_them() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            // Before, at and around the hit; prefixes on both sides.
+            (
+                "kiev*",
+                &["chicken kiev", "kiev born", "the kiev ballet"],
+                "Chicken Kiev, Kiev-born, kievan; the Kiev ballet in Kiev",
+            ),
+            (
+                "kiev*",
+                &["chicken kiev*"],
+                "chicken kiev and chicken kievs, but not chickenkiev",
+            ),
+            (
+                "kursk*",
+                &["battle of kursk", "kursk submarine"],
+                "the battle of Kursk; Kursk region; the Kursk submarine sank",
+            ),
+            // An exception shorter than the hit, or one that only overlaps it, never cancels.
+            (
+                "north korea*",
+                &["north", "korean bbq", "north korean bbq"],
+                "North Korean BBQ and North Korea",
+            ),
+            // Inside CJK words: the exception may start before the term, inside a word.
+            (
+                "북한",
+                &["북한산", "북한강"],
+                "북한산 국립공원, 북한강 자전거길, 북한은 미사일을",
+            ),
+            (
+                "朝鲜",
+                &["朝鲜族", "中国朝鲜"],
+                "中国朝鲜族歌舞团; 朝鲜试射导弹; 在中国朝鲜",
+            ),
+            // Across fields: a phrase never spans the newline.
+            ("kiev", &["chicken kiev"], "chicken\nkiev"),
+            (
+                "odesa*",
+                &["odesa texas"],
+                "Odesa Texas; Odesa, Texas; Odesa",
+            ),
+        ];
+        for (term, except, text) in cases {
+            let term = literal_term(term, except);
+            let (folded, starts) = folded_with_starts(&text.replace("\\n", "\n"));
+            let engine = split_by_the_engine(&compiled_alone(&term), &folded, &starts);
+            let slow = split_the_slow_way(&term, &folded, &starts);
+            assert_eq!(engine, slow, "{term:?} in {folded:?}");
+            assert!(!engine.1.is_empty(), "nothing cancelled in {folded:?}");
+        }
+    }
+
+    #[test]
+    fn exceptions_drawn_from_the_corpus_cancel_as_the_scan_would() {
+        // Terms and exceptions from the corpus's own words (each word with the word before
+        // it, after it, or both, as exceptions; or a prefix of it), over every line: the
+        // exceptions looked for around hits cancel exactly what scanning for them would.
+        let Some(files) = fold::tests::shared_text_files() else {
+            return;
+        };
+        let mut lines = Vec::new();
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap();
+            lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_string));
+        }
+        let mut terms = Vec::new();
+        for line in lines.iter().step_by(211).take(40) {
+            let folded = fold::fold(line);
+            let words: Vec<&str> = folded
+                .split([' ', '\n'])
+                .filter(|w| !w.is_empty())
+                .collect();
+            for index in (1..words.len().saturating_sub(1)).step_by(7) {
+                let (before, word, after) = (words[index - 1], words[index], words[index + 1]);
+                let cut: String = word.chars().take(3).collect();
+                terms.push(literal_term(
+                    word,
+                    &[&format!("{before} {word}"), &format!("{word} {after}*")],
+                ));
+                terms.push(literal_term(
+                    &format!("{cut}*"),
+                    &[&format!("{before} {word} {after}"), word],
+                ));
+            }
+        }
+        assert!(terms.len() > 50, "{}", terms.len());
+        let compiled: Vec<_> = terms.iter().map(compiled_alone).collect();
+        let (mut kept, mut cancelled) = (0, 0);
+        for line in lines.iter().step_by(31) {
+            let (folded, starts) = folded_with_starts(line);
+            for (term, compiled) in terms.iter().zip(&compiled) {
+                let engine = split_by_the_engine(compiled, &folded, &starts);
+                let slow = split_the_slow_way(term, &folded, &starts);
+                assert_eq!(engine, slow, "{term:?} in {folded:?}");
+                kept += engine.0.len();
+                cancelled += engine.1.len();
+            }
+        }
+        assert!(
+            kept > 1_000 && cancelled > 1_000,
+            "{kept} kept, {cancelled} cancelled"
+        );
     }
 
     #[test]
