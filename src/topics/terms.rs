@@ -1,6 +1,7 @@
 //! Terms, compiled: every literal (word, phrase, prefix, CJK) of every topic's terms goes into
 //! one table (`StartTable`), so an item's folded text is read once whatever the number of
-//! topics and terms. Exceptions stay out of it: each is compared only at the few word starts
+//! topics and terms. A phrase that begins with a short word is keyed by a later one
+//! (`keyed_word`). Exceptions stay out of it: each is compared only at the few word starts
 //! from where it could cover a hit of its term (`Pattern::Local`). Folded text is words separated by single spaces
 //! (see `fold`), and the fields of an item (title, summary, content) separated by a newline.
 //! A literal is looked for only where a literal may start, which folding reports: at each word
@@ -120,6 +121,10 @@ struct Candidate {
     /// The bytes after the first sixteen.
     tail: Box<[u8]>,
     rule: LiteralRule,
+    /// Where in the literal the word it is keyed by starts (see `keyed_word`): 0 for most;
+    /// for a phrase keyed by a later word, the scan finds that word and compares the phrase
+    /// from so many bytes before it.
+    offset: u32,
 }
 
 impl Candidate {
@@ -134,7 +139,22 @@ impl Candidate {
             second_mask: mask_of(second_length),
             tail: pattern.get(16..).unwrap_or_default().into(),
             rule,
+            offset: 0,
         }
+    }
+
+    /// Whether the literal, keyed by a later word (`offset`), hits with that word at `at`: it
+    /// starts at a word start `offset` bytes before, and hits there.
+    #[cold]
+    fn hits_before(&self, bytes: &[u8], at: usize, inside: bool) -> Option<(usize, usize)> {
+        // A later word of a phrase starts after a space, never inside a CJK word.
+        let start = at.checked_sub(self.offset as usize).filter(|_| !inside)?;
+        let word_start = start == 0 || bytes.get(start - 1).is_some_and(|byte| is_boundary(*byte));
+        if !word_start {
+            return None;
+        }
+        let end = self.hits(bytes, start, false, head_at(bytes, start))?;
+        Some((start, end))
     }
 
     /// Whether the literal hits at `at` (whose first eight bytes are `head`): its bytes are
@@ -157,6 +177,42 @@ impl Candidate {
         let ends_word = bytes.get(end).is_none_or(|byte| is_boundary(*byte));
         (ends_word || self.rule.prefix || self.rule.ends_inside).then_some(end)
     }
+}
+
+/// Where the word a literal is keyed by starts in it. A phrase is found by looking its key
+/// word up at every place that word's first bytes are, so a phrase that begins with a short
+/// word (`in sumy`, `по киевски`, `kim and putin`: the commonest words of a language are
+/// short) would be looked up, and compared, at every such word of the text. Such a phrase is
+/// keyed by its longest later word of at least four characters instead (`sumy`, `киевски`,
+/// `putin`), and compared from its start when that word is found. Phrases that begin with a
+/// CJK character (which may start inside a word) keep their first word.
+fn keyed_word(pattern: &str, rule: &LiteralRule) -> usize {
+    const SHORT: usize = 3;
+    let mut words = pattern
+        .split(' ')
+        .scan(0, |offset, word| {
+            let at = *offset;
+            *offset += word.len() + 1;
+            Some((at, word))
+        })
+        .filter(|(_, word)| !word.is_empty());
+    let Some((_, first)) = words.next() else {
+        return 0;
+    };
+    if rule.starts_inside || first.chars().count() > SHORT {
+        return 0;
+    }
+    words
+        .filter(|(_, word)| word.chars().count() > SHORT && !word.starts_with(is_cjk))
+        // The longest; of equals, the first.
+        .fold(None, |best: Option<(usize, usize)>, (at, word)| {
+            let length = word.chars().count();
+            match best {
+                Some((_, longest)) if longest >= length => best,
+                _ => Some((at, length)),
+            }
+        })
+        .map_or(0, |(at, _)| at)
 }
 
 /// The low `bytes` bytes of a number set.
@@ -210,13 +266,15 @@ impl StartTable {
             let Some(&first) = bytes.first() else {
                 continue;
             };
-            let candidate = Candidate::new(literal, bytes, *rule);
+            let mut candidate = Candidate::new(literal, bytes, *rule);
             let one_word = !bytes.iter().copied().any(is_boundary);
             if bytes.len() < 4 && one_word && (rule.prefix || rule.ends_inside) {
                 short_first[usize::from(first / 64)] |= 1 << (first % 64);
                 short.push(candidate);
             } else {
-                by_key.push((key_at(bytes, 0), candidate));
+                let offset = keyed_word(pattern, rule);
+                candidate.offset = u32::try_from(offset).unwrap_or(0);
+                by_key.push((key_at(bytes, offset), candidate));
             }
         }
         by_key.sort_by_key(|(key, candidate)| (*key, candidate.literal));
@@ -404,7 +462,11 @@ impl Literals {
             }
             let head = head_at(bytes, at);
             for candidate in under_key.iter().chain(short) {
-                if let Some(end) = candidate.hits(bytes, at, inside, head) {
+                if candidate.offset != 0 {
+                    if let Some((start, end)) = candidate.hits_before(bytes, at, inside) {
+                        hits.found.push((candidate.literal as usize, start, end));
+                    }
+                } else if let Some(end) = candidate.hits(bytes, at, inside, head) {
                     hits.found.push((candidate.literal as usize, at, end));
                 }
             }
@@ -908,6 +970,62 @@ mod tests {
         let mut starts = Vec::new();
         fold::fold_bytes(&mut folded, text, &mut starts);
         (String::from_utf8(folded).unwrap(), starts)
+    }
+
+    #[test]
+    fn a_phrase_that_begins_with_a_short_word_is_keyed_by_a_longer_later_one() {
+        let offset =
+            |pattern: &str, prefix: bool| keyed_word(pattern, &LiteralRule::of(pattern, prefix));
+        assert_eq!(offset("in sumy", false), 3);
+        assert_eq!(offset("по киевски", false), "по ".len());
+        assert_eq!(offset("kim and putin", false), "kim and ".len());
+        assert_eq!(offset("u boot kursk", false), "u boot ".len());
+        assert_eq!(offset("kim jong un", true), "kim ".len());
+        // A first word of four characters or more, one word, only short words, CJK: as is.
+        assert_eq!(offset("north korea", false), 0);
+        assert_eq!(offset("ukrain", true), 0);
+        assert_eq!(offset("in the", false), 0);
+        assert_eq!(offset("北 朝鮮", false), 0);
+        assert_eq!(offset("ли 朝鮮中央", false), 0);
+
+        // The scan finds them where comparing every literal at every start does: at the
+        // text's start, after a space, not after a longer word, not across fields.
+        let patterns: Vec<(String, bool)> = [
+            ("in sumy", false),
+            ("по киевски", false),
+            ("kim and putin", false),
+            ("u boot kursk", true),
+            ("kim jong un", true),
+            ("sumy", false),
+        ]
+        .iter()
+        .map(|(pattern, prefix)| (pattern.to_string(), *prefix))
+        .collect();
+        let mut builder = LiteralsBuilder::default();
+        for (pattern, prefix) in &patterns {
+            builder.add(pattern.clone(), *prefix);
+        }
+        let literals = builder.build();
+        let under_sumy = literals.table.under(key_at(b"sumy", 0));
+        assert_eq!(under_sumy.len(), 2, "in sumy and sumy share a key");
+        assert!(literals.table.under(key_at(b"in", 0)).is_empty());
+        let mut hits = Hits::default();
+        for text in [
+            "In Sumy, and in sumy again; within sumy; in\nsumy; in  Sumy",
+            "Kim and Putin. Kim Jong Un, kim jong unis; xkim and putin; kim and putins",
+            "По-киевски и по киевски; до киевски",
+            "U-Boot Kursk; U-Boot Kurskaja; du boot kursk; sumy in sumy",
+            "in sumy",
+        ] {
+            let (folded, starts) = folded_with_starts(text);
+            literals.scan(folded.as_bytes(), &starts, &mut hits);
+            assert_eq!(
+                hits.found,
+                every_hit(&patterns, &folded, &starts),
+                "in {folded:?}"
+            );
+            assert!(!hits.found.is_empty());
+        }
     }
 
     #[test]
