@@ -1,24 +1,23 @@
-//! Terms, compiled: every literal (word, phrase, prefix, CJK) of every topic's terms goes into
-//! one table (`StartTable`), so an item's folded text is read once whatever the number of
-//! topics and terms. A phrase that begins with a short word is keyed by a later one
-//! (`keyed_word`). Exceptions stay out of it: each is compared only at the few word starts
-//! from where it could cover a hit of its term (`Pattern::Local`). Folded text is words separated by single spaces
-//! (see `fold`), and the fields of an item (title, summary, content) separated by a newline.
-//! A literal is looked for only where a literal may start, which folding reports: at each word
-//! start, the word's first four bytes (fewer when the word is shorter) are one look-up in the
-//! table, which gives the few literals that begin so, and each is compared there. A hit always
-//! starts at a word start, and (unless the term ends with `*`) must end before a space or
-//! newline or at the end. A phrase never spans two fields. In CJK words (Han, Kana, Hangul,
-//! Thai...) a literal that starts with such a character may also start at any character, and
-//! one that ends with one needs no boundary after it, because in those scripts a word runs on
-//! into its particles (북한 in 북한은). `/regex/` terms are run on their own, and only when
-//! asked.
+//! Terms, compiled: every literal (word, phrase, prefix, CJK) of every topic's terms goes into one
+//! table (`StartTable`), so an item's folded text is read once whatever the number of topics and
+//! terms. A phrase that begins with a short word is keyed by a later one (`keyed_word`). Exceptions
+//! stay out of it: each is compared only at the few word starts from where it could cover a hit of
+//! its term (`Pattern::Local`). Folded text is words separated by single spaces (see `fold`), and
+//! the fields of an item (title, summary, content) separated by a newline. A literal is looked for
+//! only where a literal may start, which folding reports: at each word start, the word's first four
+//! bytes (fewer when the word is shorter) are one look-up in the table, which gives the few
+//! literals that begin so, and each is compared there. A hit always starts at a word start, and
+//! (unless the term ends with `*`) must end before a space or newline or at the end. A phrase never
+//! spans two fields. In CJK words (Han, Kana, Hangul, Thai...) a literal that starts with such a
+//! character may also start at any character, and one that ends with one needs no boundary after
+//! it, because in those scripts a word runs on into its particles (북한 in 북한은). `/regex/` terms are
+//! run on their own, and only when asked.
 //!
-//! Why a table and not an automaton (this was an Aho-Corasick NFA, walked from each word
-//! start): terms start at word starts, so nothing is gained by an automaton's unanchored
-//! search, and walking one from every word start cost a chain of dependent state look-ups
-//! through memory per word. The table costs one hashed look-up per word, in a bit filter that
-//! stays in the cache, and a comparison of eight bytes at once per literal found.
+//! Why a table and not an automaton (this was an Aho-Corasick NFA, walked from each word start):
+//! terms start at word starts, so nothing is gained by an automaton's unanchored search, and
+//! walking one from every word start cost a chain of dependent state look-ups through memory per
+//! word. The table costs one hashed look-up per word, in a bit filter that stays in the cache, and
+//! a comparison of eight bytes at once per literal found.
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
