@@ -582,7 +582,7 @@ enum Pattern {
     Literal(LiteralId),
     /// An exception's literal. It is not in the scan's table: it matters only where it covers
     /// a hit of its term, so it is looked for there alone, at the few places where it could
-    /// start and still cover the hit (see `Pattern::covers`). An exception thus costs nothing
+    /// start and still cover the hit (see `CompiledTerm::covered_locally`). An exception thus costs nothing
     /// in an item its term does not hit, however common its first word (`frango a kiev` is
     /// not looked up at every French `france`).
     Local(Box<Candidate>),
@@ -764,26 +764,47 @@ impl CompiledTerm {
 }
 
 impl Pattern {
+    /// A term's own pattern: a literal goes into the scan's table.
     fn compile(
         syntax: &TermSyntax,
         literals: &mut LiteralsBuilder,
     ) -> (Pattern, Option<FoldedLiteral>) {
+        Pattern::compile_with(syntax, |folded, prefix| {
+            Pattern::Literal(literals.add(folded.to_string(), prefix))
+        })
+    }
+
+    /// An exception: a literal stays out of the scan's table (`Pattern::Local`).
+    fn compile_exception(syntax: &TermSyntax) -> (Pattern, Option<FoldedLiteral>) {
+        Pattern::compile_with(syntax, |folded, prefix| {
+            let rule = LiteralRule::of(folded, prefix);
+            Pattern::Local(Box::new(Candidate::new(
+                LiteralId::MAX,
+                folded.as_bytes(),
+                rule,
+            )))
+        })
+    }
+
+    /// A pattern and its folded literal, a literal that folds to something made by `literal`.
+    fn compile_with(
+        syntax: &TermSyntax,
+        literal: impl FnOnce(&str, bool) -> Pattern,
+    ) -> (Pattern, Option<FoldedLiteral>) {
         match syntax {
             TermSyntax::Literal { text, prefix } => {
                 let folded = fold(text);
-                let literal = FoldedLiteral {
+                let pattern = if folded.is_empty() {
+                    Pattern::Nothing
+                } else {
+                    literal(&folded, *prefix)
+                };
+                let folded = FoldedLiteral {
                     inside_words: folded.chars().any(is_cjk),
-                    text: folded.clone(),
+                    text: folded,
                     prefix: *prefix,
                 };
-                if folded.is_empty() {
-                    (Pattern::Nothing, Some(literal))
-                } else {
-                    (
-                        Pattern::Literal(literals.add(folded, *prefix)),
-                        Some(literal),
-                    )
-                }
+                (pattern, Some(folded))
             }
             TermSyntax::Regex(regex) => (
                 Pattern::Regex(RegexRun::of(regex), needs_non_ascii_of(regex.as_str())),
@@ -792,36 +813,10 @@ impl Pattern {
         }
     }
 
-    /// An exception as compiled: a literal stays out of the scan's table (`Pattern::Local`).
-    fn compile_exception(syntax: &TermSyntax) -> (Pattern, Option<FoldedLiteral>) {
-        match syntax {
-            TermSyntax::Literal { text, prefix } => {
-                let folded = fold(text);
-                let literal = FoldedLiteral {
-                    inside_words: folded.chars().any(is_cjk),
-                    text: folded.clone(),
-                    prefix: *prefix,
-                };
-                let pattern = if folded.is_empty() {
-                    Pattern::Nothing
-                } else {
-                    let rule = LiteralRule::of(&folded, *prefix);
-                    Pattern::Local(Box::new(Candidate::new(
-                        LiteralId::MAX,
-                        folded.as_bytes(),
-                        rule,
-                    )))
-                };
-                (pattern, Some(literal))
-            }
-            TermSyntax::Regex(_) => Pattern::compile(syntax, &mut LiteralsBuilder::default()),
-        }
-    }
-
     fn hits<'a>(&self, folded: &FoldedText<'_>, hits: &'a Hits) -> Cow<'a, [Range<usize>]> {
         match self {
             Pattern::Literal(literal) => Cow::Borrowed(hits.of(*literal)),
-            // Looked for around hits only (`covers`).
+            // Looked for around hits only (`CompiledTerm::covered_locally`).
             Pattern::Local(_) => Cow::Borrowed(&[]),
             Pattern::Regex(_, true) if folded.is_ascii() => Cow::Borrowed(&[]),
             Pattern::Regex(regex, _) => {
