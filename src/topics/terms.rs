@@ -992,6 +992,17 @@ mod tests {
         (found.kept, found.cancelled)
     }
 
+    /// Every line of the corpus and the labelled headlines (`None`, the test skipped, when
+    /// `../shared` is not there).
+    fn corpus_lines() -> Option<Vec<String>> {
+        let mut lines = Vec::new();
+        for file in fold::tests::shared_text_files()? {
+            let bytes = std::fs::read(&file).unwrap();
+            lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_string));
+        }
+        Some(lines)
+    }
+
     fn folded_with_starts(text: &str) -> (String, Vec<usize>) {
         let mut folded = Vec::new();
         let mut starts = Vec::new();
@@ -1134,14 +1145,9 @@ mod tests {
         // Terms and exceptions from the corpus's own words (each word with the word before
         // it, after it, or both, as exceptions; or a prefix of it), over every line: the
         // exceptions looked for around hits cancel exactly what scanning for them would.
-        let Some(files) = fold::tests::shared_text_files() else {
+        let Some(lines) = corpus_lines() else {
             return;
         };
-        let mut lines = Vec::new();
-        for file in files {
-            let bytes = std::fs::read(&file).unwrap();
-            lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_string));
-        }
         let mut terms = Vec::new();
         for line in lines.iter().step_by(211).take(40) {
             let folded = fold::fold(line);
@@ -1185,7 +1191,7 @@ mod tests {
     fn regexes_run_on_the_bytes_find_what_they_find_in_the_text() {
         // Over every line of the corpus and the labelled headlines, folded: the bytes regex
         // a term runs finds the same ranges as the checked string regex `config` built.
-        let Some(files) = fold::tests::shared_text_files() else {
+        let Some(lines) = corpus_lines() else {
             return;
         };
         let regexes: Vec<Regex> = [
@@ -1209,19 +1215,16 @@ mod tests {
         let runs: Vec<RegexRun> = regexes.iter().map(RegexRun::of).collect();
         assert!(runs.iter().all(|run| matches!(run, RegexRun::Bytes(_))));
         let mut found = 0;
-        for file in files {
-            let bytes = std::fs::read(&file).unwrap();
-            for line in String::from_utf8_lossy(&bytes).lines().step_by(3) {
-                let (folded, starts) = folded_with_starts(line);
-                let text = FoldedText::new(folded.as_bytes(), &starts);
-                for (regex, run) in regexes.iter().zip(&runs) {
-                    let expected: Vec<Range<usize>> = regex
-                        .find_iter(&folded)
-                        .map(|found| found.range())
-                        .collect();
-                    assert_eq!(run.find_ranges(&text), expected, "{regex} in {folded:?}");
-                    found += expected.len();
-                }
+        for line in lines.iter().step_by(3) {
+            let (folded, starts) = folded_with_starts(line);
+            let text = FoldedText::new(folded.as_bytes(), &starts);
+            for (regex, run) in regexes.iter().zip(&runs) {
+                let expected: Vec<Range<usize>> = regex
+                    .find_iter(&folded)
+                    .map(|found| found.range())
+                    .collect();
+                assert_eq!(run.find_ranges(&text), expected, "{regex} in {folded:?}");
+                found += expected.len();
             }
         }
         assert!(found > 10_000, "{found}");
@@ -1398,14 +1401,10 @@ mod tests {
         // Literals drawn from the corpus itself (so the bit filter and the short literals'
         // first bytes let many places through, and turn many away): words, prefixes of
         // every length, two-word phrases and CJK runs, then every line scanned both ways.
-        let Some(files) = fold::tests::shared_text_files() else {
+        let Some(lines) = corpus_lines() else {
             return;
         };
-        let mut lines = Vec::new();
-        for file in files {
-            let bytes = std::fs::read(&file).unwrap();
-            lines.extend(String::from_utf8_lossy(&bytes).lines().map(fold::fold));
-        }
+        let lines: Vec<String> = lines.iter().map(|line| fold::fold(line)).collect();
         let mut patterns: Vec<(String, bool)> = Vec::new();
         for line in lines.iter().step_by(97) {
             let words: Vec<&str> = line.split(' ').filter(|word| !word.is_empty()).collect();
