@@ -608,6 +608,10 @@ pub struct CompiledTerm {
     pub except_sources: Vec<String>,
     /// The length in bytes of the longest exception looked for locally (0: none is).
     longest_local: usize,
+    /// The first eight bytes of each exception looked for locally and which of them count,
+    /// with the index of its pattern in `except`: most places are ruled out by these alone,
+    /// read from one array rather than from each exception's own allocation.
+    local_heads: Vec<(u64, u64, usize)>,
 }
 
 /// The hits of one term in one text: those that count, and those its exceptions cancelled.
@@ -630,6 +634,14 @@ impl CompiledTerm {
             })
             .max()
             .unwrap_or(0);
+        let local_heads = except
+            .iter()
+            .enumerate()
+            .filter_map(|(index, pattern)| match pattern {
+                Pattern::Local(candidate) => Some((candidate.head, candidate.mask, index)),
+                _ => None,
+            })
+            .collect();
         CompiledTerm {
             source: term.source.as_str().into(),
             location: term.location,
@@ -639,6 +651,7 @@ impl CompiledTerm {
             folded_except,
             except_sources: term.except_sources.clone(),
             longest_local,
+            local_heads,
         }
     }
 
@@ -715,11 +728,10 @@ impl CompiledTerm {
             .any(|start| {
                 let (at, inside) = (start / 2, start % 2 == 1);
                 let head = head_at(bytes, at);
-                self.except.iter().any(|pattern| match pattern {
-                    Pattern::Local(candidate) => candidate
-                        .hits(bytes, at, inside, head)
-                        .is_some_and(|end| end >= hit.end),
-                    _ => false,
+                self.local_heads.iter().any(|&(first, mask, index)| {
+                    head & mask == first
+                        && matches!(self.except.get(index), Some(Pattern::Local(candidate))
+                            if candidate.hits(bytes, at, inside, head).is_some_and(|end| end >= hit.end))
                 })
             })
     }
