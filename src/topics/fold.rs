@@ -106,12 +106,16 @@ impl Starts for Vec<usize> {
 /// Appends the folding of `text` (what `fold` returns) to `output`, so that several texts can
 /// be folded into one buffer without a string of their own, and tells `starts` where terms may
 /// start in it. Only whole characters are appended: `output` stays UTF-8 if it was.
-pub(crate) fn fold_bytes(output: &mut Vec<u8>, text: &str, starts: &mut impl Starts) {
+///
+/// Returns whether `text` was all ASCII, so that its folding is too (known without reading
+/// it again; `false` says nothing: "café" folds to ASCII).
+pub(crate) fn fold_bytes(output: &mut Vec<u8>, text: &str, starts: &mut impl Starts) -> bool {
     let start = output.len();
     let first_start = starts.count();
     match fold_fast(output, start, text, starts) {
-        Ok(false) => return,
-        Ok(true) => unmix_from(output, start),
+        Ok(Fast::Ascii) => return true,
+        Ok(Fast::Plain) => return false,
+        Ok(Fast::Mixed) => unmix_from(output, start),
         Err(at) => {
             output.truncate(start);
             fold_by_pieces(output, start, text, at);
@@ -120,6 +124,18 @@ pub(crate) fn fold_bytes(output: &mut Vec<u8>, text: &str, starts: &mut impl Sta
     // The fast path gave up (or changed letters' lengths): the starts are read off the text.
     starts.truncate(first_start);
     find_starts(output, start, starts);
+    false
+}
+
+/// How the fast path folded a text it could fold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fast {
+    /// The text was all ASCII.
+    Ascii,
+    /// It was not, and no word mixes Latin and Cyrillic letters.
+    Plain,
+    /// Some word mixes them: the folding still needs `unmix_scripts`.
+    Mixed,
 }
 
 /// Unmixes the look-alike letters of the words folded into `output` from `from` on.
@@ -154,8 +170,8 @@ fn fold_by_pieces(output: &mut Vec<u8>, start: usize, text: &str, mut failed: us
             .unwrap_or_default();
         append_piece(output, start, head, |output, from| {
             match fold_fast(output, from, head, &mut ()) {
-                Ok(false) => {}
-                Ok(true) => unmix_from(output, from),
+                Ok(Fast::Ascii | Fast::Plain) => {}
+                Ok(Fast::Mixed) => unmix_from(output, from),
                 Err(_) => {
                     output.truncate(from);
                     output.extend_from_slice(fold_general(head).as_bytes());
@@ -179,12 +195,12 @@ fn fold_by_pieces(output: &mut Vec<u8>, start: usize, text: &str, mut failed: us
             return;
         }
         // The rest, the fast way until the next character that needs the general path.
-        let mut ended = Ok(false);
+        let mut ended = Ok(Fast::Plain);
         append_piece(output, start, rest, |output, from| {
             ended = fold_fast(output, from, rest, &mut ());
             match ended {
-                Ok(false) => {}
-                Ok(true) => unmix_from(output, from),
+                Ok(Fast::Ascii | Fast::Plain) => {}
+                Ok(Fast::Mixed) => unmix_from(output, from),
                 Err(_) => output.truncate(from),
             }
         });
@@ -282,7 +298,7 @@ fn fold_fast(
     start: usize,
     text: &str,
     starts: &mut impl Starts,
-) -> Result<bool, usize> {
+) -> Result<Fast, usize> {
     let bytes = text.as_bytes();
     let written = output.len();
     output.resize(written + text.len() + SLACK, 0);
@@ -296,6 +312,7 @@ fn fold_fast(
         mixed: false,
     };
     let mut at = 0;
+    let mut all_ascii = true;
     while at < bytes.len() {
         if writer.written + SLACK > writer.output.len() {
             let more = writer.output.len() + bytes.len() + SLACK;
@@ -328,6 +345,7 @@ fn fold_fast(
             if lead.is_ascii() {
                 break;
             }
+            all_ascii = false;
             if writer.written + SLACK > writer.output.len() {
                 let more = writer.output.len() + bytes.len() + SLACK;
                 writer.output.resize(more, 0);
@@ -345,9 +363,14 @@ fn fold_fast(
         writer.written -= 1;
     }
     let mixed = writer.mixed || (writer.word_latin && writer.word_cyrillic);
+    let fast = match (all_ascii, mixed) {
+        (true, _) => Fast::Ascii,
+        (false, false) => Fast::Plain,
+        (false, true) => Fast::Mixed,
+    };
     let written = writer.written;
     output.truncate(written);
-    Ok(mixed)
+    Ok(fast)
 }
 
 /// Room kept free after the written output in `fold_fast`: more than one step writes (sixteen
@@ -1196,6 +1219,45 @@ pub(crate) mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn folding_says_whether_the_text_was_ascii() {
+        // What the matcher uses to skip regexes that need a character beyond ASCII without
+        // reading the folded text again: exactly whether the text was ASCII.
+        let mut texts: Vec<String> = [
+            "",
+            "Kim Jong Un",
+            "  a, b. ",
+            "café",
+            "Жб b",
+            "½ x",
+            "북한은",
+            "поcле",
+        ]
+        .iter()
+        .map(|text| text.to_string())
+        .collect();
+        if let Some(files) = shared_text_files() {
+            for file in files {
+                let bytes = std::fs::read(&file).unwrap();
+                texts.extend(
+                    String::from_utf8_lossy(&bytes)
+                        .lines()
+                        .step_by(5)
+                        .map(str::to_string),
+                );
+            }
+        }
+        let mut ascii = 0;
+        for text in &texts {
+            let mut folded = Vec::new();
+            let said = fold_bytes(&mut folded, text, &mut Vec::new());
+            assert_eq!(said, text.is_ascii(), "{text:?}");
+            assert!(!said || folded.is_ascii(), "{text:?}");
+            ascii += usize::from(said);
+        }
+        assert!(ascii > 0 && ascii < texts.len());
     }
 
     #[test]

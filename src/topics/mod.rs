@@ -143,6 +143,8 @@ struct FoldedItem {
     starts: Vec<usize>,
     /// Title, summary, content.
     fields: [Range<usize>; 3],
+    /// Whether the three fields were all ASCII, as folding found (so `text` is too).
+    ascii: bool,
 }
 
 impl FoldedItem {
@@ -157,6 +159,7 @@ impl FoldedItem {
         let text = &mut self.text;
         text.clear();
         self.starts.clear();
+        self.ascii = true;
         for (index, part) in [item.title, item.summary, item.content]
             .into_iter()
             .enumerate()
@@ -165,7 +168,7 @@ impl FoldedItem {
                 text.push(b'\n');
             }
             let start = text.len();
-            fold::fold_bytes(text, part, &mut self.starts);
+            self.ascii &= fold::fold_bytes(text, part, &mut self.starts);
             self.fields[index] = start..text.len();
         }
     }
@@ -460,7 +463,7 @@ impl TopicSet {
             candidates.push((index, at..end));
             at = end;
         }
-        let text = FoldedText::new(&folded.text, &folded.starts);
+        let text = FoldedText::new(&folded.text, &folded.starts).known_ascii(folded.ascii);
         let mut matches = Vec::new();
         for (position, (index, topic_uses)) in candidates.iter().enumerate() {
             let Some(topic) = self.topics.get(*index) else {
@@ -501,7 +504,7 @@ impl TopicSet {
         let folded = FoldedItem::new(item);
         let mut hits = Hits::default();
         self.literals.scan(&folded.text, &folded.starts, &mut hits);
-        let text = FoldedText::new(&folded.text, &folded.starts);
+        let text = FoldedText::new(&folded.text, &folded.starts).known_ascii(folded.ascii);
         let mut ranges = Vec::with_capacity(3);
         self.topics
             .iter()

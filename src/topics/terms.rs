@@ -507,6 +507,15 @@ impl<'a> FoldedText<'a> {
         }
     }
 
+    /// The same text, known to be all ASCII when `ascii` (as folding found it; `false` leaves
+    /// it to be worked out when first asked).
+    pub fn known_ascii(self, ascii: bool) -> FoldedText<'a> {
+        if ascii {
+            let _ = self.ascii.set(true);
+        }
+        self
+    }
+
     /// Whether the text is all ASCII (worked out when first asked).
     pub fn is_ascii(&self) -> bool {
         *self.ascii.get_or_init(|| self.bytes.is_ascii())
