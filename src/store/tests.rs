@@ -444,6 +444,14 @@ fn syncing_feeds_adds_renames_and_retires_them_and_answers_in_the_order_given() 
 
 /// Brings a database opened by `connection` to schema version `version` as the releases of
 /// that time wrote it: the first `version` migrations, then `user_version`.
+/// A database in `directory` (as `Store::open` names it) at schema `version`, as a release of
+/// that version left it.
+fn database_at_version(directory: &std::path::Path, version: usize) -> rusqlite::Connection {
+    let connection = rusqlite::Connection::open(directory.join("tidings.db")).unwrap();
+    migrate_to(&connection, version);
+    connection
+}
+
 fn migrate_to(connection: &rusqlite::Connection, version: usize) {
     for migration in &super::migrations::MIGRATIONS[..version] {
         connection.execute_batch(migration).unwrap();
@@ -458,8 +466,7 @@ fn a_version_1_database_is_migrated_with_its_data() {
     let directory = tempfile::tempdir().unwrap();
     {
         // A database as the first release wrote it: schema version 1 and one feed.
-        let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
-        migrate_to(&connection, 1);
+        let connection = database_at_version(directory.path(), 1);
         connection
             .execute(
                 "INSERT INTO feeds (url, name, etag, error_streak) VALUES ('https://a.example/', 'A', '\"x\"', 2)",
@@ -497,8 +504,7 @@ fn story_texts_lose_the_stroke_of_their_letters_and_their_band_rows_are_written_
     {
         // Schema version 11: an item whose story text was folded with the stroke kept, one
         // without, and their band rows as the writer made them.
-        let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
-        migrate_to(&connection, 11);
+        let connection = database_at_version(directory.path(), 11);
         connection
             .execute_batch(
                 "INSERT INTO feeds (id, url, name) VALUES (1, 'https://a.example/', 'A');",
@@ -571,8 +577,7 @@ fn the_entry_id_index_is_dropped_and_the_items_and_their_matches_stay() {
     let directory = tempfile::tempdir().unwrap();
     {
         // A database of schema version 10 with a feed, three items and two topic matches.
-        let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
-        migrate_to(&connection, 10);
+        let connection = database_at_version(directory.path(), 10);
         connection
             .execute_batch(
                 "INSERT INTO feeds (id, url, name) VALUES (1, 'https://a.example/', 'A');
@@ -655,8 +660,7 @@ fn an_upgrade_that_breaks_a_reference_is_rolled_back() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("tidings.db");
     {
-        let connection = rusqlite::Connection::open(&path).unwrap();
-        migrate_to(&connection, 10);
+        let connection = database_at_version(directory.path(), 10);
         // A topic match of an item that does not exist, as foreign keys left off would allow.
         connection
             .execute_batch(
@@ -924,8 +928,7 @@ fn items_of_one_feed_and_items_days_apart_are_never_one_story() {
 fn a_version_3_database_keeps_its_items_and_groups_them_once() {
     let directory = tempfile::tempdir().unwrap();
     {
-        let connection = rusqlite::Connection::open(directory.path().join("tidings.db")).unwrap();
-        migrate_to(&connection, 3);
+        let connection = database_at_version(directory.path(), 3);
         let mut insert = connection
             .prepare(
                 "INSERT INTO items (feed_id, item_key, entry_id, link, title, summary, first_seen,
