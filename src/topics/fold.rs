@@ -1238,16 +1238,8 @@ pub(crate) mod tests {
         .iter()
         .map(|text| text.to_string())
         .collect();
-        if let Some(files) = shared_text_files() {
-            for file in files {
-                let bytes = std::fs::read(&file).unwrap();
-                texts.extend(
-                    String::from_utf8_lossy(&bytes)
-                        .lines()
-                        .step_by(5)
-                        .map(str::to_string),
-                );
-            }
+        if let Some(lines) = shared_text_lines() {
+            texts.extend(lines.into_iter().step_by(5));
         }
         let mut ascii = 0;
         for text in &texts {
@@ -1405,21 +1397,26 @@ pub(crate) mod tests {
         Some(files)
     }
 
+    /// Every line of `shared_text_files`, or `None` when `../shared` is not there and not
+    /// required.
+    pub(crate) fn shared_text_lines() -> Option<Vec<String>> {
+        let mut lines = Vec::new();
+        for file in shared_text_files()? {
+            let bytes = std::fs::read(&file).unwrap();
+            lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_string));
+        }
+        Some(lines)
+    }
+
     #[test]
     fn the_corpus_and_the_labelled_headlines_fold_alike_on_both_paths() {
-        let Some(files) = shared_text_files() else {
+        let Some(lines) = shared_text_lines() else {
             return;
         };
-        let mut lines = 0;
-        for file in files {
-            let bytes = std::fs::read(&file).unwrap();
-            let text = String::from_utf8_lossy(&bytes);
-            for line in text.lines() {
-                same_as_general(line);
-                lines += 1;
-            }
+        for line in &lines {
+            same_as_general(line);
         }
-        assert!(lines > 10_000, "only {lines} lines");
+        assert!(lines.len() > 10_000, "only {} lines", lines.len());
     }
 
     #[test]

@@ -1013,17 +1013,6 @@ mod tests {
         (found.kept, found.cancelled)
     }
 
-    /// Every line of the corpus and the labelled headlines (`None`, the test skipped, when
-    /// `../shared` is not there).
-    fn corpus_lines() -> Option<Vec<String>> {
-        let mut lines = Vec::new();
-        for file in fold::tests::shared_text_files()? {
-            let bytes = std::fs::read(&file).unwrap();
-            lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_string));
-        }
-        Some(lines)
-    }
-
     fn folded_with_starts(text: &str) -> (String, Vec<usize>) {
         let mut folded = Vec::new();
         let mut starts = Vec::new();
@@ -1166,7 +1155,7 @@ mod tests {
         // Terms and exceptions from the corpus's own words (each word with the word before
         // it, after it, or both, as exceptions; or a prefix of it), over every line: the
         // exceptions looked for around hits cancel exactly what scanning for them would.
-        let Some(lines) = corpus_lines() else {
+        let Some(lines) = fold::tests::shared_text_lines() else {
             return;
         };
         let mut terms = Vec::new();
@@ -1212,7 +1201,7 @@ mod tests {
     fn regexes_run_on_the_bytes_find_what_they_find_in_the_text() {
         // Over every line of the corpus and the labelled headlines, folded: the bytes regex
         // a term runs finds the same ranges as the checked string regex `config` built.
-        let Some(lines) = corpus_lines() else {
+        let Some(lines) = fold::tests::shared_text_lines() else {
             return;
         };
         let regexes: Vec<Regex> = [
@@ -1276,7 +1265,7 @@ mod tests {
     fn a_regex_skipped_on_ascii_text_would_not_have_matched_there() {
         // Over every line of the corpus and the labelled headlines, folded: where a regex the
         // engine skips on all-ASCII text meets such a line, running it finds nothing.
-        let Some(files) = fold::tests::shared_text_files() else {
+        let Some(lines) = fold::tests::shared_text_lines() else {
             return;
         };
         let regexes: Vec<Regex> = [
@@ -1296,19 +1285,16 @@ mod tests {
         })
         .collect();
         let (mut ascii_lines, mut other_hits) = (0, 0);
-        for file in files {
-            let bytes = std::fs::read(&file).unwrap();
-            for line in String::from_utf8_lossy(&bytes).lines() {
-                let folded = fold::fold(line);
-                for regex in &regexes {
-                    if folded.is_ascii() {
-                        assert!(!regex.is_match(&folded), "{regex} in {folded:?}");
-                    } else {
-                        other_hits += usize::from(regex.is_match(&folded));
-                    }
+        for line in &lines {
+            let folded = fold::fold(line);
+            for regex in &regexes {
+                if folded.is_ascii() {
+                    assert!(!regex.is_match(&folded), "{regex} in {folded:?}");
+                } else {
+                    other_hits += usize::from(regex.is_match(&folded));
                 }
-                ascii_lines += usize::from(folded.is_ascii());
             }
+            ascii_lines += usize::from(folded.is_ascii());
         }
         assert!(
             ascii_lines > 10_000 && other_hits > 100,
@@ -1422,7 +1408,7 @@ mod tests {
         // Literals drawn from the corpus itself (so the bit filter and the short literals'
         // first bytes let many places through, and turn many away): words, prefixes of
         // every length, two-word phrases and CJK runs, then every line scanned both ways.
-        let Some(lines) = corpus_lines() else {
+        let Some(lines) = fold::tests::shared_text_lines() else {
             return;
         };
         let lines: Vec<String> = lines.iter().map(|line| fold::fold(line)).collect();
