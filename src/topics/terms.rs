@@ -1197,6 +1197,15 @@ mod tests {
         );
     }
 
+    /// A regex term's pattern as `config` builds it (case-insensitive, Unicode).
+    fn term_regex(pattern: &str) -> Regex {
+        regex::RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .unicode(true)
+            .build()
+            .unwrap()
+    }
+
     #[test]
     fn regexes_run_on_the_bytes_find_what_they_find_in_the_text() {
         // Over every line of the corpus and the labelled headlines, folded: the bytes regex
@@ -1214,13 +1223,7 @@ mod tests {
             ".",
         ]
         .iter()
-        .map(|pattern| {
-            regex::RegexBuilder::new(pattern)
-                .case_insensitive(true)
-                .unicode(true)
-                .build()
-                .unwrap()
-        })
+        .map(|pattern| term_regex(pattern))
         .collect();
         let runs: Vec<RegexRun> = regexes.iter().map(RegexRun::of).collect();
         assert!(runs.iter().all(|run| matches!(run, RegexRun::Bytes(_))));
@@ -1278,10 +1281,7 @@ mod tests {
         .iter()
         .map(|pattern| {
             assert!(needs_non_ascii_of(pattern), "{pattern}");
-            regex::RegexBuilder::new(pattern)
-                .case_insensitive(true)
-                .build()
-                .unwrap()
+            term_regex(pattern)
         })
         .collect();
         let (mut ascii_lines, mut other_hits) = (0, 0);
