@@ -390,33 +390,125 @@ impl LiteralsBuilder {
 }
 
 /// The hits of every literal in one folded text, found in one scan: sparse, because a text
-/// hits few of thousands of literals. Sorted by literal, so one literal's hits are a slice.
-/// Kept between items (see `TopicSet::match_item`), so its buffers are reused.
+/// hits few of thousands of literals. Grouped by literal, so one literal's hits are a slice
+/// (in text order), found with no search. Kept between items (see `TopicSet::match_item`), so
+/// its buffers are reused.
+///
+/// The scan finds hits in text order, the literals mixed. Rather than sort them (a sort of
+/// the hits was a tenth of the time of matching 2,000 terms), they are counted per literal
+/// into a table with a slot per literal of the set, then placed: each literal's hits after
+/// those of the literals that hit before it. A slot belongs to the current text only when its
+/// stamp is the current one, so nothing is cleared between texts.
 #[derive(Debug, Default)]
 pub struct Hits {
     /// The starts that passed `StartTable::may_start`, first of all, with their keys (the
     /// first so many of it: see `Literals::scan`).
     passed: Vec<(usize, u32)>,
-    found: Vec<(LiteralId, usize, usize)>,
+    /// The hits in the order the scan found them: literal, start, end.
+    found: Vec<(u32, usize, usize)>,
+    /// The literals that hit, each once, in order.
     literals: Vec<LiteralId>,
+    /// Every hit, grouped by literal (see `slots`).
     ranges: Vec<Range<usize>>,
+    /// Per literal of the set: the scan it was last written in, and where its hits are in
+    /// `ranges`.
+    slots: Vec<HitSlot>,
+    /// The current scan's stamp (0 is no scan's).
+    stamp: u32,
+}
+
+/// Where one literal's hits are in `Hits::ranges`, if `stamp` is the current scan's.
+#[derive(Debug, Default, Clone, Copy)]
+struct HitSlot {
+    stamp: u32,
+    first: u32,
+    end: u32,
 }
 
 impl Hits {
     fn of(&self, literal: LiteralId) -> &[Range<usize>] {
-        let start = self.literals.partition_point(|id| *id < literal);
-        let end = start + self.literals[start..].partition_point(|id| *id == literal);
-        &self.ranges[start..end]
+        match self.slots.get(literal) {
+            Some(slot) if slot.stamp == self.stamp && self.stamp != 0 => self
+                .ranges
+                .get(slot.first as usize..slot.end as usize)
+                .unwrap_or_default(),
+            _ => &[],
+        }
     }
 
     /// The literals that hit, each once, in order.
     pub fn literals(&self) -> impl Iterator<Item = LiteralId> + '_ {
-        let mut last = None;
-        self.literals.iter().copied().filter(move |literal| {
-            let new = last != Some(*literal);
-            last = Some(*literal);
-            new
-        })
+        self.literals.iter().copied()
+    }
+
+    /// Starts a scan of a set of `literals` literals: a new stamp, and a slot for each.
+    fn begin(&mut self, literals: usize) {
+        self.found.clear();
+        self.literals.clear();
+        self.ranges.clear();
+        if self.slots.len() < literals {
+            self.slots.resize(literals, HitSlot::default());
+        }
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            // After four billion scans: the old stamps could come back, so they go.
+            self.slots.fill(HitSlot::default());
+            self.stamp = 1;
+        }
+    }
+
+    /// Groups the hits the scan found by literal (each literal's in the order found).
+    fn group(&mut self) {
+        let stamp = self.stamp;
+        // Count each literal's hits (in `end`), noting each literal once.
+        for &(literal, _, _) in &self.found {
+            let Some(slot) = self.slots.get_mut(literal as usize) else {
+                continue;
+            };
+            if slot.stamp == stamp {
+                slot.end += 1;
+            } else {
+                *slot = HitSlot {
+                    stamp,
+                    first: 0,
+                    end: 1,
+                };
+                self.literals.push(literal as usize);
+            }
+        }
+        // In order (what the uses of the literals are sorted by next: they come nearly
+        // sorted), each literal given its place: `first` where its hits go, `end` where the
+        // next is written while they are placed (its end once they are).
+        self.literals.sort_unstable();
+        let mut next = 0;
+        for &literal in &self.literals {
+            if let Some(slot) = self.slots.get_mut(literal) {
+                let count = slot.end;
+                (slot.first, slot.end) = (next, next);
+                next += count;
+            }
+        }
+        self.ranges.resize(next as usize, 0..0);
+        for &(literal, start, end) in &self.found {
+            if let Some(slot) = self.slots.get_mut(literal as usize) {
+                if let Some(range) = self.ranges.get_mut(slot.end as usize) {
+                    *range = start..end;
+                }
+                slot.end += 1;
+            }
+        }
+    }
+
+    /// Every hit as (literal, start, end), sorted: what the slow way lists.
+    #[cfg(test)]
+    fn all(&self) -> Vec<(LiteralId, usize, usize)> {
+        self.literals()
+            .flat_map(|literal| {
+                self.of(literal)
+                    .iter()
+                    .map(move |range| (literal, range.start, range.end))
+            })
+            .collect()
     }
 }
 
@@ -429,9 +521,7 @@ impl Literals {
     /// Finds every literal in `folded`, into `hits` (whose earlier hits are dropped), looking
     /// at the `starts` folding reported.
     pub fn scan(&self, folded: &[u8], starts: &[usize], hits: &mut Hits) {
-        hits.found.clear();
-        hits.literals.clear();
-        hits.ranges.clear();
+        hits.begin(self.count());
         let bytes = folded;
         let table = &self.table;
         // First the starts where some literal may start, picked out with no branch on the
@@ -463,19 +553,15 @@ impl Literals {
             for candidate in under_key.iter().chain(short) {
                 if candidate.offset != 0 {
                     if let Some((start, end)) = candidate.hits_before(bytes, at, inside) {
-                        hits.found.push((candidate.literal as usize, start, end));
+                        hits.found.push((candidate.literal, start, end));
                     }
                 } else if let Some(end) = candidate.hits(bytes, at, inside, head) {
-                    hits.found.push((candidate.literal as usize, at, end));
+                    hits.found.push((candidate.literal, at, end));
                 }
             }
         }
-        // By literal, then in text order.
-        hits.found.sort_unstable();
-        for (literal, start, end) in &hits.found {
-            hits.literals.push(*literal);
-            hits.ranges.push(*start..*end);
-        }
+        // By literal, each literal's in text order (the order found).
+        hits.group();
     }
 }
 
@@ -1068,11 +1154,41 @@ mod tests {
             let (folded, starts) = folded_with_starts(text);
             literals.scan(folded.as_bytes(), &starts, &mut hits);
             assert_eq!(
-                hits.found,
+                hits.all(),
                 every_hit(&patterns, &folded, &starts),
                 "in {folded:?}"
             );
             assert!(!hits.found.is_empty());
+        }
+    }
+
+    #[test]
+    fn hits_of_an_earlier_text_are_not_read_as_this_ones() {
+        // The hits are grouped by literal in slots kept between texts: a slot written for
+        // one text must read as empty for the next, also when the stamps wrap around.
+        let mut builder = LiteralsBuilder::default();
+        let kiev = builder.add("kiev".to_string(), false);
+        let sumy = builder.add("sumy".to_string(), false);
+        let literals = builder.build();
+        let spans = |ranges: &[Range<usize>]| -> Vec<(usize, usize)> {
+            ranges
+                .iter()
+                .map(|range| (range.start, range.end))
+                .collect()
+        };
+        let mut hits = Hits::default();
+        for stamp in [0, u32::MAX - 1, u32::MAX] {
+            hits.stamp = stamp;
+            let (folded, starts) = folded_with_starts("Kiev, Sumy and Kiev again");
+            literals.scan(folded.as_bytes(), &starts, &mut hits);
+            assert_eq!(spans(hits.of(kiev)), [(0, 4), (14, 18)]);
+            assert_eq!(spans(hits.of(sumy)), [(5, 9)]);
+            assert_eq!(hits.literals().collect::<Vec<_>>(), [kiev, sumy]);
+            let (folded, starts) = folded_with_starts("Sumy");
+            literals.scan(folded.as_bytes(), &starts, &mut hits);
+            assert!(hits.of(kiev).is_empty(), "after stamp {stamp}");
+            assert_eq!(spans(hits.of(sumy)), [(0, 4)]);
+            assert_eq!(hits.literals().collect::<Vec<_>>(), [sumy]);
         }
     }
 
@@ -1088,7 +1204,7 @@ mod tests {
         let (folded, starts) = folded_with_starts("France: frango à Kiev, a Kiev classic");
         let mut hits = Hits::default();
         literals.scan(folded.as_bytes(), &starts, &mut hits);
-        assert_eq!(hits.found.len(), 2, "{:?}", hits.found);
+        assert_eq!(hits.all().len(), 2, "{:?}", hits.all());
         let text = FoldedText::new(folded.as_bytes(), &starts);
         let found = compiled.hit_ranges(&text, &hits, None);
         assert_eq!(found.cancelled.len(), 1);
@@ -1396,7 +1512,7 @@ mod tests {
                 let mut hits = Hits::default();
                 literals.scan(folded.as_bytes(), &starts, &mut hits);
                 let expected = every_hit(&patterns, &folded, &starts);
-                assert_eq!(hits.found, expected, "in {folded:?}");
+                assert_eq!(hits.all(), expected, "in {folded:?}");
                 total += expected.len();
             }
         }
@@ -1451,7 +1567,7 @@ mod tests {
             let folded = String::from_utf8(folded).unwrap();
             literals.scan(folded.as_bytes(), &starts, &mut hits);
             let expected = every_hit(&patterns, &folded, &starts);
-            assert_eq!(hits.found, expected, "in {folded:?}");
+            assert_eq!(hits.all(), expected, "in {folded:?}");
             total += expected.len();
             starts_seen += starts.len();
         }
