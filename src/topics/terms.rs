@@ -143,17 +143,17 @@ impl Candidate {
     }
 
     /// Whether the literal, keyed by a later word (`offset`), hits with that word at `at`: it
-    /// starts at a word start `offset` bytes before, and hits there.
+    /// starts at a word start `offset` bytes before (where it starts, then), and hits there.
     #[cold]
-    fn hits_before(&self, bytes: &[u8], at: usize, inside: bool) -> Option<(usize, usize)> {
+    fn hits_before(&self, bytes: &[u8], at: usize, inside: bool) -> Option<usize> {
         // A later word of a phrase starts after a space, never inside a CJK word.
         let start = at.checked_sub(self.offset as usize).filter(|_| !inside)?;
         let word_start = start == 0 || bytes.get(start - 1).is_some_and(|byte| is_boundary(*byte));
         if !word_start {
             return None;
         }
-        let end = self.hits(bytes, start, false, head_at(bytes, start))?;
-        Some((start, end))
+        self.hits(bytes, start, false, head_at(bytes, start))?;
+        Some(start)
     }
 
     /// Whether the literal hits at `at` (whose first eight bytes are `head`): its bytes are
@@ -175,6 +175,24 @@ impl Candidate {
         }
         let ends_word = bytes.get(end).is_none_or(|byte| is_boundary(*byte));
         (ends_word || self.rule.prefix || self.rule.ends_inside).then_some(end)
+    }
+
+    /// `hits`, with no branch on the bytes compared (but for a literal longer than sixteen
+    /// bytes): whether the literal hits at `at` (ending as long as it is after), given the
+    /// text's first eight bytes there and the eight after them.
+    #[inline]
+    fn hits_at(&self, bytes: &[u8], at: usize, inside: bool, head: u64, second: u64) -> bool {
+        let end = at + self.rule.length as usize;
+        // A literal of eight bytes or fewer has no second part (its mask and bytes are 0).
+        let same = (head & self.mask == self.head) & (second & self.second_mask == self.second);
+        let may_start = !inside | self.rule.starts_inside;
+        let ends_word = bytes.get(end).is_none_or(|byte| is_boundary(*byte));
+        let may_end = ends_word | self.rule.prefix | self.rule.ends_inside;
+        let hit = same & may_start & may_end;
+        if !self.tail.is_empty() && hit {
+            return bytes.get(at + 16..end) == Some(&self.tail[..]);
+        }
+        hit
     }
 }
 
@@ -404,8 +422,10 @@ pub struct Hits {
     /// The starts that passed `StartTable::may_start`, first of all, with their keys (the
     /// first so many of it: see `Literals::scan`).
     passed: Vec<(usize, u32)>,
-    /// The hits in the order the scan found them: literal, start, end.
-    found: Vec<(u32, usize, usize)>,
+    /// The hits in the order the scan found them: literal and start (the first `count` of
+    /// it: see `Literals::scan`). A hit ends where its literal's length says.
+    found: Vec<(u32, usize)>,
+    count: usize,
     /// The literals that hit, each once, in order.
     literals: Vec<LiteralId>,
     /// Every hit, grouped by literal (see `slots`).
@@ -443,7 +463,7 @@ impl Hits {
 
     /// Starts a scan of a set of `literals` literals: a new stamp, and a slot for each.
     fn begin(&mut self, literals: usize) {
-        self.found.clear();
+        self.count = 0;
         self.literals.clear();
         self.ranges.clear();
         if self.slots.len() < literals {
@@ -458,10 +478,11 @@ impl Hits {
     }
 
     /// Groups the hits the scan found by literal (each literal's in the order found).
-    fn group(&mut self) {
+    fn group(&mut self, rules: &[LiteralRule]) {
         let stamp = self.stamp;
         // Count each literal's hits (in `end`), noting each literal once.
-        for &(literal, _, _) in &self.found {
+        let found = self.found.get(..self.count).unwrap_or_default();
+        for &(literal, _) in found {
             let Some(slot) = self.slots.get_mut(literal as usize) else {
                 continue;
             };
@@ -489,10 +510,13 @@ impl Hits {
             }
         }
         self.ranges.resize(next as usize, 0..0);
-        for &(literal, start, end) in &self.found {
+        for &(literal, start) in found {
+            let length = rules
+                .get(literal as usize)
+                .map_or(0, |rule| rule.length as usize);
             if let Some(slot) = self.slots.get_mut(literal as usize) {
                 if let Some(range) = self.ranges.get_mut(slot.end as usize) {
-                    *range = start..end;
+                    *range = start..start + length;
                 }
                 slot.end += 1;
             }
@@ -540,6 +564,7 @@ impl Literals {
             // A key's first byte is the place's own (no word starts with a boundary).
             kept += usize::from(table.may_start(key, key as u8));
         }
+        let (found, mut count) = (&mut hits.found, 0);
         for &(start, key) in passed.get(..kept).unwrap_or_default() {
             let (at, inside) = (start / 2, start % 2 == 1);
             // A key's first byte is the place's own.
@@ -550,18 +575,31 @@ impl Literals {
                 continue;
             }
             let head = head_at(bytes, at);
+            let second = head_at(bytes, at + 8);
+            // Room for every candidate's hit: each is written, and kept by counting it, with
+            // no branch on whether it hit (that is a coin toss, place after place).
+            let room = count + under_key.len() + short.len();
+            if found.len() < room {
+                found.resize(room.next_power_of_two(), (0, 0));
+            }
             for candidate in under_key.iter().chain(short) {
-                if candidate.offset != 0 {
-                    if let Some((start, end)) = candidate.hits_before(bytes, at, inside) {
-                        hits.found.push((candidate.literal, start, end));
+                let (start, hit) = if candidate.offset != 0 {
+                    match candidate.hits_before(bytes, at, inside) {
+                        Some(start) => (start, true),
+                        None => (at, false),
                     }
-                } else if let Some(end) = candidate.hits(bytes, at, inside, head) {
-                    hits.found.push((candidate.literal, at, end));
+                } else {
+                    (at, candidate.hits_at(bytes, at, inside, head, second))
+                };
+                if let Some(slot) = found.get_mut(count) {
+                    *slot = (candidate.literal, start);
                 }
+                count += usize::from(hit);
             }
         }
+        hits.count = count;
         // By literal, each literal's in text order (the order found).
-        hits.group();
+        hits.group(&self.rules);
     }
 }
 
@@ -1158,7 +1196,7 @@ mod tests {
                 every_hit(&patterns, &folded, &starts),
                 "in {folded:?}"
             );
-            assert!(!hits.found.is_empty());
+            assert!(hits.count > 0);
         }
     }
 
