@@ -177,9 +177,10 @@ impl Candidate {
         (ends_word || self.rule.prefix || self.rule.ends_inside).then_some(end)
     }
 
-    /// `hits`, with no branch on the bytes compared (but for a literal longer than sixteen
-    /// bytes): whether the literal hits at `at` (ending as long as it is after), given the
-    /// text's first eight bytes there and the eight after them.
+    /// `hits` with no branch on the bytes compared (but for the bytes after sixteen, compared
+    /// only when the rest hit): whether the literal hits at `at`, given the text's first eight
+    /// bytes there (`head`) and the eight after them (`second`). A hit ends the literal's
+    /// length after `at`.
     #[inline]
     fn hits_at(&self, bytes: &[u8], at: usize, inside: bool, head: u64, second: u64) -> bool {
         let end = at + self.rule.length as usize;
@@ -414,9 +415,10 @@ impl LiteralsBuilder {
 ///
 /// The scan finds hits in text order, the literals mixed. Rather than sort them (a sort of
 /// the hits was a tenth of the time of matching 2,000 terms), they are counted per literal
-/// into a table with a slot per literal of the set, then placed: each literal's hits after
-/// those of the literals that hit before it. A slot belongs to the current text only when its
-/// stamp is the current one, so nothing is cleared between texts.
+/// into a table with a slot per literal of the set; the literals that hit (far fewer than the
+/// hits) are sorted, each is given its place after those before it, and the hits are placed.
+/// A slot belongs to the current text only when its stamp is the current one, so nothing is
+/// cleared between texts.
 #[derive(Debug, Default)]
 pub struct Hits {
     /// The starts that passed `StartTable::may_start`, first of all, with their keys (the
@@ -446,6 +448,7 @@ struct HitSlot {
 }
 
 impl Hits {
+    /// Where `literal` hit, in text order.
     fn of(&self, literal: LiteralId) -> &[Range<usize>] {
         match self.slots.get(literal) {
             Some(slot) if slot.stamp == self.stamp && self.stamp != 0 => self
