@@ -157,30 +157,17 @@ impl Candidate {
     }
 
     /// Whether the literal hits at `at` (whose first eight bytes are `head`): its bytes are
-    /// there, it may start there, and it ends where it may.
+    /// there, it may start there, and it ends where it may; where it ends, if so.
     #[inline]
     fn hits(&self, bytes: &[u8], at: usize, inside: bool, head: u64) -> Option<usize> {
-        if head & self.mask != self.head || (inside && !self.rule.starts_inside) {
-            return None;
-        }
-        let end = at + self.rule.length as usize;
-        if self.second_mask != 0 {
-            // Past the text's end `head_at` reads zero bytes, which no literal has.
-            if head_at(bytes, at + 8) & self.second_mask != self.second {
-                return None;
-            }
-            if !self.tail.is_empty() && bytes.get(at + 16..end) != Some(&self.tail[..]) {
-                return None;
-            }
-        }
-        let ends_word = bytes.get(end).is_none_or(|byte| is_boundary(*byte));
-        (ends_word || self.rule.prefix || self.rule.ends_inside).then_some(end)
+        self.hits_at(bytes, at, inside, head, head_at(bytes, at + 8))
+            .then_some(at + self.rule.length as usize)
     }
 
-    /// `hits` with no branch on the bytes compared (but for the bytes after sixteen, compared
-    /// only when the rest hit): whether the literal hits at `at`, given the text's first eight
-    /// bytes there (`head`) and the eight after them (`second`). A hit ends the literal's
-    /// length after `at`.
+    /// Whether the literal hits at `at`, given the text's first eight bytes there (`head`) and
+    /// the eight after them (`second`; past the text's end `head_at` reads zero bytes, which no
+    /// literal has), with no branch on the bytes compared but for the bytes after sixteen,
+    /// compared only when the rest hit. A hit ends the literal's length after `at`.
     #[inline]
     fn hits_at(&self, bytes: &[u8], at: usize, inside: bool, head: u64, second: u64) -> bool {
         let end = at + self.rule.length as usize;
