@@ -1067,6 +1067,44 @@ async fn on_a_full_disk_a_batch_falls_back_to_one_poll_at_a_time() {
     assert_eq!(store.integrity_check().unwrap(), "ok");
 }
 
+/// Polls that come in one by one, each finding the writer free, are still written a few
+/// dozen at a time: a batch begun within `COMMIT_GAP` of the one before waits for more. (Each
+/// was a transaction, and a sync, of its own: the 304s of a warm poll of 10,000 feeds made
+/// 927 commits.) A poll that comes after a quiet spell is written without waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_that_trickle_in_are_written_in_few_batches() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(directory.path()).unwrap();
+    let feeds = three_feeds(&store);
+    let writer = BatchWriter::start(store.clone()).unwrap();
+    const POLLS: usize = 60;
+    let started = std::time::Instant::now();
+    let mut written = Vec::new();
+    for index in 0..POLLS {
+        let writer = writer.clone();
+        let record = poll_now(feeds[index % feeds.len()].id, vec![]);
+        written.push(tokio::spawn(async move { writer.record(record).await }));
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for poll in written {
+        poll.await.unwrap().unwrap();
+    }
+    let elapsed = started.elapsed();
+    let batches = writer.batches_written();
+    // At most one batch per gap begun, and the first; a write of one poll takes far less than
+    // the 2 ms between polls, so without the wait each would be a batch of its own.
+    let gaps = u64::try_from(elapsed.as_millis() / 20).unwrap();
+    assert!(batches <= gaps + 2, "{batches} batches in {elapsed:?}");
+    assert!(
+        batches * 4 <= POLLS as u64,
+        "{batches} batches for {POLLS} polls"
+    );
+    // After a quiet spell, one poll is one batch.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    writer.record(poll_now(feeds[0].id, vec![])).await.unwrap();
+    assert_eq!(writer.batches_written(), batches + 1);
+}
+
 #[test]
 fn story_placement_statements_are_planned_once() {
     let store = Store::open_in_memory().unwrap();
