@@ -117,7 +117,9 @@ fn write_batches(
         let (records, replies): (Vec<PollRecord>, Vec<Reply>) = batch.into_iter().unzip();
         // While more polls wait (asked as the batch commits), it may leave band rows for a
         // later one to write.
-        match store.record_polls_before_more(&records, &|| !receiver.is_empty()) {
+        // A panic (a bug of ours) fails the batch as an error would, not the writer thread:
+        // its polls are then written one by one, so only the poll that meets the bug fails.
+        match guarded(|| store.record_polls_before_more(&records, &|| !receiver.is_empty())) {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
@@ -125,7 +127,7 @@ fn write_batches(
             }
             Err(_) if records.len() > 1 => {
                 // Nothing of the batch was written (a full disk rolls it all back): write each
-                // poll alone, so one that does not fit does not fail the others.
+                // poll alone, so one that does not fit (or meets a bug) does not fail the others.
                 for (record, reply) in records.iter().zip(replies) {
                     let _ = reply.send(write_alone(store, record));
                 }
@@ -150,8 +152,21 @@ fn take_waiting(receiver: &mut Queue, batch: &mut Vec<(PollRecord, Reply)>) {
     }
 }
 
+/// Runs a write, turning a panic inside it into an error of that write. The locks it held are
+/// mended on their next use (`Store::writer`, `Store::placing`).
+fn guarded<T>(write: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|message| message.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string());
+        Err(StoreError::Panicked(message))
+    })
+}
+
 fn write_alone(store: &Store, record: &PollRecord) -> Result<PollSummary, StoreError> {
-    match store.record_polls(std::slice::from_ref(record)) {
+    match guarded(|| store.record_polls(std::slice::from_ref(record))) {
         Ok(mut results) => results
             .pop()
             .unwrap_or_else(|| Err(StoreError::Task("no result for the poll".to_string()))),

@@ -55,10 +55,10 @@ pub enum StoreError {
          the upgrade was rolled back"
     )]
     BrokenReference(String),
-    #[error("the database lock was poisoned by a panic in another thread")]
-    Poisoned,
     #[error("a store task did not finish: {0}")]
     Task(String),
+    #[error("writing stopped on a bug in tidings (please report it): {0}")]
+    Panicked(String),
 }
 
 /// A handle to the database. Clones share the same connections.
@@ -126,16 +126,26 @@ impl Store {
         })
     }
 
+    // A panic while a lock was held (a bug of ours, caught by the writer thread so that it
+    // fails one batch, not every later one) leaves the lock poisoned. What it guarded is made
+    // sound again and the lock used on: a connection gets any transaction it was left in
+    // rolled back (unwinding has dropped the transaction, which rolls it back, so this is a
+    // second guard), and the writer's memo of placing is dropped, to be rebuilt from the
+    // database.
+
     fn writer(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        self.writer.lock().map_err(|_| StoreError::Poisoned)
+        recover(&self.writer, roll_back)
     }
 
     fn placing(&self) -> Result<MutexGuard<'_, stories::Placing>, StoreError> {
-        self.placing.lock().map_err(|_| StoreError::Poisoned)
+        recover(&self.placing, |placing| {
+            placing.forget();
+            Ok(())
+        })
     }
 
     fn reader(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        self.reader.lock().map_err(|_| StoreError::Poisoned)
+        recover(&self.reader, roll_back)
     }
 
     /// How many writes that may change an output feed were committed through this handle
@@ -288,6 +298,30 @@ fn configure(connection: &Connection) -> Result<(), StoreError> {
     // (2.7 s) now, since a page written by several commits is copied once. Between
     // checkpoints the WAL holds at most about 32 MiB; `journal_size_limit` cuts it back after.
     connection.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
+    Ok(())
+}
+
+/// Locks `mutex`; when a panic poisoned it, first makes what it guards sound with `mend`.
+fn recover<T>(
+    mutex: &Mutex<T>,
+    mend: impl FnOnce(&mut T) -> Result<(), StoreError>,
+) -> Result<MutexGuard<'_, T>, StoreError> {
+    match mutex.lock() {
+        Ok(guard) => Ok(guard),
+        Err(poisoned) => {
+            let mut guard = poisoned.into_inner();
+            mend(&mut guard)?;
+            mutex.clear_poison();
+            Ok(guard)
+        }
+    }
+}
+
+/// Rolls back a transaction a connection was left in.
+fn roll_back(connection: &mut Connection) -> Result<(), StoreError> {
+    if !connection.is_autocommit() {
+        connection.execute_batch("ROLLBACK")?;
+    }
     Ok(())
 }
 
