@@ -1070,7 +1070,7 @@ async fn on_a_full_disk_a_batch_falls_back_to_one_poll_at_a_time() {
 /// Polls that come in one by one, each finding the writer free, are still written a few
 /// dozen at a time: a batch begun within `COMMIT_GAP` of the one before waits for more. (Each
 /// was a transaction, and a sync, of its own: the 304s of a warm poll of 10,000 feeds made
-/// 927 commits.) A poll that comes after a quiet spell is written without waiting.
+/// over 1,500 calls to `fsync`.) A poll that comes after a quiet spell is written without waiting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polls_that_trickle_in_are_written_in_few_batches() {
     let directory = tempfile::tempdir().unwrap();
