@@ -243,6 +243,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
             'ł', 'l'), 'ø', 'o'), 'đ', 'd'), 'ħ', 'h'), 'ŧ', 't')
         WHERE story_words GLOB '*[łøđħŧ]*';
     "#,
+    // main: new band rows go to a small table first (`stories::insert_band_rows`), merged
+    // into `story_bands` in key order once it holds `MERGE_BANDS_AT` rows. A warm poll of
+    // 10,000 feeds wrote its 5,000 rows into random pages of a table of 2 million at the end
+    // of the run (some 4,000 pages written, synced and checkpointed: about 0.15 s of a 1.7 s
+    // poll); into the small table they touch a few dozen. Readers see both through the view.
+    r#"
+    CREATE TABLE IF NOT EXISTS story_bands_recent (
+        band    INTEGER NOT NULL,
+        item_id INTEGER NOT NULL,
+        time    INTEGER NOT NULL,
+        PRIMARY KEY (band, item_id)
+    ) WITHOUT ROWID;
+    CREATE VIEW IF NOT EXISTS story_bands_all AS
+        SELECT band, item_id, time FROM story_bands
+        UNION ALL
+        SELECT band, item_id, time FROM story_bands_recent;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -31,7 +31,7 @@ const SAME_LINK: &str = "SELECT link_group, story FROM items
 /// The items within a time range that share a band, at most `COMMON_BAND + 1` of them (the
 /// limit is written out: as a bound parameter it would make SQLite plan the statement again
 /// at every use).
-const BY_BAND: &str = "SELECT item_id FROM story_bands
+const BY_BAND: &str = "SELECT item_id FROM story_bands_all
     WHERE band = ?1 AND time BETWEEN ?2 AND ?3 LIMIT 65";
 /// A candidate's feed, story, story text and the time its story began.
 const CANDIDATE: &str = "SELECT i.feed_id, i.story, i.story_words,
@@ -39,6 +39,9 @@ const CANDIDATE: &str = "SELECT i.feed_id, i.story, i.story_words,
     FROM items i WHERE i.id = ?1";
 /// One band row of the index.
 const INSERT_BAND: &str =
+    "INSERT OR IGNORE INTO story_bands_recent (band, item_id, time) VALUES (?1, ?2, ?3)";
+/// One band row, into the large table (`BandTable::Large`).
+const INSERT_LARGE_BAND: &str =
     "INSERT OR IGNORE INTO story_bands (band, item_id, time) VALUES (?1, ?2, ?3)";
 /// A candidate's story text, when its feed and story come from the writer's copy.
 const CANDIDATE_WORDS: &str = "SELECT story_words FROM items WHERE id = ?1";
@@ -302,7 +305,7 @@ impl Placing {
             let mut pending = Vec::new();
             let write = |pending: &mut Vec<(i64, i64, i64)>| -> Result<(), StoreError> {
                 pending.sort_unstable();
-                insert_band_rows(connection, pending)?;
+                insert_band_rows(connection, pending, BandTable::Large)?;
                 pending.clear();
                 Ok(())
             };
@@ -397,7 +400,13 @@ impl Placing {
             return Ok(());
         }
         self.pending_bands.sort_unstable();
-        insert_band_rows(transaction, &self.pending_bands)?;
+        // Held with the copy: many, in key order, into the large table. Held without it
+        // (a short poll placing from the database): into the small one.
+        let table = match self.memory {
+            Some(_) => BandTable::Large,
+            None => BandTable::Recent,
+        };
+        insert_band_rows(transaction, &self.pending_bands, table)?;
         self.pending_bands.clear();
         self.pending_by_band.clear();
         Ok(())
@@ -516,14 +525,38 @@ fn hold_limit(items: usize) -> usize {
 /// one statement each, measured on 200,000 sorted rows).
 const BAND_ROWS_AT_ONCE: usize = 64;
 
-/// Writes band rows (band, item, time), `BAND_ROWS_AT_ONCE` per statement.
+/// The most band rows the small table (`story_bands_recent`) holds before they are merged
+/// into `story_bands`. About 1.6 MB: its pages stay few, and a merge writes each page of the
+/// large table about once for many polls' rows, where writing each poll's rows there touched
+/// a page per row.
+const MERGE_BANDS_AT: usize = 65_536;
+
+/// Where band rows are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BandTable {
+    /// The small table, merged into the large one when full: the rows of polls placed from
+    /// the database (a few thousand a run, at random places of the large table).
+    Recent,
+    /// The large table: the rows held back while the writer's copy answers, written in key
+    /// order many at once (a quarter of the rows stored), and those made again by `repair`.
+    Large,
+}
+
+/// Writes band rows (band, item, time), `BAND_ROWS_AT_ONCE` per statement, into `table`; the
+/// small table is merged into the large one when full.
 fn insert_band_rows(
     connection: &rusqlite::Connection,
     rows: &[(i64, i64, i64)],
+    table: BandTable,
 ) -> Result<(), StoreError> {
+    let recent = table == BandTable::Recent;
     let mut chunks = rows.chunks_exact(BAND_ROWS_AT_ONCE);
     if chunks.len() > 0 {
-        let mut insert = connection.prepare_cached(&INSERT_BAND_ROWS)?;
+        let mut insert = connection.prepare_cached(if recent {
+            &INSERT_RECENT_BAND_ROWS
+        } else {
+            &INSERT_BAND_ROWS
+        })?;
         let mut values: Vec<i64> = Vec::with_capacity(3 * BAND_ROWS_AT_ONCE);
         for chunk in &mut chunks {
             values.clear();
@@ -535,18 +568,51 @@ fn insert_band_rows(
             insert.execute(rusqlite::params_from_iter(&values))?;
         }
     }
-    let mut insert = connection.prepare_cached(INSERT_BAND)?;
+    let mut insert = connection.prepare_cached(if recent {
+        INSERT_BAND
+    } else {
+        INSERT_LARGE_BAND
+    })?;
     for (band, item_id, time) in chunks.remainder() {
         insert.execute(params![band, item_id, time])?;
+    }
+    if recent {
+        merge_recent_bands_if_full(connection)?;
     }
     Ok(())
 }
 
-/// `INSERT_BAND` for `BAND_ROWS_AT_ONCE` rows.
-static INSERT_BAND_ROWS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// Moves the small table's band rows into `story_bands`, in key order, once it holds
+/// `MERGE_BANDS_AT` of them.
+fn merge_recent_bands_if_full(connection: &rusqlite::Connection) -> Result<(), StoreError> {
+    let held: i64 = connection
+        .prepare_cached("SELECT count(*) FROM story_bands_recent")?
+        .query_row([], |row| row.get(0))?;
+    if usize::try_from(held).unwrap_or(usize::MAX) < MERGE_BANDS_AT {
+        return Ok(());
+    }
+    connection
+        .prepare_cached(
+            "INSERT OR IGNORE INTO story_bands (band, item_id, time)
+             SELECT band, item_id, time FROM story_bands_recent ORDER BY band, item_id",
+        )?
+        .execute([])?;
+    connection
+        .prepare_cached("DELETE FROM story_bands_recent")?
+        .execute([])?;
+    Ok(())
+}
+
+/// `INSERT_BAND` for `BAND_ROWS_AT_ONCE` rows, into the large table or the small one.
+static INSERT_BAND_ROWS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| insert_band_rows_into("story_bands"));
+static INSERT_RECENT_BAND_ROWS: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| insert_band_rows_into("story_bands_recent"));
+
+fn insert_band_rows_into(table: &str) -> String {
     let rows = vec!["(?, ?, ?)"; BAND_ROWS_AT_ONCE].join(", ");
-    format!("INSERT OR IGNORE INTO story_bands (band, item_id, time) VALUES {rows}")
-});
+    format!("INSERT OR IGNORE INTO {table} (band, item_id, time) VALUES {rows}")
+}
 
 /// The largest item id (0 when there is none).
 pub(super) fn newest_item(connection: &rusqlite::Connection) -> Result<i64, StoreError> {
@@ -682,10 +748,14 @@ pub(super) fn unindex_bands_in(
     item_id: i64,
     bands: &[i64],
 ) -> Result<(), StoreError> {
-    let mut delete =
-        transaction.prepare_cached("DELETE FROM story_bands WHERE band = ?1 AND item_id = ?2")?;
-    for &band in bands {
-        delete.execute(params![band, item_id])?;
+    // In whichever of the two tables they are.
+    for table in ["story_bands", "story_bands_recent"] {
+        let mut delete = transaction.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE band = ?1 AND item_id = ?2"
+        ))?;
+        for &band in bands {
+            delete.execute(params![band, item_id])?;
+        }
     }
     Ok(())
 }
@@ -1005,24 +1075,94 @@ mod tests {
     }
 
     #[test]
-    fn band_rows_written_many_at_once_are_all_written_once() {
+    fn band_rows_wait_in_the_small_table_and_are_merged_once_it_is_full() {
         let connection = rusqlite::Connection::open_in_memory().unwrap();
         for migration in crate::store::migrations::MIGRATIONS {
             connection.execute_batch(migration).unwrap();
         }
-        // Two full statements, a remainder, and rows written twice.
-        let rows: Vec<(i64, i64, i64)> = (0..2 * BAND_ROWS_AT_ONCE as i64 + 5)
-            .map(|n| (n * 7 - 100, n / 10, n))
-            .collect();
-        insert_band_rows(&connection, &rows).unwrap();
-        insert_band_rows(&connection, &rows[..BAND_ROWS_AT_ONCE + 1]).unwrap();
+        let count = |table: &str| -> usize {
+            connection
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .unwrap() as usize
+        };
+        // Band hashes in no order, as real ones are.
+        let rows = |from: usize, count: usize| -> Vec<(i64, i64, i64)> {
+            (from..from + count)
+                .map(|n| (((n * 7919) % 100_003) as i64 - 50_000, n as i64, n as i64))
+                .collect()
+        };
+        let recent = BandTable::Recent;
+        insert_band_rows(&connection, &rows(0, 1_000), recent).unwrap();
+        assert_eq!(
+            (count("story_bands_recent"), count("story_bands")),
+            (1_000, 0)
+        );
+        // One row short of full: still waiting.
+        insert_band_rows(&connection, &rows(1_000, MERGE_BANDS_AT - 1_001), recent).unwrap();
+        assert_eq!(count("story_bands_recent"), MERGE_BANDS_AT - 1);
+        // Full: every row moves to the large table.
+        insert_band_rows(&connection, &rows(MERGE_BANDS_AT - 1, 1), recent).unwrap();
+        assert_eq!(
+            (count("story_bands_recent"), count("story_bands")),
+            (0, MERGE_BANDS_AT)
+        );
+        // Rows written to the large table go there.
+        let large = BandTable::Large;
+        insert_band_rows(&connection, &rows(MERGE_BANDS_AT, MERGE_BANDS_AT), large).unwrap();
+        assert_eq!(
+            (count("story_bands_recent"), count("story_bands")),
+            (0, 2 * MERGE_BANDS_AT)
+        );
+        // Nothing lost, nothing twice, and the band query reads both tables.
+        insert_band_rows(&connection, &rows(2 * MERGE_BANDS_AT, 10), recent).unwrap();
+        let mut all = rows(0, 2 * MERGE_BANDS_AT + 10);
+        all.sort_unstable();
         let stored: Vec<(i64, i64, i64)> = connection
-            .prepare("SELECT band, item_id, time FROM story_bands ORDER BY band")
+            .prepare("SELECT band, item_id, time FROM story_bands_all ORDER BY band, item_id")
             .unwrap()
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(stored, rows);
+        assert_eq!(stored, all);
+        for &(band, item, time) in [all[0], all[all.len() - 1]]
+            .iter()
+            .chain(&rows(2 * MERGE_BANDS_AT, 1))
+        {
+            let found: Vec<i64> = connection
+                .prepare(BY_BAND)
+                .unwrap()
+                .query_map(params![band, time, time], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(found.contains(&item), "{band} {item}");
+        }
+    }
+
+    #[test]
+    fn band_rows_written_many_at_once_are_all_written_once() {
+        for table in [BandTable::Large, BandTable::Recent] {
+            let connection = rusqlite::Connection::open_in_memory().unwrap();
+            for migration in crate::store::migrations::MIGRATIONS {
+                connection.execute_batch(migration).unwrap();
+            }
+            // Two full statements, a remainder, and rows written twice.
+            let rows: Vec<(i64, i64, i64)> = (0..2 * BAND_ROWS_AT_ONCE as i64 + 5)
+                .map(|n| (n * 7 - 100, n / 10, n))
+                .collect();
+            insert_band_rows(&connection, &rows, table).unwrap();
+            insert_band_rows(&connection, &rows[..BAND_ROWS_AT_ONCE + 1], table).unwrap();
+            let stored: Vec<(i64, i64, i64)> = connection
+                .prepare("SELECT band, item_id, time FROM story_bands_all ORDER BY band")
+                .unwrap()
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(stored, rows, "{table:?}");
+        }
     }
 }

@@ -213,7 +213,7 @@ impl StoryIndex {
                 numbers: StoryNumbers::UNKNOWN,
             });
         }
-        let mut bands = connection.prepare("SELECT band, item_id FROM story_bands")?;
+        let mut bands = connection.prepare("SELECT band, item_id FROM story_bands_all")?;
         let mut rows = bands.query([])?;
         while let Some(row) = rows.next()? {
             let (band, item_id): (i64, i64) = (row.get(0)?, row.get(1)?);

@@ -555,7 +555,7 @@ fn story_texts_lose_the_stroke_of_their_letters_and_their_band_rows_are_written_
     );
     let bands = |id: i64| -> Vec<i64> {
         connection
-            .prepare("SELECT band FROM story_bands WHERE item_id = ?1 ORDER BY band")
+            .prepare("SELECT band FROM story_bands_all WHERE item_id = ?1 ORDER BY band")
             .unwrap()
             .query_map([id], |row| row.get(0))
             .unwrap()
@@ -1248,7 +1248,7 @@ fn the_statements_every_batch_runs_are_compiled_once() {
 fn band_rows(store: &Store, item_id: i64) -> Vec<i64> {
     let connection = store.writer().unwrap();
     let mut statement = connection
-        .prepare("SELECT band FROM story_bands WHERE item_id = ?1 ORDER BY band")
+        .prepare("SELECT band FROM story_bands_all WHERE item_id = ?1 ORDER BY band")
         .unwrap();
     statement
         .query_map([item_id], |row| row.get(0))
@@ -1502,7 +1502,7 @@ fn band_row_count(store: &Store) -> i64 {
     store
         .writer()
         .unwrap()
-        .query_row("SELECT count(*) FROM story_bands", [], |row| row.get(0))
+        .query_row("SELECT count(*) FROM story_bands_all", [], |row| row.get(0))
         .unwrap()
 }
 
@@ -1690,7 +1690,13 @@ fn band_rows_of_a_version_8_database_are_made_again_from_the_story_texts() {
     store
         .writer()
         .unwrap()
-        .execute_batch("UPDATE story_bands SET band = band + 1; PRAGMA user_version = 8;")
+        .execute_batch(
+            "INSERT INTO story_bands SELECT band, item_id, time FROM story_bands_recent;
+             DROP VIEW story_bands_all;
+             DROP TABLE story_bands_recent;
+             UPDATE story_bands SET band = band + 1;
+             PRAGMA user_version = 8;",
+        )
         .unwrap();
     drop(store);
     let store = Store::open(directory.path()).unwrap();
@@ -1701,7 +1707,7 @@ fn band_rows_of_a_version_8_database_are_made_again_from_the_story_texts() {
     store.write_held_band_rows().unwrap();
     let writer = store.writer().unwrap();
     let rows: std::collections::BTreeSet<(i64, i64)> = writer
-        .prepare("SELECT band, item_id FROM story_bands")
+        .prepare("SELECT band, item_id FROM story_bands_all")
         .unwrap()
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
         .unwrap()
