@@ -1074,12 +1074,29 @@ mod tests {
         assert_eq!(hold_limit(10_000_000), HOLD_BANDS);
     }
 
-    #[test]
-    fn band_rows_wait_in_the_small_table_and_are_merged_once_it_is_full() {
+    /// A database in memory with the whole schema.
+    fn migrated() -> rusqlite::Connection {
         let connection = rusqlite::Connection::open_in_memory().unwrap();
         for migration in crate::store::migrations::MIGRATIONS {
             connection.execute_batch(migration).unwrap();
         }
+        connection
+    }
+
+    /// Every band row stored, in either table, in key order.
+    fn stored_bands(connection: &rusqlite::Connection) -> Vec<(i64, i64, i64)> {
+        connection
+            .prepare("SELECT band, item_id, time FROM story_bands_all ORDER BY band, item_id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn band_rows_wait_in_the_small_table_and_are_merged_once_it_is_full() {
+        let connection = migrated();
         let count = |table: &str| -> usize {
             connection
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
@@ -1119,14 +1136,7 @@ mod tests {
         insert_band_rows(&connection, &rows(2 * MERGE_BANDS_AT, 10), recent).unwrap();
         let mut all = rows(0, 2 * MERGE_BANDS_AT + 10);
         all.sort_unstable();
-        let stored: Vec<(i64, i64, i64)> = connection
-            .prepare("SELECT band, item_id, time FROM story_bands_all ORDER BY band, item_id")
-            .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(stored, all);
+        assert_eq!(stored_bands(&connection), all);
         for &(band, item, time) in [all[0], all[all.len() - 1]]
             .iter()
             .chain(&rows(2 * MERGE_BANDS_AT, 1))
@@ -1145,24 +1155,14 @@ mod tests {
     #[test]
     fn band_rows_written_many_at_once_are_all_written_once() {
         for table in [BandTable::Large, BandTable::Recent] {
-            let connection = rusqlite::Connection::open_in_memory().unwrap();
-            for migration in crate::store::migrations::MIGRATIONS {
-                connection.execute_batch(migration).unwrap();
-            }
+            let connection = migrated();
             // Two full statements, a remainder, and rows written twice.
             let rows: Vec<(i64, i64, i64)> = (0..2 * BAND_ROWS_AT_ONCE as i64 + 5)
                 .map(|n| (n * 7 - 100, n / 10, n))
                 .collect();
             insert_band_rows(&connection, &rows, table).unwrap();
             insert_band_rows(&connection, &rows[..BAND_ROWS_AT_ONCE + 1], table).unwrap();
-            let stored: Vec<(i64, i64, i64)> = connection
-                .prepare("SELECT band, item_id, time FROM story_bands_all ORDER BY band")
-                .unwrap()
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-            assert_eq!(stored, rows, "{table:?}");
+            assert_eq!(stored_bands(&connection), rows, "{table:?}");
         }
     }
 }
