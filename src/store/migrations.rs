@@ -243,8 +243,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
             'ł', 'l'), 'ø', 'o'), 'đ', 'd'), 'ħ', 'h'), 'ŧ', 't')
         WHERE story_words GLOB '*[łøđħŧ]*';
     "#,
-    // main: new band rows go to a small table first (`stories::insert_band_rows`), merged
-    // into `story_bands` in key order once it holds `MERGE_BANDS_AT` rows. A warm poll of
+    // main: band rows of items placed from the database (without the writer's copy) go to a
+    // small table first (`stories::BandTable::Recent`), merged into `story_bands` in key order
+    // once it holds `MERGE_BANDS_AT` rows. A warm poll of
     // 10,000 feeds wrote its 5,000 rows into random pages of a table of 2 million at the end
     // of the run (some 4,000 pages written, synced and checkpointed: about 0.15 s of a 1.7 s
     // poll); into the small table they touch a few dozen. Readers see both through the view.

@@ -2,7 +2,9 @@
 //! that item (its `link_group`); else a near-duplicate from another outlet within the story
 //! window makes it one more version of that story (its `story`); else it starts both.
 //!
-//! Candidates come from the `story_bands` index (LSH band hashes with the item's time) and are
+//! Candidates come from the band index (LSH band hashes with the item's time: `story_bands`,
+//! and `story_bands_recent` for rows not merged into it yet, read together as
+//! `story_bands_all`) and are
 //! confirmed by `dedupe::StoryText::same_story`, so a poll reads a handful of rows per new
 //! item, never every recent item. Where an item goes is decided before it is inserted, so its
 //! row is written once with its link group and story. Items of one feed are never grouped with each other: a feed's own items
@@ -37,12 +39,6 @@ const BY_BAND: &str = "SELECT item_id FROM story_bands_all
 const CANDIDATE: &str = "SELECT i.feed_id, i.story, i.story_words,
         (SELECT s.sort_time FROM items s WHERE s.id = i.story)
     FROM items i WHERE i.id = ?1";
-/// One band row of the index.
-const INSERT_BAND: &str =
-    "INSERT OR IGNORE INTO story_bands_recent (band, item_id, time) VALUES (?1, ?2, ?3)";
-/// One band row, into the large table (`BandTable::Large`).
-const INSERT_LARGE_BAND: &str =
-    "INSERT OR IGNORE INTO story_bands (band, item_id, time) VALUES (?1, ?2, ?3)";
 /// A candidate's story text, when its feed and story come from the writer's copy.
 const CANDIDATE_WORDS: &str = "SELECT story_words FROM items WHERE id = ?1";
 /// The newest item's id (0 when there is none).
@@ -542,6 +538,47 @@ enum BandTable {
     Large,
 }
 
+impl BandTable {
+    const BOTH: [BandTable; 2] = [BandTable::Large, BandTable::Recent];
+
+    /// Writes one row.
+    fn insert_one(self) -> &'static str {
+        match self {
+            BandTable::Recent => {
+                "INSERT OR IGNORE INTO story_bands_recent (band, item_id, time) VALUES (?1, ?2, ?3)"
+            }
+            BandTable::Large => {
+                "INSERT OR IGNORE INTO story_bands (band, item_id, time) VALUES (?1, ?2, ?3)"
+            }
+        }
+    }
+
+    /// Writes `BAND_ROWS_AT_ONCE` rows.
+    fn insert_many(self) -> &'static str {
+        static RECENT: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| insert_many_into("story_bands_recent"));
+        static LARGE: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| insert_many_into("story_bands"));
+        match self {
+            BandTable::Recent => &RECENT,
+            BandTable::Large => &LARGE,
+        }
+    }
+
+    /// Deletes one row.
+    fn delete_one(self) -> &'static str {
+        match self {
+            BandTable::Recent => "DELETE FROM story_bands_recent WHERE band = ?1 AND item_id = ?2",
+            BandTable::Large => "DELETE FROM story_bands WHERE band = ?1 AND item_id = ?2",
+        }
+    }
+}
+
+fn insert_many_into(table: &str) -> String {
+    let rows = vec!["(?, ?, ?)"; BAND_ROWS_AT_ONCE].join(", ");
+    format!("INSERT OR IGNORE INTO {table} (band, item_id, time) VALUES {rows}")
+}
+
 /// Writes band rows (band, item, time), `BAND_ROWS_AT_ONCE` per statement, into `table`; the
 /// small table is merged into the large one when full.
 fn insert_band_rows(
@@ -549,14 +586,9 @@ fn insert_band_rows(
     rows: &[(i64, i64, i64)],
     table: BandTable,
 ) -> Result<(), StoreError> {
-    let recent = table == BandTable::Recent;
     let mut chunks = rows.chunks_exact(BAND_ROWS_AT_ONCE);
     if chunks.len() > 0 {
-        let mut insert = connection.prepare_cached(if recent {
-            &INSERT_RECENT_BAND_ROWS
-        } else {
-            &INSERT_BAND_ROWS
-        })?;
+        let mut insert = connection.prepare_cached(table.insert_many())?;
         let mut values: Vec<i64> = Vec::with_capacity(3 * BAND_ROWS_AT_ONCE);
         for chunk in &mut chunks {
             values.clear();
@@ -568,15 +600,11 @@ fn insert_band_rows(
             insert.execute(rusqlite::params_from_iter(&values))?;
         }
     }
-    let mut insert = connection.prepare_cached(if recent {
-        INSERT_BAND
-    } else {
-        INSERT_LARGE_BAND
-    })?;
+    let mut insert = connection.prepare_cached(table.insert_one())?;
     for (band, item_id, time) in chunks.remainder() {
         insert.execute(params![band, item_id, time])?;
     }
-    if recent {
+    if table == BandTable::Recent {
         merge_recent_bands_if_full(connection)?;
     }
     Ok(())
@@ -601,17 +629,6 @@ fn merge_recent_bands_if_full(connection: &rusqlite::Connection) -> Result<(), S
         .prepare_cached("DELETE FROM story_bands_recent")?
         .execute([])?;
     Ok(())
-}
-
-/// `INSERT_BAND` for `BAND_ROWS_AT_ONCE` rows, into the large table or the small one.
-static INSERT_BAND_ROWS: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| insert_band_rows_into("story_bands"));
-static INSERT_RECENT_BAND_ROWS: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| insert_band_rows_into("story_bands_recent"));
-
-fn insert_band_rows_into(table: &str) -> String {
-    let rows = vec!["(?, ?, ?)"; BAND_ROWS_AT_ONCE].join(", ");
-    format!("INSERT OR IGNORE INTO {table} (band, item_id, time) VALUES {rows}")
 }
 
 /// The largest item id (0 when there is none).
@@ -734,7 +751,8 @@ pub(super) fn index_bands_in(
     };
     // One single-row statement per band: a multi-row statement would open a statement
     // journal inside the poll's savepoint, and closing one costs more than the inserts.
-    let mut insert = transaction.prepare_cached(INSERT_BAND)?;
+    // Into the small table; merged with the next rows written many at once.
+    let mut insert = transaction.prepare_cached(BandTable::Recent.insert_one())?;
     for band in &sketch.bands {
         insert.execute(params![band, item_id, time])?;
     }
@@ -749,10 +767,8 @@ pub(super) fn unindex_bands_in(
     bands: &[i64],
 ) -> Result<(), StoreError> {
     // In whichever of the two tables they are.
-    for table in ["story_bands", "story_bands_recent"] {
-        let mut delete = transaction.prepare_cached(&format!(
-            "DELETE FROM {table} WHERE band = ?1 AND item_id = ?2"
-        ))?;
+    for table in BandTable::BOTH {
+        let mut delete = transaction.prepare_cached(table.delete_one())?;
         for &band in bands {
             delete.execute(params![band, item_id])?;
         }
@@ -1154,7 +1170,7 @@ mod tests {
 
     #[test]
     fn band_rows_written_many_at_once_are_all_written_once() {
-        for table in [BandTable::Large, BandTable::Recent] {
+        for table in BandTable::BOTH {
             let connection = migrated();
             // Two full statements, a remainder, and rows written twice.
             let rows: Vec<(i64, i64, i64)> = (0..2 * BAND_ROWS_AT_ONCE as i64 + 5)
