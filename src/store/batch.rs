@@ -11,7 +11,8 @@
 //! few polls, and the syncs would be most of the writer's work: a warm poll of 10,000 feeds
 //! called `fsync` 1,522 to 1,854 times (1.1 to 1.2 s; `strace`), and calls it 81 times now.
 //! So a batch begun less than `COMMIT_GAP` after the one before waits, until that gap has
-//! passed or the batch is full, for more polls to come in. A poll that finds the writer idle
+//! passed or the batch is full, for more polls to come in (looking at the queue every few
+//! milliseconds, not woken by each poll). A poll that finds the writer idle
 //! since longer (a daemon's polls, spread over the interval) is written at once; a writer
 //! busier than that (a cold poll, whose batches take longer than the gap to write) never
 //! waits.
@@ -33,6 +34,9 @@ const MAX_QUEUED: usize = 2 * MAX_BATCH;
 /// module docs): at most fifty commits a second, each poll held back at most this long.
 const COMMIT_GAP: Duration = Duration::from_millis(20);
 
+/// How often a lingering writer looks for more polls (`linger`).
+const LINGER_STEP: Duration = Duration::from_millis(4);
+
 type Reply = oneshot::Sender<Result<PollSummary, StoreError>>;
 
 /// A handle to the writer thread; clones share it. The thread ends when the last handle is
@@ -48,18 +52,11 @@ impl BatchWriter {
     /// Starts the writer thread for `store`.
     pub fn start(store: Store) -> Result<BatchWriter, StoreError> {
         let (sender, mut receiver) = mpsc::channel::<(PollRecord, Reply)>(MAX_QUEUED);
-        // The writer waits for more polls on a clock of its own: a runtime with only a timer.
-        let clock = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .map_err(|error| {
-                StoreError::Task(format!("cannot start the writer's clock: {error}"))
-            })?;
         let batches = Arc::new(AtomicU64::new(0));
         let counted = Arc::clone(&batches);
         std::thread::Builder::new()
             .name("tidings-writer".to_string())
-            .spawn(move || write_batches(&store, &mut receiver, &clock, &counted))
+            .spawn(move || write_batches(&store, &mut receiver, &counted))
             .map_err(|error| {
                 StoreError::Task(format!("cannot start the writer thread: {error}"))
             })?;
@@ -86,32 +83,15 @@ impl BatchWriter {
 
 type Queue = mpsc::Receiver<(PollRecord, Reply)>;
 
-fn write_batches(
-    store: &Store,
-    receiver: &mut Queue,
-    clock: &tokio::runtime::Runtime,
-    batches: &AtomicU64,
-) {
+fn write_batches(store: &Store, receiver: &mut Queue, batches: &AtomicU64) {
     let mut last_begun: Option<Instant> = None;
     // Block for the first poll, then take whatever else is already waiting, and more while
     // the gap since the last batch began is not over.
-    while let Some(first) = clock.block_on(receiver.recv()) {
+    while let Some(first) = receiver.blocking_recv() {
         let mut batch = vec![first];
         take_waiting(receiver, &mut batch);
         if let Some(last_begun) = last_begun {
-            let until = tokio::time::Instant::from_std(last_begun + COMMIT_GAP);
-            while batch.len() < MAX_BATCH {
-                let next =
-                    clock.block_on(async { tokio::time::timeout_at(until, receiver.recv()).await });
-                match next {
-                    Ok(Some(next)) => {
-                        batch.push(next);
-                        take_waiting(receiver, &mut batch);
-                    }
-                    // Every sender is gone, or the gap is over: write what came.
-                    Ok(None) | Err(_) => break,
-                }
-            }
+            linger(receiver, &mut batch, last_begun + COMMIT_GAP);
         }
         last_begun = Some(Instant::now());
         batches.fetch_add(1, Ordering::Relaxed);
@@ -140,6 +120,26 @@ fn write_batches(
                 }
             }
         }
+    }
+}
+
+/// Waits until `until` for more polls to join `batch`, or until enough wait to fill it. It
+/// looks at the queue every `LINGER_STEP` rather than wake for each poll that comes in: a
+/// warm poll's 304s arrive thousands a second, and waking the writer thread for each (a
+/// futex call on both sides) cost more than writing them.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the writer is a thread of its own, outside every runtime: no paused clock reaches it"
+)]
+fn linger(receiver: &mut Queue, batch: &mut Vec<(PollRecord, Reply)>, until: Instant) {
+    loop {
+        take_waiting(receiver, batch);
+        let now = Instant::now();
+        // Full, or the gap is over (or every sender is gone, and nothing more will come).
+        if batch.len() >= MAX_BATCH || now >= until || receiver.is_closed() {
+            return;
+        }
+        std::thread::sleep((until - now).min(LINGER_STEP));
     }
 }
 
