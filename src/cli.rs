@@ -510,7 +510,7 @@ impl From<&FeedRow> for StatusRow {
             last_success: state.last_success,
             last_status: state.last_status,
             last_error: state.last_error.clone(),
-            items: row.item_count,
+            items: row.item_count.unwrap_or_default(),
             error_streak: state.error_streak,
             next_poll: state.next_poll,
             next_poll_reason: state.next_poll_reason.clone(),

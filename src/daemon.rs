@@ -862,7 +862,7 @@ mod tests {
             title: None,
             active: true,
             state,
-            item_count: 0,
+            item_count: None,
         }
     }
 

@@ -87,7 +87,7 @@ async fn a_full_disk_fails_the_poll_whole_and_polling_recovers() {
     let row = store.feed_rows().unwrap().remove(0);
     // Nothing half-written: no item, no item's match, and no validator that would make the
     // next poll skip the document whose items are missing.
-    assert_eq!(row.item_count, 0);
+    assert_eq!(row.item_count, Some(0));
     assert_eq!(store.topic_counts().unwrap().len(), 0);
     assert_eq!(row.state.body_hash, None);
     assert_eq!(row.state.error_streak, 1);
@@ -110,7 +110,7 @@ async fn a_full_disk_fails_the_poll_whole_and_polling_recovers() {
     };
     assert_eq!(summary.new, 200);
     let row = store.feed_rows().unwrap().remove(0);
-    assert_eq!(row.item_count, 200);
+    assert_eq!(row.item_count, Some(200));
     assert_eq!(row.state.error_streak, 0);
     assert_eq!(store.topic_counts().unwrap().get("work"), Some(&200));
     assert_eq!(store.integrity_check().unwrap(), "ok");

@@ -44,7 +44,7 @@ pub async fn index(State(state): State<AppState>) -> Result<Html<String>, ServeE
                 None => sources
                     .iter()
                     .filter(|feed| feed.active)
-                    .map(|feed| feed.item_count)
+                    .filter_map(|feed| feed.item_count)
                     .sum(),
             };
             let newest = store
@@ -192,6 +192,6 @@ fn source_row(feed: &FeedRow, flags: Option<&FeedHealth>) -> String {
         "<tr><td><a href=\"{}\">{}</a></td><td class=\"num\">{}</td><td>{health}</td></tr>\n",
         attribute(&feed.url),
         text(feed.display_name()),
-        feed.item_count
+        feed.item_count.unwrap_or_default()
     )
 }

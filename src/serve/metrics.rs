@@ -29,7 +29,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ServeErr
                 .count() as u64,
             feeds_stale: health.values().filter(|health| health.is_stale()).count() as u64,
             feeds_not_matching: health.values().filter(|health| health.not_matching).count() as u64,
-            items_stored: feeds.iter().map(|feed| feed.item_count).sum(),
+            items_stored: feeds.iter().filter_map(|feed| feed.item_count).sum(),
             topic_items: store.topic_counts().map_err(internal)?,
         })
     })

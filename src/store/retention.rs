@@ -208,7 +208,7 @@ mod tests {
             .into_iter()
             .find(|row| row.id == b)
             .unwrap();
-        assert_eq!(b_row.item_count, 8);
+        assert_eq!(b_row.item_count, Some(8));
         assert_eq!(store.integrity_check().unwrap(), "ok");
     }
 
