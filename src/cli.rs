@@ -431,6 +431,12 @@ async fn poll(
             |listen| format!("http://{listen}"),
         )
     });
+    // Closing the store copies the WAL back into the database file (and syncs both): most of
+    // that is done here, on another thread, while the files are written.
+    let copying = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || store.copy_wal_back())
+    };
     match daemon::publish_after_poll(&config, &store, &topics, &public_url, &directory).await {
         Ok(changed) => info!(
             files = changed,
@@ -439,6 +445,12 @@ async fn poll(
         ),
         // The poll itself is recorded; a file that could not be written is said, not fatal.
         Err(error) => error!(error = %error, "cannot write the public feed files"),
+    }
+    // Not fatal either: closing the store copies what is left.
+    match copying.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => warn!(error = %error, "cannot copy the WAL back into the database"),
+        Err(error) => warn!(error = %error, "the WAL copy stopped"),
     }
     // One line per feed, written in large blocks: 1,000 feeds made 1,000 `write` calls.
     use std::io::Write as _;

@@ -222,6 +222,16 @@ impl Store {
         Ok(())
     }
 
+    /// Copies what the WAL holds back into the database file without waiting for anyone
+    /// (`PASSIVE`): frames that a reader still needs stay. `tidings poll` runs it while it
+    /// writes the public files, so that closing the store, which copies the rest, has little
+    /// left to do.
+    pub fn copy_wal_back(&self) -> Result<(), StoreError> {
+        let connection = self.writer()?;
+        connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// `PRAGMA integrity_check`, `"ok"` when the file is sound.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
         let connection = self.reader()?;
