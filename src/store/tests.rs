@@ -367,6 +367,45 @@ fn the_wal_is_checkpointed_at_4000_pages_not_sqlites_1000() {
     assert_eq!(WAL_CHECKPOINT_PAGES, 4_000);
 }
 
+/// How many items the database file holds on its own, without its WAL: a copy of the file
+/// alone, opened elsewhere.
+fn items_in_the_file_alone(directory: &std::path::Path) -> i64 {
+    let alone = tempfile::tempdir().unwrap();
+    std::fs::copy(directory.join("tidings.db"), alone.path().join("copy.db")).unwrap();
+    let connection = rusqlite::Connection::open(alone.path().join("copy.db")).unwrap();
+    connection
+        .query_row("SELECT count(*) FROM items", [], |row| row.get(0))
+        .unwrap()
+}
+
+#[test]
+fn copying_the_wal_back_leaves_nothing_for_closing_to_copy_while_a_reader_is_open() {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(directory.path()).unwrap();
+    let feed = store
+        .sync_feeds(&[("https://a.example/", None)])
+        .unwrap()
+        .remove(0);
+    // The schema and the feed into the file, so that the poll below is all the WAL holds.
+    store.copy_wal_back().unwrap();
+    let items = (0..50)
+        .map(|n| (keyed_item(&format!("item-{n}")), Some(Vec::new())))
+        .collect();
+    record_items_at(&store, feed.id, items, None, 1_000);
+    // A reader in the middle of a read, as the public files' writing is.
+    let reader = store.reader().unwrap();
+    let mut rows = reader.prepare("SELECT id FROM items").unwrap();
+    let mut reading = rows.query([]).unwrap();
+    assert!(reading.next().unwrap().is_some());
+    assert_eq!(
+        items_in_the_file_alone(directory.path()),
+        0,
+        "still in the WAL"
+    );
+    store.copy_wal_back().unwrap();
+    assert_eq!(items_in_the_file_alone(directory.path()), 50);
+}
+
 #[test]
 fn the_readers_page_cache_is_smaller_than_the_writers() {
     let directory = tempfile::tempdir().unwrap();
