@@ -10,10 +10,10 @@
 //! row is written once with its link group and story. Items of one feed are never grouped with each other: a feed's own items
 //! are distinct by its identity rule, and a story holds at most one item per feed.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
@@ -157,7 +157,7 @@ fn place_stored_item_in(
 /// of the process; a memo, never stored.
 #[derive(Debug, Default)]
 pub(super) struct CommonBands {
-    found: HashSet<(i64, i64)>,
+    found: FxHashSet<(i64, i64)>,
 }
 
 /// The span of item time over which a band found common is taken as common.
