@@ -132,14 +132,15 @@ fn write_batches(store: &Store, receiver: &mut Queue, batches: &AtomicU64) {
     reason = "the writer is a thread of its own, outside every runtime: no paused clock reaches it"
 )]
 fn linger(receiver: &mut Queue, batch: &mut Vec<(PollRecord, Reply)>, until: Instant) {
+    // What was waiting is in `batch` already (`take_waiting`).
     loop {
-        take_waiting(receiver, batch);
         let now = Instant::now();
         // Full, or the gap is over (or every sender is gone, and nothing more will come).
         if batch.len() >= MAX_BATCH || now >= until || receiver.is_closed() {
             return;
         }
         std::thread::sleep((until - now).min(LINGER_STEP));
+        take_waiting(receiver, batch);
     }
 }
 
