@@ -371,10 +371,16 @@ fn the_wal_is_checkpointed_at_4000_pages_not_sqlites_1000() {
 /// alone, opened elsewhere.
 fn items_in_the_file_alone(directory: &std::path::Path) -> i64 {
     let alone = tempfile::tempdir().unwrap();
-    std::fs::copy(directory.join("tidings.db"), alone.path().join("copy.db")).unwrap();
-    let connection = rusqlite::Connection::open(alone.path().join("copy.db")).unwrap();
-    connection
-        .query_row("SELECT count(*) FROM items", [], |row| row.get(0))
+    let copy = alone.path().join("copy.db");
+    std::fs::copy(directory.join("tidings.db"), &copy).unwrap();
+    one_number(&copy, "SELECT count(*) FROM items")
+}
+
+/// The one number `sql` answers, read from the database file at `path`.
+fn one_number(path: &std::path::Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(sql, [], |row| row.get(0))
         .unwrap()
 }
 
@@ -735,10 +741,7 @@ fn an_upgrade_that_breaks_a_reference_is_rolled_back() {
 }
 
 fn page_size_of(path: &std::path::Path) -> i64 {
-    rusqlite::Connection::open(path)
-        .unwrap()
-        .query_row("PRAGMA page_size", [], |row| row.get(0))
-        .unwrap()
+    one_number(path, "PRAGMA page_size")
 }
 
 #[test]
